@@ -1,0 +1,1 @@
+"""HTTP routes: webhooks, the admin API, health and metrics."""

@@ -1,0 +1,121 @@
+"""The admin API for a tenant (Bearer API key): integrations, conversations, outbox, AI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from easyflow.api.deps import Container, TenantId
+from easyflow.api.schemas import (
+    AiProfileIn,
+    ConversationOut,
+    ConversationStatusIn,
+    IntegrationIn,
+    IntegrationOut,
+    MessageOut,
+    OutboxOut,
+)
+from easyflow.domain.ai import AiProfile, FaqEntry
+from easyflow.domain.messaging import ConversationStatus, DeliveryStatus
+from easyflow.domain.tenancy import IntegrationStatus
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+
+@router.get("/integrations", response_model=list[IntegrationOut])
+async def list_integrations(tenant: TenantId, c: Container) -> Any:
+    return await c.integrations.list(tenant)
+
+
+@router.post("/integrations", response_model=IntegrationOut, status_code=status.HTTP_201_CREATED)
+async def add_integration(body: IntegrationIn, tenant: TenantId, c: Container) -> Any:
+    return await c.integrations.add(
+        tenant, body.platform, body.credentials, name=body.name, settings=body.settings
+    )
+
+
+@router.get("/integrations/{integration_id}", response_model=IntegrationOut)
+async def get_integration(integration_id: int, tenant: TenantId, c: Container) -> Any:
+    return await c.integrations.get(tenant, integration_id)
+
+
+@router.post("/integrations/{integration_id}/pause", response_model=IntegrationOut)
+async def pause_integration(integration_id: int, tenant: TenantId, c: Container) -> Any:
+    return await c.integrations.set_status(tenant, integration_id, IntegrationStatus.PAUSED)
+
+
+@router.post("/integrations/{integration_id}/resume", response_model=IntegrationOut)
+async def resume_integration(integration_id: int, tenant: TenantId, c: Container) -> Any:
+    return await c.integrations.set_status(tenant, integration_id, IntegrationStatus.ACTIVE)
+
+
+@router.delete("/integrations/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_integration(integration_id: int, tenant: TenantId, c: Container) -> Response:
+    await c.integrations.delete(tenant, integration_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/conversations", response_model=list[ConversationOut])
+async def list_conversations(
+    tenant: TenantId,
+    c: Container,
+    integration_id: int | None = None,
+    conversation_status: ConversationStatus | None = Query(None, alias="status"),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> Any:
+    return await c.inbox.conversations(
+        tenant, integration_id=integration_id, status=conversation_status,
+        limit=limit, offset=offset,
+    )
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=list[MessageOut])
+async def list_messages(
+    conversation_id: int,
+    tenant: TenantId,
+    c: Container,
+    limit: int = Query(100, ge=1, le=1000),
+    after_id: int = Query(0, ge=0),
+) -> Any:
+    return await c.inbox.messages(tenant, conversation_id, limit=limit, after_id=after_id)
+
+
+@router.post("/conversations/{conversation_id}/status", response_model=ConversationOut)
+async def set_conversation_status(
+    conversation_id: int, body: ConversationStatusIn, tenant: TenantId, c: Container
+) -> Any:
+    return await c.inbox.set_status(tenant, conversation_id, body.status)
+
+
+@router.get("/outbox", response_model=list[OutboxOut])
+async def list_outbox(
+    tenant: TenantId,
+    c: Container,
+    delivery_status: DeliveryStatus | None = Query(None, alias="status"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> Any:
+    return await c.inbox.outbox(tenant, delivery_status, limit)
+
+
+@router.post("/outbox/{outbox_id}/replay", status_code=status.HTTP_202_ACCEPTED)
+async def replay_outbox(outbox_id: int, tenant: TenantId, c: Container) -> dict[str, str]:
+    await c.inbox.replay(tenant, outbox_id)
+    return {"status": "queued"}
+
+
+@router.get("/ai/usage")
+async def ai_usage(tenant: TenantId, c: Container) -> dict[str, int]:
+    return dict(await c.tenants.ai_usage(tenant))
+
+
+@router.put("/ai/profile", status_code=status.HTTP_204_NO_CONTENT)
+async def set_ai_profile(body: AiProfileIn, tenant: TenantId, c: Container) -> Response:
+    profile = AiProfile(
+        system_prompt=body.system_prompt,
+        faq=tuple(FaqEntry(f.topic, tuple(f.keywords), f.answer) for f in body.faq),
+        providers=tuple(body.providers),
+    )
+    await c.tenants.set_ai_profile(tenant, profile)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

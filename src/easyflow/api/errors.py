@@ -1,0 +1,49 @@
+"""Domain errors become clear 4xx answers; nothing a caller did wrong becomes a 500."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from easyflow.domain.errors import (
+    ConfigurationError,
+    InvalidRequestError,
+    MalformedPayloadError,
+    NotFoundError,
+    RejectedError,
+    RetryableError,
+    UnauthenticatedError,
+)
+
+log = structlog.get_logger("easyflow.api")
+
+# Order matters: the first matching class wins.
+_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (UnauthenticatedError, 401),
+    (NotFoundError, 404),
+    (MalformedPayloadError, 400),
+    (InvalidRequestError, 400),
+    (ConfigurationError, 400),
+    (RejectedError, 400),
+    (RetryableError, 503),
+)
+
+
+def _status_for(exc: Exception) -> int:
+    return next(status for cls, status in _STATUS if isinstance(exc, cls))
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    status = _status_for(exc)
+    if status == 401:
+        # The reason is for our logs only: a caller probing credentials learns nothing.
+        log.info("unauthenticated request", path=request.url.path, reason=str(exc))
+        return JSONResponse({"detail": "unauthorized"}, status_code=401)
+    headers = {"Retry-After": "30"} if status == 503 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for cls, _status in _STATUS:
+        app.add_exception_handler(cls, _handle)

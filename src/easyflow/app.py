@@ -1,0 +1,46 @@
+"""`create_app(settings)`: the FastAPI application. Nothing is built at import time.
+
+The lifespan builds the container (or takes the one a test passes), migrates the embedded
+database, starts the job broker and, with the in-process broker, the recovery sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from easyflow import __version__
+from easyflow.api import admin, health, webhooks
+from easyflow.api.errors import install_error_handlers
+from easyflow.bootstrap import Container, build_container
+from easyflow.config import Settings
+from easyflow.jobs.queue import periodic
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        c = container or build_container(settings or Settings())
+        app.state.container = c
+        async with AsyncExitStack() as stack:
+            await c.start()
+            stack.push_async_callback(c.aclose)
+            if c.settings.broker_url.startswith("memory"):
+                await stack.enter_async_context(
+                    periodic("recovery", c.settings.recovery_interval_seconds, c.recovery.run)
+                )
+            yield
+
+    app = FastAPI(
+        title="Easy Flow",
+        version=__version__,
+        summary="Integration hub for online sellers",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(webhooks.router)
+    app.include_router(admin.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,223 @@
+"""The composition root: builds every concrete piece from settings and wires the services.
+
+Nothing else in the package picks an implementation. Tests pass `transports` (for example
+`{"telegram": httpx.ASGITransport(sandbox.app)}`) to put a sandbox under the real adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from easyflow.config import Settings
+from easyflow.domain.errors import NotFoundError
+from easyflow.domain.tenancy import Integration, PlatformKind
+from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, RetryPolicy
+from easyflow.jobs.queue import TaskiqQueue, build_broker
+from easyflow.observability.metrics import Metrics
+from easyflow.platforms import local
+from easyflow.platforms.registry import PlatformRegistry
+from easyflow.ports import ChatModel, Locks, Messenger, WebhookParser
+from easyflow.services.conversations import LOCAL, ReplyService
+from easyflow.services.health import IntegrationHealth
+from easyflow.services.inbox import InboxService
+from easyflow.services.integrations import IntegrationService
+from easyflow.services.messaging import InboundProcessor
+from easyflow.services.outbox import OutboxSender
+from easyflow.services.recovery import RecoverySweep
+from easyflow.services.tenants import TenantService
+from easyflow.state.locks import InMemoryLocks, RedisLocks
+from easyflow.state.ratelimit import RedisRateLimiter
+from easyflow.storage import migrate
+from easyflow.storage.crypto import CredentialCipher
+from easyflow.storage.engine import create_engine
+from easyflow.storage.uow import SqlUnitOfWorkFactory
+from easyflow.webhooks.intake import WebhookIntake
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+class HttpClients:
+    """One pooled httpx client per platform; a test or the demo may swap its transport."""
+
+    def __init__(self, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None) -> None:
+        self._transports = dict(transports or {})
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def get(self, platform: str) -> httpx.AsyncClient:
+        if platform not in self._clients:
+            self._clients[platform] = httpx.AsyncClient(
+                transport=self._transports.get(platform),
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+        return self._clients[platform]
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+
+class PlatformAdapters:
+    """The Adapters port: builds adapters over PlatformClient from the registry's facts."""
+
+    def __init__(
+        self,
+        registry: PlatformRegistry,
+        settings: Settings,
+        clients: HttpClients,
+        limiter: RateLimiter,
+        metrics: Metrics,
+        retry: RetryPolicy,
+    ) -> None:
+        self._registry = registry
+        self._settings = settings
+        self._clients = clients
+        self._limiter = limiter
+        self._metrics = metrics
+        self._retry = retry
+        self._local = local.create_adapter()
+
+    def platform_kind(self, platform: str) -> PlatformKind:
+        return PlatformKind.AI if platform == LOCAL else self._registry.get(platform).spec.kind
+
+    def webhook_parser(self, platform: str) -> WebhookParser:
+        parser = self._registry.get(platform).webhook
+        if parser is None:
+            raise NotFoundError(f"{platform} does not send webhooks to this route")
+        return parser
+
+    def messenger(self, integration: Integration) -> Messenger:
+        return self._build(integration)  # type: ignore[no-any-return]
+
+    def chat_model(self, integration: Integration | None, platform: str) -> ChatModel:
+        if platform == LOCAL or integration is None:
+            return self._local
+        return self._build(integration)  # type: ignore[no-any-return]
+
+    def _build(self, integration: Integration) -> Any:
+        definition = self._registry.get(integration.platform)
+        client = PlatformClient(
+            definition.spec,
+            http=self._clients.get(integration.platform),
+            classify=definition.classify,
+            credentials=integration.credentials,
+            limiter=self._limiter,
+            metrics=self._metrics,
+            base_url=self._settings.base_url(integration.platform),
+            retry=self._retry,
+        )
+        return definition.build(client, integration.settings)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    metrics: Metrics
+    queue: TaskiqQueue
+    adapters: PlatformAdapters
+    tenants: TenantService
+    integrations: IntegrationService
+    intake: WebhookIntake
+    inbox: InboxService
+    inbound: InboundProcessor
+    outbox: OutboxSender
+    health: IntegrationHealth
+    recovery: RecoverySweep
+    clients: HttpClients
+    redis: Any = None
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        if self.settings.is_embedded_database:
+            await migrate.upgrade(self.settings.resolved_database_url)
+        await self.queue.broker.startup()
+
+    async def aclose(self) -> None:
+        await self.queue.broker.shutdown()
+        await self.clients.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+    # The JobHandlers the queue runs.
+    async def handle_inbound(self, event_id: int) -> None:
+        await self.inbound.handle_inbound(event_id)
+
+    async def send_outbox(self, outbox_id: int) -> None:
+        await self.outbox.send_outbox(outbox_id)
+
+
+def _shared_state(settings: Settings) -> tuple[Any, RateLimiter, Locks]:
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        import redis.asyncio as aioredis  # noqa: PLC0415 - only in scale-out mode
+
+        redis = aioredis.from_url(settings.broker_url)
+        return redis, RedisRateLimiter(redis), RedisLocks(redis)
+    return None, InMemoryRateLimiter(), InMemoryLocks()
+
+
+def build_container(
+    settings: Settings,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    retry: RetryPolicy | None = None,
+    registry: PlatformRegistry | None = None,
+) -> Container:
+    registry = registry or PlatformRegistry()
+    engine = create_engine(settings.resolved_database_url)
+    uow = SqlUnitOfWorkFactory(engine, CredentialCipher(settings.fernet_keys()))
+    metrics = Metrics()
+    redis, limiter, locks = _shared_state(settings)
+    clients = HttpClients(transports)
+    adapters = PlatformAdapters(
+        registry, settings, clients, limiter, metrics, retry or RetryPolicy()
+    )
+    queue = TaskiqQueue(build_broker(settings.broker_url))
+    replies = ReplyService(uow, adapters, metrics, settings.ai_cooldown_seconds)
+    fields = {name: registry.get(name).credential_fields for name in registry.names()}
+    container = Container(
+        settings=settings,
+        engine=engine,
+        metrics=metrics,
+        queue=queue,
+        adapters=adapters,
+        tenants=TenantService(uow),
+        integrations=IntegrationService(uow, adapters, fields, settings.public_url),
+        intake=WebhookIntake(uow, adapters, queue, metrics),
+        inbox=InboxService(uow, queue),
+        inbound=InboundProcessor(
+            uow, replies, queue, locks, metrics, settings.lock_ttl_seconds
+        ),
+        outbox=OutboxSender(
+            uow, adapters, locks, metrics, settings.outbox_max_attempts, settings.lock_ttl_seconds
+        ),
+        health=IntegrationHealth(uow, adapters, metrics, settings.health_cache_seconds),
+        recovery=RecoverySweep(uow, queue, metrics, settings.stuck_after_seconds),
+        clients=clients,
+        redis=redis,
+    )
+    container.readiness = _readiness(engine, redis)
+    queue.bind(container)
+    return container
+
+
+def _readiness(engine: AsyncEngine, redis: Any) -> dict[str, ReadinessCheck]:
+    async def database() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    checks: dict[str, ReadinessCheck] = {"database": database}
+    if redis is not None:
+
+        async def broker() -> None:
+            await redis.ping()
+
+        checks["broker"] = broker
+    return checks

@@ -1,0 +1,56 @@
+"""Commerce models: orders as the hub knows them, whatever marketplace they came from."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+class OrderStatus(enum.StrEnum):
+    NEW = "new"
+    CONFIRMED = "confirmed"
+    ASSEMBLING = "assembling"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderItem:
+    sku: str
+    name: str
+    quantity: int
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    external_id: str
+    number: str  # what the customer sees and asks about
+    status: OrderStatus
+    total: Decimal
+    currency: str
+    updated_at: datetime
+    source: str = "manual"  # platform slug the order came from
+    customer_name: str = ""
+    customer_phone: str | None = None
+    tracking_number: str | None = None
+    items: tuple[OrderItem, ...] = field(default_factory=tuple)
+
+
+_ORDER_NUMBER = re.compile(
+    r"(?:№|#|\bno\.?|\bnumber|\bномер|\border|\bзаказ\w*)\s*(?:№|#|no\.?)?\s*([A-Za-z0-9-]*\d[A-Za-z0-9-]*)",
+    re.IGNORECASE,
+)
+_BARE_NUMBER = re.compile(r"(?<![\w.,])(\d{3,})(?![\w.,])")
+
+
+def extract_order_numbers(text: str) -> tuple[str, ...]:
+    """Order numbers a customer mentions: after "order", "заказ", "#", "№", or bare 3+ digits."""
+    found = [m.group(1).strip("-") for m in _ORDER_NUMBER.finditer(text)]
+    found += _BARE_NUMBER.findall(text)
+    return tuple(dict.fromkeys(n for n in found if n))

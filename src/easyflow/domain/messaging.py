@@ -1,0 +1,190 @@
+"""Unified messaging models: what every messenger's updates and sends are turned into."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class InboundKind(enum.StrEnum):
+    MESSAGE = "message"
+    EDITED = "edited_message"
+    CALLBACK = "callback_query"
+
+
+class ConversationStatus(enum.StrEnum):
+    OPEN = "open"
+    HANDOVER = "handover"  # waiting for a person; the bot stays silent
+    CLOSED = "closed"
+
+
+class MessageDirection(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class MessageAuthor(enum.StrEnum):
+    CUSTOMER = "customer"
+    ASSISTANT = "assistant"
+    HUMAN = "human"
+
+
+class DeliveryStatus(enum.StrEnum):
+    RECEIVED = "received"  # inbound messages
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # retrying
+    DEAD = "dead"  # gave up; can be replayed
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    external_id: str
+    display_name: str = ""
+    username: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One customer action on a messenger, whatever the platform."""
+
+    event_id: str  # the platform's id for the delivery; dedup key per integration
+    kind: InboundKind
+    chat_id: str
+    sender: Sender
+    text: str
+    occurred_at: datetime
+    platform_message_id: str | None = None
+    callback_id: str | None = None  # must be answered (Telegram callback_query)
+    callback_data: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    text: str
+    callback_data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A reply or notification, rendered per platform by its adapter.
+
+    `text` is plain text; adapters escape it for their markup. `buttons` are rows.
+    """
+
+    chat_id: str
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    platform_message_ids: tuple[str, ...]
+    sent_at: datetime
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRegistration:
+    url: str
+    secret: str
+    allowed_updates: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookInfo:
+    url: str
+    pending_update_count: int
+    last_error_message: str | None = None
+    allowed_updates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BotIdentity:
+    id: str
+    username: str | None
+    display_name: str
+
+
+class EventStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # could not be processed; kept for inspection and replay
+
+
+class OutboxKind(enum.StrEnum):
+    MESSAGE = "message"
+    CALLBACK_ANSWER = "callback_answer"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: int
+    tenant_id: int
+    integration_id: int
+    external_id: str
+    display_name: str
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int
+    tenant_id: int
+    integration_id: int
+    contact_id: int
+    chat_id: str
+    status: ConversationStatus
+    last_message_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    tenant_id: int
+    conversation_id: int
+    direction: MessageDirection
+    author: MessageAuthor
+    text: str
+    status: DeliveryStatus
+    created_at: datetime
+    platform_message_id: str | None = None
+    error: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """A verified, stored webhook delivery waiting to be (or already) processed."""
+
+    id: int
+    tenant_id: int
+    integration_id: int
+    platform: str
+    event_id: str
+    conversation_key: str  # chat id: events with the same key are processed in order
+    message: InboundMessage
+    status: EventStatus
+    received_at: datetime
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    tenant_id: int
+    integration_id: int
+    conversation_id: int | None
+    message_id: int | None
+    kind: OutboxKind
+    payload: dict[str, Any]
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    last_error: str | None = None

@@ -1,0 +1,256 @@
+"""`PlatformClient`: auth, rate limiting, retries, classification, metrics and logs in one place.
+
+Adapters call `client.call("sendMessage", json=...)` and get the platform's payload back or a
+typed error from `domain.errors`. The order of work for one call:
+
+1. wait for a common slot in every rate-limit bucket the call belongs to (before sending);
+2. send with the platform's auth;
+3. `classify(response)` — a pure function per platform — returns the payload or raises;
+4. retry what is retryable with exponential backoff and jitter; a rate-limit answer pauses
+   the bucket for the time the platform asked, so every caller of that bucket waits too;
+   a wait longer than `RetryPolicy.max_retry_after` is not slept here: the error goes up and
+   the caller (the outbox) reschedules.
+
+httpx stays behind this module: transport errors are translated into `RetryableError` here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json as jsonlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from easyflow.domain.errors import ConfigurationError, RateLimitedError, RetryableError
+from easyflow.http.ratelimit import RateLimiter, wait_for_slot
+from easyflow.http.spec import AuthStyle, PlatformSpec
+from easyflow.observability.logging import redact_text
+from easyflow.observability.metrics import Metrics
+
+log = structlog.get_logger("easyflow.http")
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """What `classify()` sees of a response: no httpx types leak into platform modules."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return jsonlib.loads(self.body)
+        except ValueError:
+            return None
+
+    def header_seconds(self, name: str) -> float | None:
+        """A numeric header (e.g. Retry-After in seconds), or None."""
+        value = self.headers.get(name.lower())
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+
+Classifier = Callable[[RawResponse], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 4
+    initial_backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_retry_after: float = 60.0
+
+
+@dataclass(slots=True)
+class CallContext:
+    method: str
+    buckets: dict[str, float] = field(default_factory=dict)
+
+
+class PlatformClient:
+    """One platform account's outbound path. Cheap to build; shares the httpx client."""
+
+    def __init__(
+        self,
+        spec: PlatformSpec,
+        *,
+        http: httpx.AsyncClient,
+        classify: Classifier,
+        credentials: Mapping[str, str],
+        limiter: RateLimiter,
+        metrics: Metrics,
+        base_url: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.spec = spec
+        self._http = http
+        self._classify = classify
+        self._credentials = dict(credentials)
+        self._limiter = limiter
+        self._metrics = metrics
+        self._base_url = (base_url or spec.base_url).rstrip("/")
+        self._retry = retry or RetryPolicy()
+        self._backoff = wait_exponential_jitter(
+            multiplier=self._retry.initial_backoff, max=self._retry.max_backoff
+        )
+        self._key_id = hashlib.sha256(self._secret().encode()).hexdigest()[:12]
+
+    async def call(
+        self,
+        method: str,
+        *,
+        path: str | None = None,
+        http_method: str = "POST",
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        scopes: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call `method` (a metrics label; also the path when `path` is not given)."""
+        ctx = CallContext(method=method, buckets=self._buckets(scopes or {}))
+        request = self._build(http_method, path or method, json, params, headers)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.attempts),
+            wait=self._wait,
+            retry=retry_if_exception(self._should_retry),
+            before_sleep=lambda state: self._count_retry(ctx, state),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._attempt(ctx, request)
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    # -- one attempt
+
+    async def _attempt(self, ctx: CallContext, request: httpx.Request) -> Any:
+        waited = await wait_for_slot(self._limiter, ctx.buckets)
+        if waited:
+            self._metrics.rate_limit_wait_seconds.labels(self.spec.name).inc(waited)
+        started = time.perf_counter()
+        try:
+            response = await self._http.send(request)
+        except httpx.TimeoutException as exc:
+            self._observe(ctx, "timeout", started)
+            raise RetryableError(f"timeout: {type(exc).__name__}", platform=self.spec.name) from None
+        except httpx.TransportError as exc:
+            self._observe(ctx, "connection_error", started)
+            detail = redact_text(str(exc)) or type(exc).__name__
+            raise RetryableError(f"connection error: {detail}", platform=self.spec.name) from None
+        raw = RawResponse(response.status_code, dict(response.headers), response.content)
+        try:
+            payload = self._classify(raw)
+        except RateLimitedError as exc:
+            self._observe(ctx, "rate_limited", started)
+            await self._pause(ctx, exc.retry_after)
+            raise
+        except Exception as exc:
+            self._observe(ctx, type(exc).__name__, started)
+            log.warning(
+                "platform call failed",
+                platform=self.spec.name,
+                method=ctx.method,
+                http_status=raw.status,
+                error=str(exc),
+                request_id=raw.headers.get("x-request-id"),
+            )
+            raise
+        self._observe(ctx, "ok", started)
+        return payload
+
+    async def _pause(self, ctx: CallContext, retry_after: float | None) -> None:
+        if retry_after is None:
+            return
+        for bucket in ctx.buckets:
+            await self._limiter.pause(bucket, retry_after)
+
+    # -- retry policy
+
+    def _should_retry(self, exc: BaseException) -> bool:
+        if not isinstance(exc, RetryableError):
+            return False
+        return (exc.retry_after or 0.0) <= self._retry.max_retry_after
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            # The bucket is paused; the limiter makes the next attempt wait just long enough.
+            return 0.0 if self.spec.rate_limits else exc.retry_after
+        if isinstance(exc, RetryableError) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(self._backoff(state))
+
+    def _count_retry(self, ctx: CallContext, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        reason = "rate_limited" if isinstance(exc, RateLimitedError) else "retryable"
+        self._metrics.api_retries.labels(self.spec.name, ctx.method, reason).inc()
+        log.info(
+            "retrying platform call",
+            platform=self.spec.name,
+            method=ctx.method,
+            attempt=state.attempt_number,
+            error=str(exc),
+        )
+
+    # -- request building
+
+    def _secret(self) -> str:
+        if self.spec.auth.style is AuthStyle.NONE:
+            return ""
+        secret = self._credentials.get(self.spec.auth.credential, "")
+        if not secret:
+            raise ConfigurationError(
+                f"missing credential {self.spec.auth.credential!r}", platform=self.spec.name
+            )
+        return secret
+
+    def _build(
+        self,
+        http_method: str,
+        path: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Request:
+        auth = self.spec.auth
+        url = self._base_url
+        all_headers = dict(headers or {})
+        if auth.style is AuthStyle.PATH_TOKEN:
+            url += auth.template.format(secret=self._secret())
+        elif auth.style is AuthStyle.HEADER:
+            all_headers[auth.header] = auth.template.format(secret=self._secret())
+        url += "/" + path.lstrip("/")
+        return self._http.build_request(
+            http_method, url, json=json, params=params, headers=all_headers,
+            timeout=self.spec.timeout,
+        )
+
+    def _buckets(self, scopes: Mapping[str, str]) -> dict[str, float]:
+        buckets: dict[str, float] = {}
+        for limit in self.spec.rate_limits:
+            value = self._key_id if limit.scope == "key" else scopes.get(limit.scope)
+            if value is not None:
+                name = f"{self.spec.name}:{self._key_id}:{limit.scope}:{value}"
+                buckets[name] = limit.interval
+        return buckets
+
+    def _observe(self, ctx: CallContext, outcome: str, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        self._metrics.api_calls.labels(self.spec.name, ctx.method, outcome).inc()
+        self._metrics.api_response_seconds.labels(self.spec.name, ctx.method).observe(elapsed)

@@ -1,0 +1,55 @@
+"""Rate-limit budgets shared by every caller of a platform.
+
+The limiter reserves the next free slot of a bucket (GCRA: a "theoretical arrival time" per
+bucket) and sleeps until it, so calls are spaced to the platform's documented limit before
+they are sent. A 429 pauses the bucket for as long as the platform asked. The in-memory
+limiter serves the embedded default; a shared one (Redis) serves many workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+
+class RateLimiter(Protocol):
+    async def reserve(self, buckets: dict[str, float]) -> float:
+        """Book one common slot in every bucket (name -> spacing in seconds).
+
+        Returns the seconds until that slot. The slot is the earliest time every bucket
+        allows, so a call held back by one bucket does not bunch up in another.
+        """
+        ...
+
+    async def pause(self, bucket: str, seconds: float) -> None:
+        """No slot of `bucket` before `seconds` from now."""
+        ...
+
+
+class InMemoryRateLimiter:
+    """One process's budgets; it lives on one event loop, so no lock is needed."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._next_free: dict[str, float] = {}
+
+    async def reserve(self, buckets: dict[str, float]) -> float:
+        now = self._clock()
+        slot = max([now, *(self._next_free.get(b, now) for b in buckets)])
+        for bucket, interval in buckets.items():
+            self._next_free[bucket] = slot + interval
+        return slot - now
+
+    async def pause(self, bucket: str, seconds: float) -> None:
+        until = self._clock() + seconds
+        self._next_free[bucket] = max(self._next_free.get(bucket, 0.0), until)
+
+
+async def wait_for_slot(limiter: RateLimiter, buckets: dict[str, float]) -> float:
+    """Reserve a common slot in every bucket and sleep until it; returns the wait."""
+    wait = await limiter.reserve(buckets) if buckets else 0.0
+    if wait > 0:
+        await asyncio.sleep(wait)
+    return wait

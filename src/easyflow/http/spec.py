@@ -1,0 +1,56 @@
+"""Facts about a platform that generic code reads: base URL, auth style, rate limits.
+
+A fact joins `PlatformSpec` only when generic code reads it. Behaviour (how a response is
+classified, how a payload is shaped) stays as code in the platform module.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from easyflow.domain.tenancy import PlatformKind
+
+
+class AuthStyle(enum.StrEnum):
+    PATH_TOKEN = "path_token"  # the credential is part of the URL path (Telegram)
+    HEADER = "header"  # the credential goes in a header, through a template
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    style: AuthStyle
+    credential: str = "token"  # which credential field carries the secret
+    header: str = "Authorization"
+    template: str = "Bearer {secret}"  # header value, or path prefix for PATH_TOKEN
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `limit` calls per `period` seconds in one bucket.
+
+    `scope` "key" is one bucket per credential; any other scope (e.g. "chat") is one bucket
+    per value the adapter passes for it, and applies only to calls that pass one.
+    """
+
+    scope: str
+    limit: int
+    period: float
+
+    @property
+    def interval(self) -> float:
+        # A hair over the exact spacing, so a sliding window on the platform's side never
+        # counts limit + 1 calls because of clock granularity.
+        return self.period / self.limit * 1.02
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformSpec:
+    name: str
+    kind: PlatformKind
+    base_url: str
+    auth: Auth
+    rate_limits: tuple[RateLimit, ...] = ()
+    timeout: float = 30.0
+    docs: str = ""

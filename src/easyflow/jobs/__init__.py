@@ -1,0 +1,1 @@
+"""Task definitions on Taskiq, the broker choice, and the periodic recovery sweep."""

@@ -1,0 +1,97 @@
+"""The TaskQueue port on Taskiq. Tasks carry ids only; handlers read the rows.
+
+Embedded default: Taskiq's in-memory broker runs the tasks inside the serving process.
+Scale-out: a Redis Streams broker (acknowledged delivery; an unacknowledged task is
+reclaimed after its idle timeout) and `easyflow worker` processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import structlog
+from taskiq import AsyncBroker, InMemoryBroker
+
+log = structlog.get_logger("easyflow.jobs")
+
+PROCESS_INBOUND = "easyflow.process_inbound"
+SEND_OUTBOX = "easyflow.send_outbox"
+
+
+class JobHandlers(Protocol):
+    async def handle_inbound(self, event_id: int) -> None: ...
+
+    async def send_outbox(self, outbox_id: int) -> None: ...
+
+
+def build_broker(broker_url: str) -> AsyncBroker:
+    if broker_url.startswith("memory"):
+        return InMemoryBroker(max_async_tasks=100)
+    if broker_url.startswith(("redis://", "rediss://")):
+        from taskiq_redis import RedisStreamBroker  # noqa: PLC0415 - only when configured
+
+        # idle_timeout: a task unacknowledged this long (its worker died) is redelivered.
+        return RedisStreamBroker(broker_url, queue_name="easyflow", idle_timeout=300_000)
+    raise ValueError(f"unsupported broker URL {broker_url!r} (memory:// or redis://)")
+
+
+class TaskiqQueue:
+    """Kicks tasks by name; `bind()` registers the handlers that run them."""
+
+    def __init__(self, broker: AsyncBroker) -> None:
+        self.broker = broker
+        self._tasks: dict[str, Any] = {}
+
+    def bind(self, handlers: JobHandlers) -> None:
+        async def process_inbound(event_id: int) -> None:
+            await handlers.handle_inbound(event_id)
+
+        async def send_outbox(outbox_id: int) -> None:
+            await handlers.send_outbox(outbox_id)
+
+        self._tasks[PROCESS_INBOUND] = self.broker.register_task(
+            process_inbound, task_name=PROCESS_INBOUND
+        )
+        self._tasks[SEND_OUTBOX] = self.broker.register_task(send_outbox, task_name=SEND_OUTBOX)
+
+    async def process_inbound(self, event_id: int) -> None:
+        await self._tasks[PROCESS_INBOUND].kiq(event_id)
+
+    async def send_outbox(self, outbox_id: int) -> None:
+        await self._tasks[SEND_OUTBOX].kiq(outbox_id)
+
+    async def wait_idle(self) -> None:
+        """Until every in-process task has finished (in-memory broker; used by tests, demo)."""
+        if isinstance(self.broker, InMemoryBroker):
+            while True:
+                await self.broker.wait_all()
+                await asyncio.sleep(0)
+                running = getattr(self.broker, "_running_tasks", set())
+                if not running:
+                    return
+
+
+async def run_periodically(
+    name: str, interval: float, job: Callable[[], Awaitable[Any]]
+) -> None:
+    """Run `job` every `interval` seconds until cancelled; a failure is logged, not fatal."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await job()
+        except Exception:
+            log.exception("periodic job failed", job=name)
+
+
+@contextlib.asynccontextmanager
+async def periodic(name: str, interval: float, job: Callable[[], Awaitable[Any]]) -> Any:
+    task = asyncio.create_task(run_periodically(name, interval, job), name=name)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

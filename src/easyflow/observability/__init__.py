@@ -1,0 +1,1 @@
+"""Metrics (defined once, in `metrics.py`) and structured logging with secret redaction."""

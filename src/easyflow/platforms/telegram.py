@@ -1,0 +1,308 @@
+"""Telegram Bot API: send replies, manage the webhook, parse updates.
+
+Contract: ../shared/platforms/telegram.md (Bot API 10.0); docs https://core.telegram.org/bots/api
+
+Quirks kept here as code:
+- the token is part of the URL path, so URLs are never logged (PlatformClient logs methods);
+- the webhook "signature" is the secret itself in X-Telegram-Bot-Api-Secret-Token;
+- errors mirror the HTTP status in `{ok: false, error_code, description, parameters}`, and
+  flood control says how long to wait in `parameters.retry_after`;
+- text is limited to 4096 characters after entity parsing: long replies are split before
+  HTML escaping, so a chunk never ends inside a tag or an entity;
+- `callback_data` is limited to 64 *bytes*;
+- `allowed_updates` omitted keeps the previous filter, so the hub always sends it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from easyflow.domain.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    MalformedPayloadError,
+    RateLimitedError,
+    RejectedError,
+    RetryableError,
+)
+from easyflow.domain.messaging import (
+    BotIdentity,
+    Button,
+    DeliveryResult,
+    InboundKind,
+    InboundMessage,
+    OutboundMessage,
+    Sender,
+    WebhookInfo,
+    WebhookRegistration,
+)
+from easyflow.domain.tenancy import PlatformKind
+from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RateLimit, RawResponse
+from easyflow.webhooks.schemes import SecretTokenHeader
+
+SPEC = PlatformSpec(
+    name="telegram",
+    kind=PlatformKind.MESSENGER,
+    base_url="https://api.telegram.org",
+    auth=Auth(AuthStyle.PATH_TOKEN, credential="token", template="/bot{secret}"),
+    rate_limits=(
+        RateLimit(scope="key", limit=30, period=1.0),
+        RateLimit(scope="chat", limit=1, period=1.0),
+        RateLimit(scope="group", limit=20, period=60.0),
+    ),
+    docs="https://core.telegram.org/bots/api",
+)
+
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+MAX_TEXT = 4096
+MAX_CALLBACK_DATA_BYTES = 64
+_NAME = SPEC.name
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def classify(response: RawResponse) -> Any:
+    """The `result` of a successful call, or the typed error the envelope describes."""
+    body = response.json()
+    if not isinstance(body, dict):
+        if response.status >= 500:
+            raise RetryableError("non-JSON server error", platform=_NAME, status=response.status)
+        raise RejectedError("response is not a Bot API envelope", platform=_NAME)
+    if body.get("ok") is True and response.status < 300:
+        return body.get("result")
+    status = int(body.get("error_code") or response.status)
+    description = str(body.get("description") or "no description")
+    parameters = body.get("parameters") or {}
+    if status == 429:
+        retry_after = parameters.get("retry_after")
+        wait = float(retry_after) if isinstance(retry_after, int | float) else None
+        raise RateLimitedError(description, platform=_NAME, status=429, retry_after=wait)
+    if status >= 500:
+        raise RetryableError(description, platform=_NAME, status=status)
+    if status == 401:
+        raise AuthenticationError(description, platform=_NAME, status=401)
+    if status in (404, 409):
+        # 404 is a malformed token path or method; 409 a webhook/getUpdates conflict.
+        raise ConfigurationError(description, platform=_NAME, status=status)
+    raise RejectedError(description, platform=_NAME, status=status)
+
+
+# --------------------------------------------------------------------------- outbound shape
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Chunks of at most `limit` characters, counted both as code points and UTF-16 units.
+
+    Splits at a paragraph, line or word boundary when one is in the second half of a chunk.
+    """
+    chunks: list[str] = []
+    rest = text
+    while _utf16_len(rest) > limit:
+        cut = _fit(rest, limit)
+        window = rest[:cut]
+        for sep in ("\n\n", "\n", " "):
+            at = window.rfind(sep)
+            if at > cut // 2:
+                cut = at + len(sep)
+                break
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest.strip() or not chunks:
+        chunks.append(rest)
+    return chunks
+
+
+def _fit(text: str, limit: int) -> int:
+    """The longest prefix length whose UTF-16 length is within `limit`."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+def _keyboard(rows: tuple[tuple[Button, ...], ...]) -> dict[str, Any]:
+    keyboard = []
+    for row in rows:
+        buttons = []
+        for button in row:
+            item: dict[str, str] = {"text": button.text}
+            if button.url:
+                item["url"] = button.url
+            else:
+                data = button.callback_data or button.text
+                if len(data.encode()) > MAX_CALLBACK_DATA_BYTES:
+                    raise RejectedError(f"callback_data over 64 bytes: {data!r}", platform=_NAME)
+                item["callback_data"] = data
+            buttons.append(item)
+        keyboard.append(buttons)
+    return {"inline_keyboard": keyboard}
+
+
+def _scopes(chat_id: str) -> dict[str, str]:
+    scopes = {"chat": chat_id}
+    if chat_id.startswith("-"):  # groups, supergroups and channels have negative ids
+        scopes["group"] = chat_id
+    return scopes
+
+
+class TelegramMessenger:
+    """The Messenger port for one bot."""
+
+    def __init__(self, client: PlatformClient) -> None:
+        self._client = client
+
+    async def identity(self) -> BotIdentity:
+        me = await self._client.call("getMe")
+        return BotIdentity(str(me["id"]), me.get("username"), me.get("first_name", ""))
+
+    async def set_webhook(self, registration: WebhookRegistration) -> None:
+        await self._client.call(
+            "setWebhook",
+            json={
+                "url": registration.url,
+                "secret_token": registration.secret,
+                "allowed_updates": list(registration.allowed_updates or ALLOWED_UPDATES),
+            },
+        )
+
+    async def delete_webhook(self) -> None:
+        await self._client.call("deleteWebhook", json={"drop_pending_updates": False})
+
+    async def webhook_info(self) -> WebhookInfo:
+        info = await self._client.call("getWebhookInfo", http_method="GET")
+        return WebhookInfo(
+            url=info.get("url", ""),
+            pending_update_count=int(info.get("pending_update_count", 0)),
+            last_error_message=info.get("last_error_message"),
+            allowed_updates=tuple(info.get("allowed_updates") or ()),
+        )
+
+    async def send(self, message: OutboundMessage) -> DeliveryResult:
+        """Send as HTML; long texts go as several messages, the keyboard on the last."""
+        chunks = split_text(message.text)
+        ids: list[str] = []
+        for index, chunk in enumerate(chunks):
+            payload: dict[str, Any] = {
+                "chat_id": message.chat_id,
+                "text": html.escape(chunk, quote=False),
+                "parse_mode": "HTML",
+            }
+            if message.buttons and index == len(chunks) - 1:
+                payload["reply_markup"] = _keyboard(message.buttons)
+            sent = await self._client.call(
+                "sendMessage", json=payload, scopes=_scopes(message.chat_id)
+            )
+            ids.append(str(sent["message_id"]))
+        return DeliveryResult(platform_message_ids=tuple(ids), sent_at=datetime.now(UTC))
+
+    async def answer_callback(self, callback_id: str, text: str | None = None) -> None:
+        payload: dict[str, Any] = {"callback_query_id": callback_id}
+        if text:
+            payload["text"] = text[:200]
+        await self._client.call("answerCallbackQuery", json=payload)
+
+
+def create_adapter(client: PlatformClient) -> TelegramMessenger:
+    return TelegramMessenger(client)
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+class TelegramWebhook:
+    """The WebhookParser port: scheme, update parsing and the `{"ok": true}` answer."""
+
+    platform = _NAME
+    scheme = SecretTokenHeader("X-Telegram-Bot-Api-Secret-Token")
+    ack: dict[str, Any] = {"ok": True}  # noqa: RUF012 - read-only by convention
+
+    def parse(self, body: bytes) -> list[InboundMessage]:
+        return parse_update(body)
+
+
+def parse_update(body: bytes) -> list[InboundMessage]:
+    """Unified messages in one Update; [] for update types the hub does not handle."""
+    try:
+        update = json.loads(body)
+    except ValueError as exc:
+        raise MalformedPayloadError(f"body is not JSON: {exc}") from None
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        raise MalformedPayloadError("an Update must be an object with an integer update_id")
+    event_id = str(update["update_id"])
+    try:
+        if "message" in update:
+            return [_from_message(event_id, update["message"], InboundKind.MESSAGE)]
+        if "edited_message" in update:
+            return [_from_message(event_id, update["edited_message"], InboundKind.EDITED)]
+        if "callback_query" in update:
+            return [_from_callback(event_id, update["callback_query"])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedPayloadError(f"update {event_id} is missing a field: {exc}") from None
+    return []
+
+
+def _sender(user: dict[str, Any]) -> Sender:
+    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
+    return Sender(
+        external_id=str(user["id"]),
+        display_name=name,
+        username=user.get("username"),
+        language=user.get("language_code"),
+    )
+
+
+def _timestamp(unix: Any) -> datetime:
+    return datetime.fromtimestamp(int(unix), UTC) if unix else datetime.now(UTC)
+
+
+def _text_of(message: dict[str, Any]) -> str:
+    if isinstance(message.get("text"), str):
+        return message["text"]
+    if isinstance(message.get("caption"), str):
+        return message["caption"]
+    kinds = ("photo", "sticker", "voice", "video", "document", "location", "contact", "audio")
+    found = next((k for k in kinds if k in message), "message")
+    return f"[{found}]"
+
+
+def _from_message(event_id: str, message: dict[str, Any], kind: InboundKind) -> InboundMessage:
+    chat_id = str(message["chat"]["id"])
+    sender = message.get("from") or {"id": chat_id}
+    when = message.get("edit_date") if kind is InboundKind.EDITED else message.get("date")
+    return InboundMessage(
+        event_id=event_id,
+        kind=kind,
+        chat_id=chat_id,
+        sender=_sender(sender),
+        text=_text_of(message),
+        occurred_at=_timestamp(when),
+        platform_message_id=str(message["message_id"]),
+    )
+
+
+def _from_callback(event_id: str, query: dict[str, Any]) -> InboundMessage:
+    # An old callback's message may be an InaccessibleMessage (date 0, no text), but it
+    # still names the chat; inline-mode callbacks have no message: answer in the user's chat.
+    message = query.get("message") or {}
+    chat_id = str((message.get("chat") or query["from"])["id"])
+    return InboundMessage(
+        event_id=event_id,
+        kind=InboundKind.CALLBACK,
+        chat_id=chat_id,
+        sender=_sender(query["from"]),
+        text=str(query.get("data") or ""),
+        occurred_at=datetime.now(UTC),
+        platform_message_id=str(message["message_id"]) if message.get("message_id") else None,
+        callback_id=str(query["id"]),
+        callback_data=query.get("data"),
+    )

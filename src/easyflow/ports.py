@@ -1,0 +1,357 @@
+"""Ports: the small protocols services depend on. Adapters and storage implement them.
+
+Services import this module and `domain`, never a concrete adapter, engine or broker; the
+composition root (`bootstrap.py`) decides what stands behind each port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Protocol, Self
+
+from easyflow.domain.ai import AiProfile, ChatReply, ChatRequest, TokenUsage
+from easyflow.domain.commerce import Order
+from easyflow.domain.messaging import (
+    BotIdentity,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    DeliveryResult,
+    DeliveryStatus,
+    EventStatus,
+    InboundEvent,
+    InboundMessage,
+    MessageAuthor,
+    MessageDirection,
+    OutboundMessage,
+    OutboxItem,
+    OutboxKind,
+    Sender,
+    StoredMessage,
+    WebhookInfo,
+    WebhookRegistration,
+)
+from easyflow.domain.tenancy import (
+    ApiKeyInfo,
+    Integration,
+    IntegrationStatus,
+    PlatformKind,
+    Tenant,
+)
+
+# --------------------------------------------------------------------------- platforms
+
+
+class WebhookScheme(Protocol):
+    """How a platform authenticates its webhooks (see `webhooks/schemes.py`)."""
+
+    def sign(self, secret: str, body: bytes) -> dict[str, str]: ...
+
+    def verify(self, secrets: Sequence[str], headers: Mapping[str, str], body: bytes) -> None: ...
+
+    def presented_secret(self, headers: Mapping[str, str]) -> str | None: ...
+
+
+class WebhookParser(Protocol):
+    """A messenger's inbound side: scheme, parsing and the answer the platform expects."""
+
+    platform: str
+    scheme: WebhookScheme
+    ack: dict[str, Any]
+
+    def parse(self, body: bytes) -> list[InboundMessage]:
+        """Unified messages in the body; [] for update types the hub ignores.
+
+        Raises MalformedPayloadError with the reason when the body is not the platform's shape.
+        """
+        ...
+
+
+class Messenger(Protocol):
+    async def identity(self) -> BotIdentity: ...
+
+    async def set_webhook(self, registration: WebhookRegistration) -> None: ...
+
+    async def delete_webhook(self) -> None: ...
+
+    async def webhook_info(self) -> WebhookInfo: ...
+
+    async def send(self, message: OutboundMessage) -> DeliveryResult: ...
+
+    async def answer_callback(self, callback_id: str, text: str | None = None) -> None: ...
+
+
+class ChatModel(Protocol):
+    name: str
+
+    async def complete(self, request: ChatRequest) -> ChatReply: ...
+
+
+class Adapters(Protocol):
+    """Builds adapters for an integration; services pick by capability, not by name."""
+
+    def platform_kind(self, platform: str) -> PlatformKind: ...
+
+    def webhook_parser(self, platform: str) -> WebhookParser: ...
+
+    def messenger(self, integration: Integration) -> Messenger: ...
+
+    def chat_model(self, integration: Integration | None, platform: str) -> ChatModel: ...
+
+
+# --------------------------------------------------------------------------- storage
+
+
+class TenantRepository(Protocol):
+    async def add(self, name: str, profile: AiProfile) -> Tenant: ...
+
+    async def get(self, tenant_id: int) -> Tenant: ...
+
+    async def list(self) -> list[Tenant]: ...
+
+    async def set_ai_profile(self, tenant_id: int, profile: AiProfile) -> None: ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, tenant_id: int, name: str, prefix: str, key_hash: str) -> ApiKeyInfo: ...
+
+    async def tenant_for_hash(self, key_hash: str) -> int | None:
+        """The tenant owning an unrevoked key with this hash."""
+        ...
+
+    async def list(self, tenant_id: int) -> list[ApiKeyInfo]: ...
+
+    async def revoke(self, tenant_id: int, key_id: int) -> None: ...
+
+
+class IntegrationRepository(Protocol):
+    async def add(
+        self,
+        tenant_id: int,
+        platform: str,
+        kind: PlatformKind,
+        name: str,
+        credentials: dict[str, str],
+        settings: dict[str, Any],
+        webhook_secret: str | None = None,
+    ) -> Integration: ...
+
+    async def get(self, tenant_id: int, integration_id: int) -> Integration: ...
+
+    async def get_for_webhook(self, platform: str, integration_id: int) -> Integration | None:
+        """Any tenant's integration: an inbound webhook names no tenant."""
+        ...
+
+    async def find_by_webhook_secret(self, platform: str, secret: str) -> Integration | None:
+        """The integration whose current or previous webhook secret this is."""
+        ...
+
+    async def list(
+        self, tenant_id: int, *, platform: str | None = None, kind: PlatformKind | None = None
+    ) -> list[Integration]: ...
+
+    async def list_all_active(self, kind: PlatformKind | None = None) -> list[Integration]: ...
+
+    async def set_status(
+        self, tenant_id: int, integration_id: int, status: IntegrationStatus
+    ) -> None: ...
+
+    async def set_webhook_secret(self, tenant_id: int, integration_id: int, secret: str) -> None:
+        """Make `secret` current; the old one is still accepted until the next rotation."""
+        ...
+
+    async def delete(self, tenant_id: int, integration_id: int) -> None: ...
+
+
+class ContactRepository(Protocol):
+    async def upsert(self, tenant_id: int, integration_id: int, sender: Sender) -> Contact: ...
+
+
+class ConversationRepository(Protocol):
+    async def upsert(
+        self, tenant_id: int, integration_id: int, contact_id: int, chat_id: str, at: datetime
+    ) -> Conversation: ...
+
+    async def get(self, tenant_id: int, conversation_id: int) -> Conversation: ...
+
+    async def list(
+        self,
+        tenant_id: int,
+        *,
+        integration_id: int | None = None,
+        status: ConversationStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Conversation]: ...
+
+    async def set_status(
+        self, tenant_id: int, conversation_id: int, status: ConversationStatus
+    ) -> None: ...
+
+
+class MessageRepository(Protocol):
+    async def add(
+        self,
+        tenant_id: int,
+        conversation_id: int,
+        *,
+        direction: MessageDirection,
+        author: MessageAuthor,
+        text: str,
+        status: DeliveryStatus,
+        inbound_event_id: int | None = None,
+        platform_message_id: str | None = None,
+    ) -> StoredMessage:
+        """Append a message; with `inbound_event_id`, a second add returns the first row."""
+        ...
+
+    async def history(self, tenant_id: int, conversation_id: int, limit: int) -> list[StoredMessage]:
+        """The last `limit` messages, oldest first."""
+        ...
+
+    async def list(
+        self, tenant_id: int, conversation_id: int, *, limit: int = 100, after_id: int = 0
+    ) -> list[StoredMessage]: ...
+
+    async def set_delivery(
+        self,
+        tenant_id: int,
+        message_id: int,
+        *,
+        status: DeliveryStatus,
+        platform_message_id: str | None = None,
+        error: str | None = None,
+        sent_at: datetime | None = None,
+    ) -> None: ...
+
+
+class InboundEventRepository(Protocol):
+    async def add_many(
+        self,
+        tenant_id: int,
+        integration_id: int,
+        platform: str,
+        events: Sequence[tuple[str, str, InboundMessage]],
+        raw: dict[str, Any],
+    ) -> list[int]:
+        """Store (event_id, conversation_key, message) rows; ids of the rows that were new.
+
+        A row whose (integration, event_id) exists already is skipped, not an error.
+        """
+        ...
+
+    async def get(self, event_id: int) -> InboundEvent | None: ...
+
+    async def pending_for_key(
+        self, integration_id: int, conversation_key: str
+    ) -> list[InboundEvent]:
+        """Pending events of one conversation in arrival order."""
+        ...
+
+    async def mark(
+        self, event_id: int, status: EventStatus, *, error: str | None = None
+    ) -> None: ...
+
+    async def stuck(self, received_before: datetime, limit: int) -> list[int]:
+        """Pending events received before the deadline (their task was lost or failed)."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    async def add(
+        self,
+        tenant_id: int,
+        integration_id: int,
+        kind: OutboxKind,
+        payload: dict[str, Any],
+        *,
+        conversation_id: int | None = None,
+        message_id: int | None = None,
+    ) -> OutboxItem: ...
+
+    async def claim(self, outbox_id: int, now: datetime, lease_until: datetime) -> OutboxItem | None:
+        """Take the row for sending if it is due and nobody holds it; None otherwise."""
+        ...
+
+    async def mark_sent(self, outbox_id: int, now: datetime) -> None: ...
+
+    async def mark_failed(
+        self, outbox_id: int, error: str, *, next_attempt_at: datetime, dead: bool
+    ) -> None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[int]:
+        """Rows due for (re)sending: pending or failed and due, or sending with lapsed lease."""
+        ...
+
+    async def list(
+        self, tenant_id: int, *, status: DeliveryStatus | None = None, limit: int = 100
+    ) -> list[OutboxItem]: ...
+
+    async def replay(self, tenant_id: int, outbox_id: int, now: datetime) -> None:
+        """Send a dead row again."""
+        ...
+
+
+class OrderRepository(Protocol):
+    async def upsert_many(self, tenant_id: int, orders: Sequence[Order]) -> int: ...
+
+    async def find_by_numbers(self, tenant_id: int, numbers: Sequence[str]) -> list[Order]: ...
+
+
+class AiUsageRepository(Protocol):
+    async def record(
+        self,
+        tenant_id: int,
+        conversation_id: int | None,
+        provider: str,
+        model: str,
+        usage: TokenUsage,
+    ) -> None: ...
+
+    async def totals(self, tenant_id: int) -> dict[str, int]:
+        """prompt_tokens, completion_tokens, total_tokens, requests."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository. Leaving the block without commit() rolls back."""
+
+    tenants: TenantRepository
+    api_keys: ApiKeyRepository
+    integrations: IntegrationRepository
+    contacts: ContactRepository
+    conversations: ConversationRepository
+    messages: MessageRepository
+    inbound: InboundEventRepository
+    outbox: OutboxRepository
+    orders: OrderRepository
+    ai_usage: AiUsageRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+# --------------------------------------------------------------------------- jobs and shared state
+
+
+class TaskQueue(Protocol):
+    """Enqueues work by id; the database row is the truth, the task only a nudge."""
+
+    async def process_inbound(self, event_id: int) -> None: ...
+
+    async def send_outbox(self, outbox_id: int) -> None: ...
+
+
+class Locks(Protocol):
+    """Named mutual exclusion shared by every worker (in-process or Redis)."""
+
+    def hold(self, key: str, ttl_seconds: float) -> AbstractAsyncContextManager[None]: ...

@@ -1,0 +1,1 @@
+"""Use cases. Services depend on `ports` and `domain` only; bootstrap hands them adapters."""

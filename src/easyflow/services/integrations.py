@@ -1,0 +1,116 @@
+"""Connecting, pausing and removing platform accounts.
+
+Adding a messenger checks the credentials with the platform first (a bad token is a 400 with
+the platform's reason, and nothing is stored), then stores the integration with a fresh
+webhook secret and registers the webhook. If registration fails the row is removed again, so
+an integration either works or does not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import structlog
+
+from easyflow.domain.errors import InvalidRequestError, PlatformError
+from easyflow.domain.messaging import WebhookRegistration
+from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
+from easyflow.ports import Adapters, UnitOfWorkFactory
+
+log = structlog.get_logger("easyflow.integrations")
+
+WEBHOOK_PATH = "/api/v1/messaging/webhook/{platform}/{integration_id}"
+
+
+def webhook_url(public_url: str, platform: str, integration_id: int) -> str:
+    path = WEBHOOK_PATH.format(platform=platform, integration_id=integration_id)
+    return public_url.rstrip("/") + path
+
+
+def new_webhook_secret() -> str:
+    # token_urlsafe uses A-Z a-z 0-9 _ - only: within Telegram's secret_token alphabet.
+    return secrets.token_urlsafe(32)
+
+
+class IntegrationService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        adapters: Adapters,
+        credential_fields: dict[str, tuple[str, ...]],
+        public_url: str,
+    ) -> None:
+        self._uow = uow
+        self._adapters = adapters
+        self._fields = credential_fields
+        self._public_url = public_url
+
+    async def add(
+        self,
+        tenant_id: int,
+        platform: str,
+        credentials: dict[str, str],
+        *,
+        name: str = "",
+        settings: dict[str, Any] | None = None,
+    ) -> Integration:
+        kind = self._adapters.platform_kind(platform)
+        self._check_fields(platform, credentials)
+        is_messenger = kind is PlatformKind.MESSENGER
+        secret = new_webhook_secret() if is_messenger else None
+        async with self._uow() as uow:
+            await uow.tenants.get(tenant_id)
+            integration = await uow.integrations.add(
+                tenant_id, platform, kind, name or platform, credentials, settings or {}, secret
+            )
+            if not is_messenger:
+                await uow.commit()
+                return integration
+            try:
+                await self._register_webhook(integration, secret or "")
+            except PlatformError as exc:
+                raise InvalidRequestError(f"{platform} refused the integration: {exc}") from exc
+            await uow.commit()
+        return integration
+
+    async def _register_webhook(self, integration: Integration, secret: str) -> None:
+        messenger = self._adapters.messenger(integration)
+        identity = await messenger.identity()  # proves the token before anything is stored
+        url = webhook_url(self._public_url, integration.platform, integration.id)
+        await messenger.set_webhook(WebhookRegistration(url=url, secret=secret, allowed_updates=()))
+        log.info("webhook registered", integration_id=integration.id, bot=identity.username)
+
+    def _check_fields(self, platform: str, credentials: dict[str, str]) -> None:
+        missing = [f for f in self._fields.get(platform, ()) if not credentials.get(f)]
+        if missing:
+            raise InvalidRequestError(f"{platform} needs credentials: {', '.join(missing)}")
+
+    async def list(self, tenant_id: int) -> list[Integration]:
+        async with self._uow() as uow:
+            return await uow.integrations.list(tenant_id)
+
+    async def get(self, tenant_id: int, integration_id: int) -> Integration:
+        async with self._uow() as uow:
+            return await uow.integrations.get(tenant_id, integration_id)
+
+    async def set_status(
+        self, tenant_id: int, integration_id: int, status: IntegrationStatus
+    ) -> Integration:
+        async with self._uow() as uow:
+            await uow.integrations.set_status(tenant_id, integration_id, status)
+            await uow.commit()
+            return await uow.integrations.get(tenant_id, integration_id)
+
+    async def delete(self, tenant_id: int, integration_id: int) -> None:
+        async with self._uow() as uow:
+            integration = await uow.integrations.get(tenant_id, integration_id)
+        if integration.kind is PlatformKind.MESSENGER:
+            try:
+                await self._adapters.messenger(integration).delete_webhook()
+            except PlatformError as exc:
+                # The row goes anyway: its deliveries will fail authentication from now on.
+                log.warning("could not delete webhook", integration_id=integration_id, error=str(exc))
+        async with self._uow() as uow:
+            await uow.integrations.delete(tenant_id, integration_id)
+            await uow.commit()

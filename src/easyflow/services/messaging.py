@@ -1,0 +1,169 @@
+"""Inbound processing: a stored event becomes a contact, a conversation, a message and a reply.
+
+`handle_inbound(event_id)` is idempotent and keeps each conversation in order: under the
+conversation's lock it processes every pending event of that conversation in arrival order,
+so whichever worker gets a task, messages of one chat are handled one after another. The AI
+call runs outside any transaction; a crash in between leaves the event pending and the
+recovery sweep hands it out again (the stored message is not duplicated: it is keyed by event).
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from easyflow.domain.ai import ChatReply
+from easyflow.domain.errors import NotFoundError, RetryableError
+from easyflow.domain.messaging import (
+    ConversationStatus,
+    DeliveryStatus,
+    EventStatus,
+    InboundEvent,
+    InboundKind,
+    MessageAuthor,
+    MessageDirection,
+    OutboxKind,
+)
+from easyflow.observability.metrics import Metrics
+from easyflow.ports import Locks, TaskQueue, UnitOfWork, UnitOfWorkFactory
+from easyflow.services.conversations import HISTORY_LIMIT, ReplyService
+
+log = structlog.get_logger("easyflow.messaging")
+
+
+def conversation_lock(integration_id: int, chat_id: str) -> str:
+    return f"conversation:{integration_id}:{chat_id}"
+
+
+class InboundProcessor:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        replies: ReplyService,
+        queue: TaskQueue,
+        locks: Locks,
+        metrics: Metrics,
+        lock_ttl: float = 120.0,
+    ) -> None:
+        self._uow = uow
+        self._replies = replies
+        self._queue = queue
+        self._locks = locks
+        self._metrics = metrics
+        self._lock_ttl = lock_ttl
+
+    async def handle_inbound(self, event_id: int) -> None:
+        async with self._uow() as uow:
+            event = await uow.inbound.get(event_id)
+        if event is None or event.status is not EventStatus.PENDING:
+            return
+        key = conversation_lock(event.integration_id, event.conversation_key)
+        async with self._locks.hold(key, self._lock_ttl):
+            async with self._uow() as uow:
+                pending = await uow.inbound.pending_for_key(
+                    event.integration_id, event.conversation_key
+                )
+            for each in pending:
+                await self._handle_safely(each)
+
+    async def _handle_safely(self, event: InboundEvent) -> None:
+        structlog.contextvars.bind_contextvars(
+            tenant_id=event.tenant_id, integration_id=event.integration_id, event_id=event.id
+        )
+        try:
+            await self._handle(event)
+            self._metrics.inbound_processed.labels(event.platform, "done").inc()
+        except RetryableError as exc:
+            # Left pending: the recovery sweep hands it out again after the deadline.
+            self._metrics.inbound_processed.labels(event.platform, "retry").inc()
+            log.warning("inbound event will be retried", error=str(exc))
+        except Exception as exc:
+            self._metrics.inbound_processed.labels(event.platform, "failed").inc()
+            log.exception("inbound event failed")
+            async with self._uow() as uow:
+                await uow.inbound.mark(event.id, EventStatus.FAILED, error=repr(exc)[:1000])
+                await uow.commit()
+        finally:
+            structlog.contextvars.unbind_contextvars("tenant_id", "integration_id", "event_id")
+
+    async def _handle(self, event: InboundEvent) -> None:
+        message = event.message
+        outbox_ids: list[int] = []
+        async with self._uow() as uow:
+            try:
+                integration = await uow.integrations.get(event.tenant_id, event.integration_id)
+            except NotFoundError:
+                integration = None
+            if integration is None or not integration.is_active:
+                await uow.inbound.mark(event.id, EventStatus.DONE, error="integration inactive")
+                await uow.commit()
+                return
+            tenant = await uow.tenants.get(event.tenant_id)
+            contact = await uow.contacts.upsert(tenant.id, integration.id, message.sender)
+            conversation = await uow.conversations.upsert(
+                tenant.id, integration.id, contact.id, message.chat_id, message.occurred_at
+            )
+            await uow.messages.add(
+                tenant.id,
+                conversation.id,
+                direction=MessageDirection.INBOUND,
+                author=MessageAuthor.CUSTOMER,
+                text=message.text,
+                status=DeliveryStatus.RECEIVED,
+                inbound_event_id=event.id,
+                platform_message_id=message.platform_message_id,
+            )
+            if message.callback_id:
+                item = await uow.outbox.add(
+                    tenant.id,
+                    integration.id,
+                    OutboxKind.CALLBACK_ANSWER,
+                    {"callback_id": message.callback_id},
+                    conversation_id=conversation.id,
+                )
+                outbox_ids.append(item.id)
+            # An edit is recorded but not answered again; a handed-over chat waits for a person.
+            silent = (
+                message.kind is InboundKind.EDITED
+                or conversation.status is not ConversationStatus.OPEN
+            )
+            if silent:
+                await uow.inbound.mark(event.id, EventStatus.DONE)
+            history = await uow.messages.history(tenant.id, conversation.id, HISTORY_LIMIT)
+            await uow.commit()
+        if not silent:
+            reply = await self._replies.reply(tenant, conversation, history)
+            async with self._uow() as uow:
+                outbox_ids += await self._store_reply(uow, event, conversation.id, reply)
+                await uow.commit()
+        for outbox_id in outbox_ids:
+            await self._queue.send_outbox(outbox_id)
+
+    async def _store_reply(
+        self, uow: UnitOfWork, event: InboundEvent, conversation_id: int, reply: ChatReply
+    ) -> list[int]:
+        tenant_id = event.tenant_id
+        await uow.ai_usage.record(tenant_id, conversation_id, reply.provider, reply.model, reply.usage)
+        await uow.inbound.mark(event.id, EventStatus.DONE)
+        if reply.handover or not reply.text:
+            await uow.conversations.set_status(
+                tenant_id, conversation_id, ConversationStatus.HANDOVER
+            )
+            log.info("conversation handed over", conversation_id=conversation_id, reason=reply.reason)
+            return []
+        stored = await uow.messages.add(
+            tenant_id,
+            conversation_id,
+            direction=MessageDirection.OUTBOUND,
+            author=MessageAuthor.ASSISTANT,
+            text=reply.text,
+            status=DeliveryStatus.PENDING,
+        )
+        item = await uow.outbox.add(
+            tenant_id,
+            event.integration_id,
+            OutboxKind.MESSAGE,
+            {"chat_id": event.message.chat_id, "text": reply.text},
+            conversation_id=conversation_id,
+            message_id=stored.id,
+        )
+        return [item.id]

@@ -1,0 +1,1 @@
+"""Webhook authenticity schemes and the intake pipeline (verify -> parse -> dedupe -> store)."""

@@ -1,0 +1,88 @@
+"""How platforms prove a webhook is theirs. Each scheme can `sign()` and `verify()`.
+
+`verify()` is built on `sign()`, so the sandboxes emit webhooks with exactly the bytes and
+headers production checks. Verification always runs over the raw request body, compares in
+constant time, and treats a missing header as a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from easyflow.domain.errors import WebhookSignatureError
+
+
+class WebhookScheme(Protocol):
+    def sign(self, secret: str, body: bytes) -> dict[str, str]:
+        """Headers the platform would attach to `body`."""
+        ...
+
+    def verify(self, secrets: Sequence[str], headers: Mapping[str, str], body: bytes) -> None:
+        """Raise WebhookSignatureError unless one of `secrets` authenticates the request."""
+        ...
+
+    def presented_secret(self, headers: Mapping[str, str]) -> str | None:
+        """The secret itself when the request carries it (it then identifies the sender)."""
+        ...
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    # Starlette's Headers are case-insensitive; a plain dict from a test may not be.
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name.lower())
+    if not value:
+        raise WebhookSignatureError(f"missing {name}")
+    return value
+
+
+def _matches_any(received: str, expected: Sequence[str]) -> bool:
+    # Evaluate every candidate so timing does not tell which secret (old or new) matched.
+    results = [hmac.compare_digest(received.encode(), e.encode()) for e in expected if e]
+    return any(results)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretTokenHeader:
+    """The header carries the shared secret itself (Telegram). Not a signature: no body digest."""
+
+    header: str
+
+    def sign(self, secret: str, body: bytes) -> dict[str, str]:
+        return {self.header: secret}
+
+    def verify(self, secrets: Sequence[str], headers: Mapping[str, str], body: bytes) -> None:
+        received = _header(headers, self.header)
+        if not _matches_any(received, [self.sign(s, body)[self.header] for s in secrets]):
+            raise WebhookSignatureError(f"{self.header} does not match")
+
+    def presented_secret(self, headers: Mapping[str, str]) -> str | None:
+        return headers.get(self.header) or headers.get(self.header.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class HmacHeader:
+    """An HMAC of the raw body in a header, hex encoded, with an optional prefix.
+
+    WhatsApp: `X-Hub-Signature-256: sha256=<hex>`; Viber: `X-Viber-Content-Signature: <hex>`.
+    """
+
+    header: str
+    prefix: str = ""
+    digest: str = "sha256"
+
+    def sign(self, secret: str, body: bytes) -> dict[str, str]:
+        mac = hmac.new(secret.encode(), body, getattr(hashlib, self.digest)).hexdigest()
+        return {self.header: f"{self.prefix}{mac}"}
+
+    def verify(self, secrets: Sequence[str], headers: Mapping[str, str], body: bytes) -> None:
+        received = _header(headers, self.header).strip()
+        if not _matches_any(received, [self.sign(s, body)[self.header] for s in secrets]):
+            raise WebhookSignatureError(f"{self.header} does not match")
+
+    def presented_secret(self, headers: Mapping[str, str]) -> str | None:
+        return None  # a signature proves the body, it does not name the sender
