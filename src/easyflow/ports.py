@@ -6,6 +6,7 @@ composition root (`bootstrap.py`) decides what stands behind each port.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -152,7 +153,9 @@ class IntegrationRepository(Protocol):
         self, tenant_id: int, *, platform: str | None = None, kind: PlatformKind | None = None
     ) -> list[Integration]: ...
 
-    async def list_all_active(self, kind: PlatformKind | None = None) -> list[Integration]: ...
+    async def list_all_active(
+        self, kind: PlatformKind | None = None
+    ) -> builtins.list[Integration]: ...
 
     async def set_status(
         self, tenant_id: int, integration_id: int, status: IntegrationStatus

@@ -1,0 +1,1 @@
+"""Revisions, oldest first by number; Alembic orders them by `down_revision`."""

@@ -1,0 +1,67 @@
+"""What the repositories share: the connection, the dialect's INSERT … ON CONFLICT, batching
+and the not-found rule (a row of another tenant does not exist)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from easyflow.domain.errors import NotFoundError
+
+BATCH_SIZE = 500  # rows per INSERT: well under both databases' bound-parameter limits
+
+T = TypeVar("T")
+
+Insert = postgresql.Insert | sqlite.Insert
+
+
+def insert(connection: AsyncConnection, table: Table) -> Insert:
+    """The INSERT of the connection's dialect, the one that has `on_conflict_do_…`."""
+    name = connection.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert support for the {name} dialect")
+
+
+def batched(items: Sequence[T], size: int = BATCH_SIZE) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def not_found(what: str, row_id: object) -> NotFoundError:
+    return NotFoundError(f"{what} {row_id} not found")
+
+
+def require_row(row: Row | None, what: str, row_id: object) -> Row:
+    if row is None:
+        raise not_found(what, row_id)
+    return row
+
+
+def require_changed(result: CursorResult, what: str, row_id: object) -> None:
+    """An UPDATE or DELETE that matched nothing means the row is not this tenant's."""
+    if result.rowcount == 0:
+        raise not_found(what, row_id)
+
+
+class Repository:
+    """Base of the SQL repositories: they run on the unit of work's connection."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def _require_owned(self, table: Table, tenant_id: int, row_id: int, what: str) -> None:
+        """Raise NotFoundError unless `row_id` in `table` belongs to the tenant."""
+        query = select(table.c.id).where(table.c.id == row_id, table.c.tenant_id == tenant_id)
+        require_row((await self._connection.execute(query)).first(), what, row_id)
+
+
+def ids(rows: Iterable[Row]) -> list[int]:
+    return [row.id for row in rows]

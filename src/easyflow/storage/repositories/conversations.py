@@ -1,0 +1,137 @@
+"""Contacts (a customer on one integration) and conversations (one chat on one integration).
+
+Both are upserted by the inbound worker with one `INSERT … ON CONFLICT DO UPDATE … RETURNING`,
+so concurrent workers seeing the same customer end with one row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.engine import Row
+
+from easyflow.domain.messaging import Contact, Conversation, ConversationStatus, Sender
+from easyflow.storage.repositories.base import Repository, insert, require_changed, require_row
+from easyflow.storage.tables import contacts, conversations, integrations
+
+
+def _contact(row: Row) -> Contact:
+    return Contact(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        integration_id=row.integration_id,
+        external_id=row.external_id,
+        display_name=row.display_name,
+        username=row.username,
+    )
+
+
+def _conversation(row: Row) -> Conversation:
+    return Conversation(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        integration_id=row.integration_id,
+        contact_id=row.contact_id,
+        chat_id=row.chat_id,
+        status=ConversationStatus(row.status),
+        last_message_at=row.last_message_at,
+        created_at=row.created_at,
+    )
+
+
+class SqlContactRepository(Repository):
+    async def upsert(self, tenant_id: int, integration_id: int, sender: Sender) -> Contact:
+        """The contact for this sender, created or refreshed with what the sender shows now."""
+        await self._require_owned(integrations, tenant_id, integration_id, "integration")
+        insertion = insert(self._connection, contacts).values(
+            tenant_id=tenant_id,
+            integration_id=integration_id,
+            external_id=sender.external_id,
+            display_name=sender.display_name,
+            username=sender.username,
+            language=sender.language,
+        )
+        new = insertion.excluded
+        # Some updates carry no profile (a callback, a status): keep what we knew.
+        statement = insertion.on_conflict_do_update(
+            index_elements=[
+                contacts.c.tenant_id,
+                contacts.c.integration_id,
+                contacts.c.external_id,
+            ],
+            set_={
+                "display_name": func.coalesce(
+                    func.nullif(new.display_name, ""), contacts.c.display_name
+                ),
+                "username": func.coalesce(new.username, contacts.c.username),
+                "language": func.coalesce(new.language, contacts.c.language),
+                "updated_at": new.updated_at,
+            },
+        ).returning(*contacts.c)
+        return _contact((await self._connection.execute(statement)).one())
+
+
+class SqlConversationRepository(Repository):
+    async def upsert(
+        self, tenant_id: int, integration_id: int, contact_id: int, chat_id: str, at: datetime
+    ) -> Conversation:
+        """The open or existing conversation of this chat; `at` only moves its clock forward."""
+        await self._require_owned(integrations, tenant_id, integration_id, "integration")
+        insertion = insert(self._connection, conversations).values(
+            tenant_id=tenant_id,
+            integration_id=integration_id,
+            contact_id=contact_id,
+            chat_id=chat_id,
+            status=ConversationStatus.OPEN.value,
+            last_message_at=at,
+        )
+        new, current = insertion.excluded, conversations.c.last_message_at
+        later = or_(current.is_(None), new.last_message_at > current)
+        statement = insertion.on_conflict_do_update(
+            index_elements=[conversations.c.integration_id, conversations.c.chat_id],
+            set_={
+                "last_message_at": case((later, new.last_message_at), else_=current),
+                "updated_at": new.updated_at,
+            },
+        ).returning(*conversations.c)
+        return _conversation((await self._connection.execute(statement)).one())
+
+    async def get(self, tenant_id: int, conversation_id: int) -> Conversation:
+        query = select(conversations).where(
+            conversations.c.id == conversation_id, conversations.c.tenant_id == tenant_id
+        )
+        row = (await self._connection.execute(query)).first()
+        return _conversation(require_row(row, "conversation", conversation_id))
+
+    async def list(
+        self,
+        tenant_id: int,
+        *,
+        integration_id: int | None = None,
+        status: ConversationStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Conversation]:
+        """The tenant's conversations, the most recently active first."""
+        query = select(conversations).where(conversations.c.tenant_id == tenant_id)
+        if integration_id is not None:
+            query = query.where(conversations.c.integration_id == integration_id)
+        if status is not None:
+            query = query.where(conversations.c.status == status.value)
+        query = query.order_by(
+            conversations.c.last_message_at.desc().nulls_last(), conversations.c.id.desc()
+        )
+        rows = await self._connection.execute(query.limit(limit).offset(offset))
+        return [_conversation(row) for row in rows]
+
+    async def set_status(
+        self, tenant_id: int, conversation_id: int, status: ConversationStatus
+    ) -> None:
+        statement = (
+            update(conversations)
+            .where(conversations.c.id == conversation_id, conversations.c.tenant_id == tenant_id)
+            .values(status=status.value)
+        )
+        result = await self._connection.execute(statement)
+        require_changed(result, "conversation", conversation_id)

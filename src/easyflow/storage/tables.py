@@ -1,0 +1,248 @@
+"""The schema: SQLAlchemy Core tables on one `metadata`, the source of the Alembic migrations.
+
+Every tenant-owned table carries `tenant_id` (foreign key to tenants, ON DELETE CASCADE).
+Children point at their parent through a composite key `(tenant_id, parent_id)`, so the
+database itself refuses a row whose parent belongs to another tenant. Timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from easyflow.storage.types import Id, Json, UtcDateTime, utcnow
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+NAME = 255  # names, external ids, chat ids: generous, platforms document no common bound
+STATUS = 16
+
+
+def _id() -> Column:
+    return Column("id", Id, primary_key=True)
+
+
+def _tenant_id() -> Column:
+    return Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+
+
+def _created_at() -> Column:
+    return Column("created_at", UtcDateTime, nullable=False, default=utcnow)
+
+
+def _updated_at() -> Column:
+    return Column("updated_at", UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+def _owned_by(parent: str, column: str) -> ForeignKeyConstraint:
+    """`(tenant_id, column)` must name a row of `parent` of the same tenant."""
+    return ForeignKeyConstraint(
+        ["tenant_id", column], [f"{parent}.tenant_id", f"{parent}.id"], ondelete="CASCADE"
+    )
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    _id(),
+    Column("name", String(NAME), nullable=False),
+    Column("ai_profile", Json, nullable=False),
+    _created_at(),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("name", String(NAME), nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("key_hash", String(128), nullable=False, unique=True),
+    _created_at(),
+    Column("revoked_at", UtcDateTime),
+    Index(None, "tenant_id"),
+)
+
+integrations = Table(
+    "integrations",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("platform", String(32), nullable=False),
+    Column("kind", String(STATUS), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    Column("credentials_encrypted", Text, nullable=False),  # Fernet token of a JSON object
+    Column("webhook_secret_encrypted", Text),
+    Column("previous_webhook_secret_encrypted", Text),
+    # sha256 hex of the secrets: one indexed lookup finds the row for an inbound secret.
+    Column("webhook_secret_hash", String(64), index=True),
+    Column("previous_webhook_secret_hash", String(64), index=True),
+    Column("settings", Json, nullable=False),
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("tenant_id", "id"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("integration_id", Id, nullable=False),
+    Column("external_id", String(NAME), nullable=False),
+    Column("display_name", String(NAME), nullable=False, default=""),
+    Column("username", String(NAME)),
+    Column("language", String(STATUS)),
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("tenant_id", "integration_id", "external_id"),
+    UniqueConstraint("tenant_id", "id"),
+    _owned_by("integrations", "integration_id"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("integration_id", Id, nullable=False),
+    Column("contact_id", Id, nullable=False),
+    Column("chat_id", String(NAME), nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    Column("last_message_at", UtcDateTime),
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("integration_id", "chat_id"),
+    UniqueConstraint("tenant_id", "id"),
+    Index(None, "tenant_id", "last_message_at"),
+    _owned_by("integrations", "integration_id"),
+    _owned_by("contacts", "contact_id"),
+)
+
+inbound_events = Table(
+    "inbound_events",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("integration_id", Id, nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("event_id", String(NAME), nullable=False),
+    Column("conversation_key", String(NAME), nullable=False),
+    Column("message", Json, nullable=False),  # the serialized InboundMessage
+    Column("raw", Json, nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("received_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("processed_at", UtcDateTime),
+    UniqueConstraint("integration_id", "event_id"),
+    Index(None, "integration_id", "conversation_key", "status"),
+    Index(None, "status", "received_at"),
+    _owned_by("integrations", "integration_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("conversation_id", Id, nullable=False),
+    Column("direction", String(STATUS), nullable=False),
+    Column("author", String(STATUS), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    Column("platform_message_id", String(NAME)),
+    Column("error", Text),
+    Column("sent_at", UtcDateTime),
+    _created_at(),
+    # One stored message per inbound event: a re-processed event cannot append it twice.
+    Column(
+        "inbound_event_id",
+        Id,
+        ForeignKey("inbound_events.id", ondelete="SET NULL"),
+        unique=True,
+    ),
+    Index(None, "tenant_id", "conversation_id", "id"),
+    _owned_by("conversations", "conversation_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("integration_id", Id, nullable=False),
+    Column("conversation_id", Id),
+    Column("message_id", Id, ForeignKey("messages.id", ondelete="SET NULL")),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    # Set while a worker holds the row for sending; a lapsed lease frees it again.
+    Column("lease_until", UtcDateTime),
+    Column("last_error", Text),
+    _created_at(),
+    Column("sent_at", UtcDateTime),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "tenant_id", "status"),
+    _owned_by("integrations", "integration_id"),
+    _owned_by("conversations", "conversation_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("source", String(32), nullable=False),
+    Column("external_id", String(NAME), nullable=False),
+    Column("number", String(NAME), nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    # SQLite keeps NUMERIC as a float: exact to the cent for totals below ~10^11.
+    Column("total", Numeric(18, 4), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("customer_name", String(NAME), nullable=False, default=""),
+    Column("customer_phone", String(64)),
+    Column("tracking_number", String(NAME)),
+    Column("items", Json, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "source", "external_id"),
+    Index(None, "tenant_id", "number"),
+)
+
+ai_usage = Table(
+    "ai_usage",
+    metadata,
+    _id(),
+    _tenant_id(),
+    # Usage is billing history: it outlives the conversation it was spent on.
+    Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="SET NULL")),
+    Column("provider", String(32), nullable=False),
+    Column("model", String(NAME), nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("total_tokens", Integer, nullable=False),
+    _created_at(),
+    Index(None, "tenant_id", "created_at"),
+)

@@ -1,0 +1,122 @@
+"""`SqlUnitOfWork`: one connection and one transaction shared by every repository.
+
+    async with uow_factory() as uow:
+        event = await uow.inbound.get(event_id)
+        ...
+        await uow.commit()
+
+Leaving the block without `commit()` rolls back, whether or not an exception left it.
+Work done after a `commit()` starts a new transaction that needs its own commit.
+Don't open a second unit of work inside a first one in the same task: on SQLite every
+transaction takes the write lock at its first statement, so the inner one would wait for
+the outer one until the busy timeout.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from easyflow.ports import (
+    AiUsageRepository,
+    ApiKeyRepository,
+    ContactRepository,
+    ConversationRepository,
+    InboundEventRepository,
+    IntegrationRepository,
+    MessageRepository,
+    OrderRepository,
+    OutboxRepository,
+    TenantRepository,
+)
+from easyflow.storage.crypto import CredentialCipher
+from easyflow.storage.repositories import (
+    SqlAiUsageRepository,
+    SqlApiKeyRepository,
+    SqlContactRepository,
+    SqlConversationRepository,
+    SqlInboundEventRepository,
+    SqlIntegrationRepository,
+    SqlMessageRepository,
+    SqlOrderRepository,
+    SqlOutboxRepository,
+    SqlTenantRepository,
+)
+
+
+class SqlUnitOfWork:
+    """Implements `ports.UnitOfWork`; use it once, as an `async with` block."""
+
+    # Typed as the ports: a Protocol's attributes are invariant.
+    tenants: TenantRepository
+    api_keys: ApiKeyRepository
+    integrations: IntegrationRepository
+    contacts: ContactRepository
+    conversations: ConversationRepository
+    messages: MessageRepository
+    inbound: InboundEventRepository
+    outbox: OutboxRepository
+    orders: OrderRepository
+    ai_usage: AiUsageRepository
+
+    def __init__(self, engine: AsyncEngine, cipher: CredentialCipher) -> None:
+        self._engine = engine
+        self._cipher = cipher
+        self._connection: AsyncConnection | None = None
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The block's connection, for storage code beyond the repository ports."""
+        if self._connection is None:
+            raise RuntimeError("the unit of work is used outside its `async with` block")
+        return self._connection
+
+    async def __aenter__(self) -> Self:
+        if self._connection is not None:
+            raise RuntimeError("a unit of work cannot be entered twice")
+        connection = await self._engine.connect()
+        self._connection = connection
+        self.tenants = SqlTenantRepository(connection)
+        self.api_keys = SqlApiKeyRepository(connection)
+        self.integrations = SqlIntegrationRepository(connection, self._cipher)
+        self.contacts = SqlContactRepository(connection)
+        self.conversations = SqlConversationRepository(connection)
+        self.messages = SqlMessageRepository(connection)
+        self.inbound = SqlInboundEventRepository(connection)
+        self.outbox = SqlOutboxRepository(connection)
+        self.orders = SqlOrderRepository(connection)
+        self.ai_usage = SqlAiUsageRepository(connection)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        connection, self._connection = self.connection, None
+        try:
+            if connection.in_transaction():
+                await connection.rollback()
+        finally:
+            await connection.close()
+
+    async def commit(self) -> None:
+        await self.connection.commit()
+
+    async def rollback(self) -> None:
+        await self.connection.rollback()
+
+    async def reencrypt_secrets(self) -> int:
+        """Re-encrypt every stored secret with the cipher's first key (key rotation)."""
+        return await SqlIntegrationRepository(self.connection, self._cipher).reencrypt_all()
+
+
+class SqlUnitOfWorkFactory:
+    """Implements `ports.UnitOfWorkFactory`: `factory()` is a new, not yet entered, unit."""
+
+    def __init__(self, engine: AsyncEngine, cipher: CredentialCipher) -> None:
+        self.engine = engine
+        self._cipher = cipher
+
+    def __repr__(self) -> str:
+        return f"SqlUnitOfWorkFactory({self.engine.url!r})"
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self._cipher)

@@ -1,0 +1,123 @@
+"""Orders: batched upserts keyed by (tenant, source, external id); AI usage totals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from easyflow.domain.ai import TokenUsage
+from easyflow.domain.commerce import Order, OrderItem, OrderStatus
+from easyflow.storage import SqlUnitOfWorkFactory
+from easyflow.storage.tables import orders
+
+from .helpers import T0, Tenancy
+
+
+def _order(n: int, status: OrderStatus = OrderStatus.NEW, minutes: int = 0) -> Order:
+    return Order(
+        external_id=f"wb-{n}",
+        number=f"N{n:05d}",
+        status=status,
+        total=Decimal("1499.90") + n,
+        currency="RUB",
+        updated_at=T0 + timedelta(minutes=minutes),
+        source="wildberries",
+        customer_name="Ann",
+        customer_phone="+79990000000",
+        items=(OrderItem("sku-1", "Green tea", 2, Decimal("749.95")),),
+    )
+
+
+async def _rows(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return (await connection.execute(select(func.count()).select_from(orders))).scalar_one()
+
+
+async def test_upsert_many_in_batches_then_again_with_new_statuses(
+    uow_factory: SqlUnitOfWorkFactory, db_engine: AsyncEngine, tenancy: Tenancy
+) -> None:
+    a = tenancy.tenant_a
+    async with uow_factory() as uow:
+        assert await uow.orders.upsert_many(a, [_order(n) for n in range(2000)]) == 2000
+        await uow.commit()
+
+    shipped = [_order(n, OrderStatus.SHIPPED, minutes=5) for n in range(2000)]
+    async with uow_factory() as uow:
+        assert await uow.orders.upsert_many(a, shipped) == 2000
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        found = await uow.orders.find_by_numbers(a, ["N00000", "N01999", "N99999"])
+    assert await _rows(db_engine) == 2000
+    assert sorted(o.number for o in found) == ["N00000", "N01999"]
+    assert {o.status for o in found} == {OrderStatus.SHIPPED}
+
+
+async def test_an_order_reads_back_whole(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    order = _order(7)
+    async with uow_factory() as uow:
+        await uow.orders.upsert_many(tenancy.tenant_a, [order])
+        (stored,) = await uow.orders.find_by_numbers(tenancy.tenant_a, [order.number])
+
+    assert stored == order
+    assert str(stored.total) == "1506.90"
+
+
+async def test_a_stale_version_does_not_roll_an_order_back(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    a = tenancy.tenant_a
+    async with uow_factory() as uow:
+        await uow.orders.upsert_many(a, [_order(1, OrderStatus.DELIVERED, minutes=10)])
+        written = await uow.orders.upsert_many(a, [_order(1, OrderStatus.NEW, minutes=0)])
+        (stored,) = await uow.orders.find_by_numbers(a, ["N00001"])
+
+    assert written == 0 and stored.status is OrderStatus.DELIVERED
+
+
+async def test_one_call_may_carry_the_same_order_twice(
+    uow_factory: SqlUnitOfWorkFactory, db_engine: AsyncEngine, tenancy: Tenancy
+) -> None:
+    versions = [_order(1, OrderStatus.SHIPPED, minutes=5), _order(1, OrderStatus.NEW)]
+    async with uow_factory() as uow:
+        assert await uow.orders.upsert_many(tenancy.tenant_a, versions) == 1
+        (stored,) = await uow.orders.find_by_numbers(tenancy.tenant_a, ["N00001"])
+        await uow.commit()
+
+    assert stored.status is OrderStatus.SHIPPED and await _rows(db_engine) == 1
+
+
+async def test_orders_are_per_tenant(uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy) -> None:
+    async with uow_factory() as uow:
+        await uow.orders.upsert_many(tenancy.tenant_a, [_order(1)])
+        await uow.orders.upsert_many(tenancy.tenant_b, [_order(1, OrderStatus.CANCELLED)])
+        (mine,) = await uow.orders.find_by_numbers(tenancy.tenant_a, ["N00001"])
+        (theirs,) = await uow.orders.find_by_numbers(tenancy.tenant_b, ["N00001"])
+        assert await uow.orders.find_by_numbers(tenancy.tenant_a, []) == []
+
+    assert (mine.status, theirs.status) == (OrderStatus.NEW, OrderStatus.CANCELLED)
+
+
+async def test_ai_usage_totals_per_tenant(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    async with uow_factory() as uow:
+        await uow.ai_usage.record(
+            tenancy.tenant_a, None, "openai", "gpt-4o-mini", TokenUsage(10, 5)
+        )
+        await uow.ai_usage.record(tenancy.tenant_a, None, "local", "faq", TokenUsage(3, 2))
+        totals = await uow.ai_usage.totals(tenancy.tenant_a)
+        empty = await uow.ai_usage.totals(tenancy.tenant_b)
+
+    assert totals == {
+        "prompt_tokens": 13,
+        "completion_tokens": 7,
+        "total_tokens": 20,
+        "requests": 2,
+    }
+    assert empty == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "requests": 0}

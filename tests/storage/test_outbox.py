@@ -1,0 +1,158 @@
+"""The outbox: exclusive claims with a lease, retries, dead letters and replay."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+
+from easyflow.domain.errors import InvalidRequestError, NotFoundError
+from easyflow.domain.messaging import DeliveryStatus, OutboxItem, OutboxKind
+from easyflow.storage import SqlUnitOfWorkFactory
+from easyflow.storage.types import utcnow
+
+from .helpers import Tenancy
+
+LEASE = timedelta(seconds=30)
+
+
+async def _add(uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy) -> OutboxItem:
+    async with uow_factory() as uow:
+        item = await uow.outbox.add(
+            tenancy.tenant_a, tenancy.integration_a, OutboxKind.MESSAGE, {"chat_id": "42"}
+        )
+        await uow.commit()
+    return item
+
+
+async def _claim(
+    uow_factory: SqlUnitOfWorkFactory, outbox_id: int, now: datetime | None = None
+) -> OutboxItem | None:
+    now = now or utcnow()
+    async with uow_factory() as uow:
+        item = await uow.outbox.claim(outbox_id, now, now + LEASE)
+        await uow.commit()
+    return item
+
+
+async def test_a_new_row_is_pending_and_due_now(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    item = await _add(uow_factory, tenancy)
+
+    async with uow_factory() as uow:
+        due = await uow.outbox.due(utcnow() + timedelta(seconds=1), limit=10)
+        not_yet = await uow.outbox.due(item.created_at - timedelta(seconds=1), limit=10)
+
+    assert (item.status, item.attempts, item.payload) == (
+        DeliveryStatus.PENDING,
+        0,
+        {"chat_id": "42"},
+    )
+    assert due == [item.id] and not_yet == []
+
+
+async def test_concurrent_claims_have_one_winner(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    item = await _add(uow_factory, tenancy)
+    workers = 5
+    barrier = asyncio.Barrier(workers)
+
+    async def worker() -> OutboxItem | None:
+        now = utcnow()
+        async with uow_factory() as uow:
+            await barrier.wait()  # every worker holds a connection: the UPDATEs race
+            claimed = await uow.outbox.claim(item.id, now, now + LEASE)
+            await uow.commit()
+        return claimed
+
+    claims = await asyncio.gather(*(worker() for _ in range(workers)))
+
+    winners = [claim for claim in claims if claim is not None]
+    assert len(winners) == 1 and winners[0].attempts == 1
+
+
+async def test_a_lapsed_lease_frees_the_row_again(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    item = await _add(uow_factory, tenancy)
+    now = utcnow()
+
+    first = await _claim(uow_factory, item.id, now)
+    during = await _claim(uow_factory, item.id, now + LEASE / 2)
+    async with uow_factory() as uow:
+        due_during = await uow.outbox.due(now + LEASE / 2, limit=10)
+        due_after = await uow.outbox.due(now + LEASE * 2, limit=10)
+    after = await _claim(uow_factory, item.id, now + LEASE * 2)
+
+    assert first is not None and during is None and due_during == []
+    assert due_after == [item.id]
+    assert after is not None and after.attempts == 2
+
+
+async def test_failed_rows_wait_for_their_next_attempt_and_dead_rows_stay(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    retried, dead = await _add(uow_factory, tenancy), await _add(uow_factory, tenancy)
+    now = utcnow()
+    async with uow_factory() as uow:
+        for item in (retried, dead):
+            await uow.outbox.claim(item.id, now, now + LEASE)
+        await uow.outbox.mark_failed(retried.id, "503", next_attempt_at=now + LEASE, dead=False)
+        await uow.outbox.mark_failed(dead.id, "403 blocked", next_attempt_at=now, dead=True)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        due_now = await uow.outbox.due(now, limit=10)
+        due_later = await uow.outbox.due(now + LEASE, limit=10)
+        assert await uow.outbox.claim(dead.id, now + LEASE, now + LEASE * 2) is None
+        (failed,) = await uow.outbox.list(tenancy.tenant_a, status=DeliveryStatus.FAILED)
+        (gone,) = await uow.outbox.list(tenancy.tenant_a, status=DeliveryStatus.DEAD)
+
+    assert due_now == [] and due_later == [retried.id]
+    assert (failed.id, failed.last_error, failed.attempts) == (retried.id, "503", 1)
+    assert (gone.id, gone.last_error) == (dead.id, "403 blocked")
+
+
+async def test_sent_rows_are_done(uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy) -> None:
+    item = await _add(uow_factory, tenancy)
+    claimed = await _claim(uow_factory, item.id)
+    async with uow_factory() as uow:
+        await uow.outbox.mark_sent(item.id, utcnow())
+        with pytest.raises(NotFoundError):
+            await uow.outbox.mark_sent(item.id + 1000, utcnow())
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        due = await uow.outbox.due(utcnow() + LEASE * 10, limit=10)
+        (sent,) = await uow.outbox.list(tenancy.tenant_a)
+
+    assert claimed is not None and due == []
+    assert sent.status is DeliveryStatus.SENT
+
+
+async def test_replay_sends_a_dead_row_again_for_its_tenant_only(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    item = await _add(uow_factory, tenancy)
+    now = utcnow()
+    async with uow_factory() as uow:
+        await uow.outbox.claim(item.id, now, now + LEASE)
+        await uow.outbox.mark_failed(item.id, "gave up", next_attempt_at=now, dead=True)
+        with pytest.raises(NotFoundError):
+            await uow.outbox.replay(tenancy.tenant_b, item.id, now)
+        await uow.outbox.replay(tenancy.tenant_a, item.id, now)
+        with pytest.raises(InvalidRequestError):
+            await uow.outbox.replay(tenancy.tenant_a, item.id, now)
+        await uow.commit()
+
+    replayed = await _claim(uow_factory, item.id, now + timedelta(seconds=1))
+    async with uow_factory() as uow:
+        assert await uow.outbox.list(tenancy.tenant_b) == []
+        with pytest.raises(NotFoundError):
+            await uow.outbox.add(tenancy.tenant_b, tenancy.integration_a, OutboxKind.MESSAGE, {})
+
+    assert replayed is not None
+    assert (replayed.status, replayed.attempts) == (DeliveryStatus.PENDING, 1)
