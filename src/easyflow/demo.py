@@ -1,0 +1,196 @@
+"""`easyflow demo` and `easyflow sandbox`: the hub and the platform sandboxes, for real.
+
+The demo serves the hub and the sandboxes on two loopback ports, so every step crosses real
+HTTP: the hub calls the sandbox's Bot API, the sandbox delivers signed webhooks to the hub.
+It creates a seller with a few orders and a Telegram bot, then plays a customer's
+conversation and prints what happened, in words a seller understands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from easyflow.app import create_app
+from easyflow.bootstrap import Container, build_container
+from easyflow.config import Settings
+from easyflow.domain.ai import AiProfile, FaqEntry
+from easyflow.domain.commerce import Order, OrderItem, OrderStatus
+from easyflow.domain.messaging import ConversationStatus
+from easyflow.sandbox.server import Sandbox, create_sandbox_app
+
+CUSTOMER_CHAT = 5550001
+STORY = (
+    "Hello!",
+    "Where is my order 1001?",
+    "And order 1002?",
+    "How long does delivery take?",
+    "Can I pay for the sofa with my company's card and get a VAT invoice?",
+)
+SHOP_PROFILE = AiProfile(
+    system_prompt="You are the support assistant of Demo Shop, a home goods store.",
+    faq=(
+        FaqEntry("delivery", ("delivery", "deliver", "доставк"),
+                 "We deliver within 2-4 days across Russia; courier delivery in Moscow is free."),
+        FaqEntry("returns", ("return", "refund", "возврат"),
+                 "You can return any item within 14 days; we refund in 3 working days."),
+    ),
+    providers=("local",),
+)
+
+
+def demo_orders(now: datetime) -> list[Order]:
+    def order(number: str, status: OrderStatus, total: str, tracking: str | None = None) -> Order:
+        return Order(
+            external_id=f"demo-{number}", number=number, status=status, total=Decimal(total),
+            currency="RUB", updated_at=now - timedelta(hours=3), source="demo",
+            customer_name="Ivan Petrov", tracking_number=tracking,
+            items=(OrderItem("SKU-1", "Table lamp", 1, Decimal(total)),),
+        )
+
+    return [
+        order("1001", OrderStatus.SHIPPED, "2490", tracking="RR123456785RU"),
+        order("1002", OrderStatus.ASSEMBLING, "15990"),
+        order("1003", OrderStatus.DELIVERED, "990"),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, port: int) -> AsyncIterator[uvicorn.Server]:
+    """Serve an ASGI app on 127.0.0.1:port for the duration of the block."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # re-raises why it could not start (port taken, ...)
+            raise RuntimeError(f"server on port {port} stopped before it started")
+        await asyncio.sleep(0.02)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _wait_for_answer(
+    container: Container,
+    sandbox: Sandbox,
+    tenant_id: int,
+    token: str,
+    sent_before: int,
+    timeout: float = 15,
+) -> tuple[list[str], bool]:
+    """The bot's new messages to the customer, and whether a person was asked to take over."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        sent = sandbox.telegram.sent(token, CUSTOMER_CHAT)
+        if len(sent) > sent_before:
+            return [m.text for m in sent[sent_before:]], False
+        conversations = await container.inbox.conversations(tenant_id)
+        if conversations and conversations[0].status is ConversationStatus.HANDOVER:
+            return [], True
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the hub did not answer in time")
+
+
+async def _tell_story(container: Container, sandbox: Sandbox, console: Console) -> str:
+    tenant = await container.tenants.create("Demo Shop", SHOP_PROFILE)
+    await container.tenants.upsert_orders(tenant.id, demo_orders(datetime.now(UTC)))
+    bot = sandbox.telegram.register_bot(username="demo_shop_bot", first_name="Demo Shop")
+    token = bot["token"]
+    integration = await container.integrations.add(tenant.id, "telegram", {"token": token})
+    _, api_key = await container.tenants.create_api_key(tenant.id, "demo")
+    console.print(Panel.fit(
+        f"Seller [bold]{tenant.name}[/bold] connected Telegram bot @{bot['username']} "
+        f"(integration {integration.id}).\nThe hub registered its webhook with a secret; "
+        "orders 1001 (shipped), 1002 (being packed) and 1003 (delivered) are in the database.",
+        title="Easy Flow demo",
+    ))
+    for text in STORY:
+        before = len(sandbox.telegram.sent(token, CUSTOMER_CHAT))
+        console.print(f"[cyan]Ivan (customer):[/cyan] {text}")
+        await sandbox.telegram.customer_writes(token, CUSTOMER_CHAT, text, first_name="Ivan")
+        replies, handed_over = await _wait_for_answer(
+            container, sandbox, tenant.id, token, before
+        )
+        for reply in replies:
+            console.print(f"[green]Demo Shop bot:[/green] {reply}")
+        if handed_over:
+            console.print(
+                "[yellow]→ The assistant could not answer this from the shop's data, so it "
+                "stayed silent and handed the conversation to a person.[/yellow]"
+            )
+    await _summary(container, tenant.id, console)
+    return api_key
+
+
+async def _summary(container: Container, tenant_id: int, console: Console) -> None:
+    [conversation] = await container.inbox.conversations(tenant_id)
+    messages = await container.inbox.messages(tenant_id, conversation.id)
+    table = Table("direction", "text", "delivery", title="What the hub stored")
+    for m in messages:
+        table.add_row(m.direction.value, m.text[:60], m.status.value)
+    console.print(table)
+    console.print(f"Conversation status: [bold]{conversation.status.value}[/bold]")
+
+
+async def run_demo(port: int, once: bool, console: Console) -> None:
+    hub_url, sandbox_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
+    with tempfile.TemporaryDirectory(prefix="easyflow-demo-") as workdir:
+        settings = Settings(
+            data_dir=Path(workdir), database_url="", secret_keys="", public_url=hub_url,
+            sandbox_url=sandbox_url, broker_url="memory://", log_level="WARNING",
+        )
+        sandbox = create_sandbox_app()
+        container = build_container(settings)
+        try:
+            async with serving(sandbox.app, port + 1), serving(create_app(settings, container), port):
+                api_key = await _tell_story(container, sandbox, console)
+                if once:
+                    return
+                console.print(Panel.fit(
+                    f"API docs      {hub_url}/docs\n"
+                    f"Metrics       {hub_url}/metrics\n"
+                    f"Health        {hub_url}/health/integrations\n"
+                    f"Sandbox       {sandbox_url}/_sandbox/ (write as a customer, inject faults)\n"
+                    f"API key       {api_key}\n"
+                    f"Try:          curl -H 'Authorization: Bearer {api_key}' "
+                    f"{hub_url}/api/v1/conversations\n"
+                    "Ctrl-C stops the demo (its database is temporary).",
+                    title="Still serving",
+                ))
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.Event().wait()
+        finally:
+            await sandbox.aclose()
+
+
+async def serve_sandbox(port: int) -> None:
+    sandbox = create_sandbox_app()
+    console = Console()
+    try:
+        async with serving(sandbox.app, port):
+            url = f"http://127.0.0.1:{port}"
+            console.print(Panel.fit(
+                f"Telegram Bot API  {url}/telegram/bot<token>/<method>\n"
+                f"OpenAI API        {url}/openai/v1/chat/completions\n"
+                f"Control API       {url}/_sandbox/ (see docs/sandbox.md)\n"
+                f"Point the hub at it with EASYFLOW_SANDBOX_URL={url}",
+                title="Easy Flow sandbox",
+            ))
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+    finally:
+        await sandbox.aclose()
