@@ -93,12 +93,12 @@ class PlatformAdapters:
         return parser
 
     def messenger(self, integration: Integration) -> Messenger:
-        return self._build(integration)  # type: ignore[no-any-return]
+        return self._build(integration)
 
     def chat_model(self, integration: Integration | None, platform: str) -> ChatModel:
         if platform == LOCAL or integration is None:
             return self._local
-        return self._build(integration)  # type: ignore[no-any-return]
+        return self._build(integration)
 
     def _build(self, integration: Integration) -> Any:
         definition = self._registry.get(integration.platform)
@@ -156,7 +156,7 @@ class Container:
 
 def _shared_state(settings: Settings) -> tuple[Any, RateLimiter, Locks]:
     if settings.broker_url.startswith(("redis://", "rediss://")):
-        import redis.asyncio as aioredis  # noqa: PLC0415 - only in scale-out mode
+        import redis.asyncio as aioredis
 
         redis = aioredis.from_url(settings.broker_url)
         return redis, RedisRateLimiter(redis), RedisLocks(redis)
@@ -192,9 +192,7 @@ def build_container(
         integrations=IntegrationService(uow, adapters, fields, settings.public_url),
         intake=WebhookIntake(uow, adapters, queue, metrics),
         inbox=InboxService(uow, queue),
-        inbound=InboundProcessor(
-            uow, replies, queue, locks, metrics, settings.lock_ttl_seconds
-        ),
+        inbound=InboundProcessor(uow, replies, queue, locks, metrics, settings.lock_ttl_seconds),
         outbox=OutboxSender(
             uow, adapters, locks, metrics, settings.outbox_max_attempts, settings.lock_ttl_seconds
         ),

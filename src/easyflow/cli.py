@@ -34,7 +34,7 @@ TenantOpt = Annotated[int, typer.Option("--tenant", "-t", help="Tenant id")]
 
 def _run(work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `work(container)` with a started container; domain errors end the command cleanly."""
-    from easyflow.bootstrap import build_container  # noqa: PLC0415 - keep `--help` fast
+    from easyflow.bootstrap import build_container
 
     settings = Settings()
     configure_logging(settings.log_level, json=False)
@@ -60,9 +60,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port")] = None,
 ) -> None:
     """Serve the hub (API, webhooks, in-process jobs) on the configured database."""
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from easyflow.app import create_app  # noqa: PLC0415
+    from easyflow.app import create_app
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -72,7 +72,7 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run a job worker on the Redis broker (EASYFLOW_BROKER_URL=redis://...)."""
-    from easyflow.worker import run_worker  # noqa: PLC0415
+    from easyflow.worker import run_worker
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -85,7 +85,7 @@ def worker() -> None:
 @app.command()
 def sandbox(port: Annotated[int, typer.Option(help="Port")] = 8100) -> None:
     """Serve the platform sandboxes (Telegram, OpenAI) and their control API."""
-    from easyflow.demo import serve_sandbox  # noqa: PLC0415
+    from easyflow.demo import serve_sandbox
 
     configure_logging("INFO", json=False)
     asyncio.run(serve_sandbox(port))
@@ -97,7 +97,7 @@ def demo(
     port: Annotated[int, typer.Option(help="Hub port; the sandbox takes the next one")] = 8000,
 ) -> None:
     """Hub and sandboxes in one process: a customer asks, the assistant answers."""
-    from easyflow.demo import run_demo  # noqa: PLC0415
+    from easyflow.demo import run_demo
 
     configure_logging("WARNING", json=False)
     asyncio.run(run_demo(port=port, once=once, console=console))
@@ -106,7 +106,7 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations to EASYFLOW_DATABASE_URL (or the embedded SQLite file)."""
-    from easyflow.storage import migrate  # noqa: PLC0415
+    from easyflow.storage import migrate
 
     settings = Settings()
     asyncio.run(migrate.upgrade(settings.resolved_database_url, revision))
@@ -140,7 +140,7 @@ def keys_create(tenant: TenantOpt, name: str = "default") -> None:
 @keys_app.command("generate-secret")
 def keys_generate_secret() -> None:
     """Print a new Fernet key for EASYFLOW_SECRET_KEYS (prepend it to rotate)."""
-    from cryptography.fernet import Fernet  # noqa: PLC0415
+    from cryptography.fernet import Fernet
 
     print(Fernet.generate_key().decode())
 

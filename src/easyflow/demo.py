@@ -41,10 +41,16 @@ STORY = (
 SHOP_PROFILE = AiProfile(
     system_prompt="You are the support assistant of Demo Shop, a home goods store.",
     faq=(
-        FaqEntry("delivery", ("delivery", "deliver", "доставк"),
-                 "We deliver within 2-4 days across Russia; courier delivery in Moscow is free."),
-        FaqEntry("returns", ("return", "refund", "возврат"),
-                 "You can return any item within 14 days; we refund in 3 working days."),
+        FaqEntry(
+            "delivery",
+            ("delivery", "deliver", "доставк"),
+            "We deliver within 2-4 days across Russia; courier delivery in Moscow is free.",
+        ),
+        FaqEntry(
+            "returns",
+            ("return", "refund", "возврат"),
+            "You can return any item within 14 days; we refund in 3 working days.",
+        ),
     ),
     providers=("local",),
 )
@@ -53,9 +59,15 @@ SHOP_PROFILE = AiProfile(
 def demo_orders(now: datetime) -> list[Order]:
     def order(number: str, status: OrderStatus, total: str, tracking: str | None = None) -> Order:
         return Order(
-            external_id=f"demo-{number}", number=number, status=status, total=Decimal(total),
-            currency="RUB", updated_at=now - timedelta(hours=3), source="demo",
-            customer_name="Ivan Petrov", tracking_number=tracking,
+            external_id=f"demo-{number}",
+            number=number,
+            status=status,
+            total=Decimal(total),
+            currency="RUB",
+            updated_at=now - timedelta(hours=3),
+            source="demo",
+            customer_name="Ivan Petrov",
+            tracking_number=tracking,
             items=(OrderItem("SKU-1", "Table lamp", 1, Decimal(total)),),
         )
 
@@ -112,19 +124,19 @@ async def _tell_story(container: Container, sandbox: Sandbox, console: Console) 
     token = bot["token"]
     integration = await container.integrations.add(tenant.id, "telegram", {"token": token})
     _, api_key = await container.tenants.create_api_key(tenant.id, "demo")
-    console.print(Panel.fit(
-        f"Seller [bold]{tenant.name}[/bold] connected Telegram bot @{bot['username']} "
-        f"(integration {integration.id}).\nThe hub registered its webhook with a secret; "
-        "orders 1001 (shipped), 1002 (being packed) and 1003 (delivered) are in the database.",
-        title="Easy Flow demo",
-    ))
+    console.print(
+        Panel.fit(
+            f"Seller [bold]{tenant.name}[/bold] connected Telegram bot @{bot['username']} "
+            f"(integration {integration.id}).\nThe hub registered its webhook with a secret; "
+            "orders 1001 (shipped), 1002 (being packed) and 1003 (delivered) are in the database.",
+            title="Easy Flow demo",
+        )
+    )
     for text in STORY:
         before = len(sandbox.telegram.sent(token, CUSTOMER_CHAT))
         console.print(f"[cyan]Ivan (customer):[/cyan] {text}")
         await sandbox.telegram.customer_writes(token, CUSTOMER_CHAT, text, first_name="Ivan")
-        replies, handed_over = await _wait_for_answer(
-            container, sandbox, tenant.id, token, before
-        )
+        replies, handed_over = await _wait_for_answer(container, sandbox, tenant.id, token, before)
         for reply in replies:
             console.print(f"[green]Demo Shop bot:[/green] {reply}")
         if handed_over:
@@ -150,27 +162,37 @@ async def run_demo(port: int, once: bool, console: Console) -> None:
     hub_url, sandbox_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
     with tempfile.TemporaryDirectory(prefix="easyflow-demo-") as workdir:
         settings = Settings(
-            data_dir=Path(workdir), database_url="", secret_keys="", public_url=hub_url,
-            sandbox_url=sandbox_url, broker_url="memory://", log_level="WARNING",
+            data_dir=Path(workdir),
+            database_url="",
+            secret_keys="",
+            public_url=hub_url,
+            sandbox_url=sandbox_url,
+            broker_url="memory://",
+            log_level="WARNING",
         )
         sandbox = create_sandbox_app()
         container = build_container(settings)
         try:
-            async with serving(sandbox.app, port + 1), serving(create_app(settings, container), port):
+            async with (
+                serving(sandbox.app, port + 1),
+                serving(create_app(settings, container), port),
+            ):
                 api_key = await _tell_story(container, sandbox, console)
                 if once:
                     return
-                console.print(Panel.fit(
-                    f"API docs      {hub_url}/docs\n"
-                    f"Metrics       {hub_url}/metrics\n"
-                    f"Health        {hub_url}/health/integrations\n"
-                    f"Sandbox       {sandbox_url}/_sandbox/ (write as a customer, inject faults)\n"
-                    f"API key       {api_key}\n"
-                    f"Try:          curl -H 'Authorization: Bearer {api_key}' "
-                    f"{hub_url}/api/v1/conversations\n"
-                    "Ctrl-C stops the demo (its database is temporary).",
-                    title="Still serving",
-                ))
+                console.print(
+                    Panel.fit(
+                        f"API docs      {hub_url}/docs\n"
+                        f"Metrics       {hub_url}/metrics\n"
+                        f"Health        {hub_url}/health/integrations\n"
+                        f"Sandbox       {sandbox_url}/_sandbox/ (customers, faults)\n"
+                        f"API key       {api_key}\n"
+                        f"Try:          curl -H 'Authorization: Bearer {api_key}' "
+                        f"{hub_url}/api/v1/conversations\n"
+                        "Ctrl-C stops the demo (its database is temporary).",
+                        title="Still serving",
+                    )
+                )
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.Event().wait()
         finally:
@@ -183,13 +205,15 @@ async def serve_sandbox(port: int) -> None:
     try:
         async with serving(sandbox.app, port):
             url = f"http://127.0.0.1:{port}"
-            console.print(Panel.fit(
-                f"Telegram Bot API  {url}/telegram/bot<token>/<method>\n"
-                f"OpenAI API        {url}/openai/v1/chat/completions\n"
-                f"Control API       {url}/_sandbox/ (see docs/sandbox.md)\n"
-                f"Point the hub at it with EASYFLOW_SANDBOX_URL={url}",
-                title="Easy Flow sandbox",
-            ))
+            console.print(
+                Panel.fit(
+                    f"Telegram Bot API  {url}/telegram/bot<token>/<method>\n"
+                    f"OpenAI API        {url}/openai/v1/chat/completions\n"
+                    f"Control API       {url}/_sandbox/ (see docs/sandbox.md)\n"
+                    f"Point the hub at it with EASYFLOW_SANDBOX_URL={url}",
+                    title="Easy Flow sandbox",
+                )
+            )
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
     finally:

@@ -58,9 +58,16 @@ class WebhookScheme(Protocol):
 class WebhookParser(Protocol):
     """A messenger's inbound side: scheme, parsing and the answer the platform expects."""
 
-    platform: str
-    scheme: WebhookScheme
-    ack: dict[str, Any]
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def scheme(self) -> WebhookScheme: ...
+
+    @property
+    def ack(self) -> dict[str, Any]:
+        """The body the platform expects once the delivery is stored."""
+        ...
 
     def parse(self, body: bytes) -> list[InboundMessage]:
         """Unified messages in the body; [] for update types the hub ignores.
@@ -210,7 +217,9 @@ class MessageRepository(Protocol):
         """Append a message; with `inbound_event_id`, a second add returns the first row."""
         ...
 
-    async def history(self, tenant_id: int, conversation_id: int, limit: int) -> list[StoredMessage]:
+    async def history(
+        self, tenant_id: int, conversation_id: int, limit: int
+    ) -> list[StoredMessage]:
         """The last `limit` messages, oldest first."""
         ...
 
@@ -274,7 +283,15 @@ class OutboxRepository(Protocol):
         message_id: int | None = None,
     ) -> OutboxItem: ...
 
-    async def claim(self, outbox_id: int, now: datetime, lease_until: datetime) -> OutboxItem | None:
+    async def get(self, outbox_id: int) -> OutboxItem | None: ...
+
+    async def unsent_for_conversation(self, conversation_id: int) -> builtins.list[OutboxItem]:
+        """Pending and failed rows of one conversation, oldest first (its send queue)."""
+        ...
+
+    async def claim(
+        self, outbox_id: int, now: datetime, lease_until: datetime
+    ) -> OutboxItem | None:
         """Take the row for sending if it is due and nobody holds it; None otherwise."""
         ...
 

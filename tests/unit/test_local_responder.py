@@ -16,8 +16,13 @@ PROFILE = AiProfile(
     )
 )
 ORDER = Order(
-    external_id="wb-1001", number="1001", status=OrderStatus.SHIPPED, total=Decimal("1500"),
-    currency="RUB", updated_at=datetime(2026, 11, 20, tzinfo=UTC), tracking_number="RR123RU",
+    external_id="wb-1001",
+    number="1001",
+    status=OrderStatus.SHIPPED,
+    total=Decimal("1500"),
+    currency="RUB",
+    updated_at=datetime(2026, 11, 20, tzinfo=UTC),
+    tracking_number="RR123RU",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -70,11 +71,14 @@ async def test_bearer_header_auth() -> None:
 
 
 async def test_server_errors_are_retried_then_succeed_and_counted() -> None:
-    answers = iter([_tg(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})] * 2
-                   + [_tg(200, {"ok": True, "result": True})])
+    answers = iter(
+        [_tg(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})] * 2
+        + [_tg(200, {"ok": True, "result": True})]
+    )
     metrics = Metrics()
-    client = _client(telegram.SPEC, telegram.classify, lambda r: next(answers),
-                     {"token": TOKEN}, metrics=metrics)
+    client = _client(
+        telegram.SPEC, telegram.classify, lambda r: next(answers), {"token": TOKEN}, metrics=metrics
+    )
     assert await client.call("deleteWebhook") is True
     calls = metrics.registry.get_sample_value
     labels = {"platform": "telegram", "method": "deleteWebhook"}
@@ -89,7 +93,9 @@ async def test_rejections_are_not_retried() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         nonlocal count
         count += 1
-        return _tg(400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
+        return _tg(
+            400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+        )
 
     client = _client(telegram.SPEC, telegram.classify, handler, {"token": TOKEN})
     with pytest.raises(RejectedError, match="chat not found"):
@@ -103,8 +109,11 @@ async def test_retry_after_is_honoured_before_the_next_attempt() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         stamps.append(time.monotonic())
         if len(stamps) == 1:
-            return httpx.Response(429, headers={"retry-after-ms": "300"},
-                                  json={"error": {"message": "slow down", "code": "rate_limit_exceeded"}})
+            return httpx.Response(
+                429,
+                headers={"retry-after-ms": "300"},
+                json={"error": {"message": "slow down", "code": "rate_limit_exceeded"}},
+            )
         return httpx.Response(200, json={"ok": 1})
 
     client = _client(openai.SPEC, openai.classify, handler, {"api_key": "sk-test"})
@@ -114,8 +123,15 @@ async def test_retry_after_is_honoured_before_the_next_attempt() -> None:
 
 async def test_a_wait_longer_than_the_policy_is_left_to_the_caller() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return _tg(429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 60",
-                         "parameters": {"retry_after": 60}})
+        return _tg(
+            429,
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 60",
+                "parameters": {"retry_after": 60},
+            },
+        )
 
     client = _client(telegram.SPEC, telegram.classify, handler, {"token": TOKEN})
     started = time.monotonic()
@@ -129,8 +145,13 @@ async def test_transport_errors_become_retryable_without_the_url() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"cannot connect to {request.url}")
 
-    client = _client(telegram.SPEC, telegram.classify, handler, {"token": TOKEN},
-                     retry=RetryPolicy(attempts=2, initial_backoff=0.01, max_backoff=0.01))
+    client = _client(
+        telegram.SPEC,
+        telegram.classify,
+        handler,
+        {"token": TOKEN},
+        retry=RetryPolicy(attempts=2, initial_backoff=0.01, max_backoff=0.01),
+    )
     with pytest.raises(RetryableError) as caught:
         await client.call("getMe")
     assert TOKEN not in str(caught.value)
@@ -138,7 +159,10 @@ async def test_transport_errors_become_retryable_without_the_url() -> None:
 
 async def test_calls_to_one_chat_are_spaced_by_its_limit() -> None:
     spec = PlatformSpec(
-        "test", PlatformKind.MESSENGER, "http://x", Auth(AuthStyle.NONE),
+        "test",
+        PlatformKind.MESSENGER,
+        "http://x",
+        Auth(AuthStyle.NONE),
         rate_limits=(RateLimit("chat", limit=10, period=1.0),),
     )
     stamps: list[float] = []
@@ -151,7 +175,7 @@ async def test_calls_to_one_chat_are_spaced_by_its_limit() -> None:
     for _ in range(4):
         await client.call("send", scopes={"chat": "7"})
     await client.call("send", scopes={"chat": "8"})  # another chat is not held back
-    gaps = [b - a for a, b in zip(stamps, stamps[1:4], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps[:4])]
     assert all(gap >= 0.09 for gap in gaps), gaps
     assert stamps[4] - stamps[3] < 0.05
 

@@ -51,7 +51,11 @@ def test_callback_query_on_an_inaccessible_message_still_names_the_chat() -> Non
         "callback_query": {
             "id": "4190327751234567890",
             "from": {"id": 5550001, "first_name": "Ivan"},
-            "message": {"message_id": 811, "date": 0, "chat": {"id": -100123, "type": "supergroup"}},
+            "message": {
+                "message_id": 811,
+                "date": 0,
+                "chat": {"id": -100123, "type": "supergroup"},
+            },
             "chat_instance": "-88",
             "data": "pickup:42",
         },
@@ -67,15 +71,23 @@ def test_edited_message_and_non_text_messages() -> None:
     edited = {
         "update_id": 8,
         "edited_message": {
-            "message_id": 55, "date": 1, "edit_date": 1790000160,
-            "from": {"id": 1, "first_name": "A"}, "chat": {"id": 1, "type": "private"},
+            "message_id": 55,
+            "date": 1,
+            "edit_date": 1790000160,
+            "from": {"id": 1, "first_name": "A"},
+            "chat": {"id": 1, "type": "private"},
             "text": "fixed",
         },
     }
     sticker = {
         "update_id": 9,
-        "message": {"message_id": 56, "date": 1, "from": {"id": 1}, "chat": {"id": 1},
-                    "sticker": {"file_id": "x"}},
+        "message": {
+            "message_id": 56,
+            "date": 1,
+            "from": {"id": 1},
+            "chat": {"id": 1},
+            "sticker": {"file_id": "x"},
+        },
     }
     assert parse_update(_body(edited))[0].kind is InboundKind.EDITED
     assert parse_update(_body(sticker))[0].text == "[sticker]"
@@ -145,7 +157,9 @@ def test_classify_errors_by_status(status: int, description: str, error: type) -
 
 def test_classify_flood_control_carries_retry_after() -> None:
     body = {
-        "ok": False, "error_code": 429, "description": "Too Many Requests: retry after 7",
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 7",
         "parameters": {"retry_after": 7},
     }
     with pytest.raises(RateLimitedError) as caught:

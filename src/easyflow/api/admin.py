@@ -66,8 +66,11 @@ async def list_conversations(
     offset: int = Query(0, ge=0),
 ) -> Any:
     return await c.inbox.conversations(
-        tenant, integration_id=integration_id, status=conversation_status,
-        limit=limit, offset=offset,
+        tenant,
+        integration_id=integration_id,
+        status=conversation_status,
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -1,17 +1,17 @@
 """Every error Easy Flow raises, grouped by what the caller should do about it.
 
-    EasyFlowError
-    ├── PlatformError                 a call to a platform did not succeed
-    │   ├── ConfigurationError        wrong setup (bad token): don't retry, tell the tenant
-    │   │   └── AuthenticationError   the platform rejected our credentials
-    │   ├── RejectedError             the platform refused this request (4xx): never retried
-    │   └── RetryableError            5xx, timeouts, connection errors: try again later
-    │       └── RateLimitedError      429 / flood control, with the wait the platform asked for
-    ├── UnauthenticatedError          a request carried no valid credentials (401, no detail)
-    │   └── WebhookSignatureError     an inbound webhook failed its platform's check
-    ├── MalformedPayloadError         an inbound body could not be understood (400 with the reason)
-    ├── NotFoundError                 a tenant-owned object does not exist (or belongs to another)
-    └── InvalidRequestError           a caller's request breaks a rule (400/409 with the reason)
+EasyFlowError
+├── PlatformError                 a call to a platform did not succeed
+│   ├── ConfigurationError        wrong setup (bad token): don't retry, tell the tenant
+│   │   └── AuthenticationError   the platform rejected our credentials
+│   ├── RejectedError             the platform refused this request (4xx): never retried
+│   └── RetryableError            5xx, timeouts, connection errors: try again later
+│       └── RateLimitedError      429 / flood control, with the wait the platform asked for
+├── UnauthenticatedError          a request carried no valid credentials (401, no detail)
+│   └── WebhookSignatureError     an inbound webhook failed its platform's check
+├── MalformedPayloadError         an inbound body could not be understood (400 with the reason)
+├── NotFoundError                 a tenant-owned object does not exist (or belongs to another)
+└── InvalidRequestError           a caller's request breaks a rule (400/409 with the reason)
 """
 
 from __future__ import annotations

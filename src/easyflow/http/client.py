@@ -148,7 +148,9 @@ class PlatformClient:
             response = await self._http.send(request)
         except httpx.TimeoutException as exc:
             self._observe(ctx, "timeout", started)
-            raise RetryableError(f"timeout: {type(exc).__name__}", platform=self.spec.name) from None
+            raise RetryableError(
+                f"timeout: {type(exc).__name__}", platform=self.spec.name
+            ) from None
         except httpx.TransportError as exc:
             self._observe(ctx, "connection_error", started)
             detail = redact_text(str(exc)) or type(exc).__name__
@@ -237,7 +239,11 @@ class PlatformClient:
             all_headers[auth.header] = auth.template.format(secret=self._secret())
         url += "/" + path.lstrip("/")
         return self._http.build_request(
-            http_method, url, json=json, params=params, headers=all_headers,
+            http_method,
+            url,
+            json=json,
+            params=params,
+            headers=all_headers,
             timeout=self.spec.timeout,
         )
 

@@ -13,7 +13,7 @@ from easyflow.domain.tenancy import PlatformKind
 
 
 class AuthStyle(enum.StrEnum):
-    PATH_TOKEN = "path_token"  # the credential is part of the URL path (Telegram)
+    PATH_TOKEN = "path_token"  # noqa: S105 - the credential is part of the URL path (Telegram)
     HEADER = "header"  # the credential goes in a header, through a template
     NONE = "none"
 

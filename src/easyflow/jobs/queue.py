@@ -31,7 +31,7 @@ def build_broker(broker_url: str) -> AsyncBroker:
     if broker_url.startswith("memory"):
         return InMemoryBroker(max_async_tasks=100)
     if broker_url.startswith(("redis://", "rediss://")):
-        from taskiq_redis import RedisStreamBroker  # noqa: PLC0415 - only when configured
+        from taskiq_redis import RedisStreamBroker
 
         # idle_timeout: a task unacknowledged this long (its worker died) is redelivered.
         return RedisStreamBroker(broker_url, queue_name="easyflow", idle_timeout=300_000)
@@ -69,14 +69,12 @@ class TaskiqQueue:
             while True:
                 await self.broker.wait_all()
                 await asyncio.sleep(0)
-                running = getattr(self.broker, "_running_tasks", set())
+                running: set[asyncio.Task[Any]] = getattr(self.broker, "_running_tasks", set())
                 if not running:
                     return
 
 
-async def run_periodically(
-    name: str, interval: float, job: Callable[[], Awaitable[Any]]
-) -> None:
+async def run_periodically(name: str, interval: float, job: Callable[[], Awaitable[Any]]) -> None:
     """Run `job` every `interval` seconds until cancelled; a failure is logged, not fatal."""
     while True:
         await asyncio.sleep(interval)

@@ -84,9 +84,7 @@ def _answer_orders(facts: GroundingFacts, lang: str) -> str:
     for number in facts.asked_order_numbers:
         order = by_number.get(number)
         lines.append(
-            _order_line(order, lang)
-            if order
-            else _TEXT[lang]["not_found"].format(number=number)
+            _order_line(order, lang) if order else _TEXT[lang]["not_found"].format(number=number)
         )
     return " ".join(lines)
 

@@ -17,8 +17,8 @@ from easyflow.domain.commerce import extract_order_numbers
 from easyflow.domain.errors import PlatformError
 from easyflow.domain.messaging import Conversation, MessageDirection, StoredMessage
 from easyflow.domain.tenancy import Integration, PlatformKind, Tenant
-from easyflow.ports import Adapters, ChatModel, UnitOfWorkFactory
 from easyflow.observability.metrics import Metrics
+from easyflow.ports import Adapters, ChatModel, UnitOfWorkFactory
 
 log = structlog.get_logger("easyflow.conversations")
 
@@ -50,7 +50,9 @@ class ReplyService:
     async def reply(
         self, tenant: Tenant, conversation: Conversation, history: Sequence[StoredMessage]
     ) -> ChatReply:
-        last = next((m.text for m in reversed(history) if m.direction is MessageDirection.INBOUND), "")
+        last = next(
+            (m.text for m in reversed(history) if m.direction is MessageDirection.INBOUND), ""
+        )
         numbers = extract_order_numbers(last)
         async with self._uow() as uow:
             orders = await uow.orders.find_by_numbers(tenant.id, numbers) if numbers else []
@@ -67,7 +69,9 @@ class ReplyService:
             except PlatformError as exc:
                 self._cool_down(tenant.id, provider)
                 self._metrics.ai_replies.labels(provider, "error").inc()
-                log.warning("ai provider failed", tenant_id=tenant.id, provider=provider, error=str(exc))
+                log.warning(
+                    "ai provider failed", tenant_id=tenant.id, provider=provider, error=str(exc)
+                )
                 continue
             self._count(reply)
             return reply

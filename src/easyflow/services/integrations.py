@@ -110,7 +110,9 @@ class IntegrationService:
                 await self._adapters.messenger(integration).delete_webhook()
             except PlatformError as exc:
                 # The row goes anyway: its deliveries will fail authentication from now on.
-                log.warning("could not delete webhook", integration_id=integration_id, error=str(exc))
+                log.warning(
+                    "could not delete webhook", integration_id=integration_id, error=str(exc)
+                )
         async with self._uow() as uow:
             await uow.integrations.delete(tenant_id, integration_id)
             await uow.commit()

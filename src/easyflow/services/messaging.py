@@ -142,13 +142,17 @@ class InboundProcessor:
         self, uow: UnitOfWork, event: InboundEvent, conversation_id: int, reply: ChatReply
     ) -> list[int]:
         tenant_id = event.tenant_id
-        await uow.ai_usage.record(tenant_id, conversation_id, reply.provider, reply.model, reply.usage)
+        await uow.ai_usage.record(
+            tenant_id, conversation_id, reply.provider, reply.model, reply.usage
+        )
         await uow.inbound.mark(event.id, EventStatus.DONE)
         if reply.handover or not reply.text:
             await uow.conversations.set_status(
                 tenant_id, conversation_id, ConversationStatus.HANDOVER
             )
-            log.info("conversation handed over", conversation_id=conversation_id, reason=reply.reason)
+            log.info(
+                "conversation handed over", conversation_id=conversation_id, reason=reply.reason
+            )
             return []
         stored = await uow.messages.add(
             tenant_id,

@@ -3,7 +3,8 @@
 Every reply and notification goes through here. A row is claimed with a lease, so two
 workers never send it twice; a transient failure reschedules it with backoff (or the wait
 the platform asked for), and after `max_attempts` it is dead: kept, visible in the API and
-replayable. Sends of one conversation hold its lock so replies leave in order.
+replayable. Each conversation's rows are sent oldest first under its lock, and a row waiting
+for a retry holds the ones behind it, so replies never overtake each other.
 """
 
 from __future__ import annotations
@@ -46,25 +47,45 @@ class OutboxSender:
         self._lease = timedelta(seconds=lease_seconds)
 
     async def send_outbox(self, outbox_id: int) -> None:
+        """Send this row, after every older unsent row of its conversation (FIFO per chat)."""
+        async with self._uow() as uow:
+            item = await uow.outbox.get(outbox_id)
+        if item is None or item.status not in (DeliveryStatus.PENDING, DeliveryStatus.FAILED):
+            return
+        if item.conversation_id is None:
+            await self._claim_and_send(item.id)
+            return
+        key = conversation_lock(item.integration_id, str(item.payload.get("chat_id", "")))
+        async with self._locks.hold(key, self._lease.total_seconds()):
+            async with self._uow() as uow:
+                queue = await uow.outbox.unsent_for_conversation(item.conversation_id)
+            for queued in queue:
+                if queued.next_attempt_at > datetime.now(UTC):
+                    break  # an older message waits for its retry: later ones wait behind it
+                if not await self._claim_and_send(queued.id):
+                    break
+
+    async def _claim_and_send(self, outbox_id: int) -> bool:
+        """Deliver one row if it can be claimed; False when the conversation must stop here."""
         now = datetime.now(UTC)
         async with self._uow() as uow:
             item = await uow.outbox.claim(outbox_id, now, now + self._lease)
             await uow.commit()
         if item is None:
-            return
+            return False  # another worker holds it
         async with self._uow() as uow:
             try:
                 integration = await uow.integrations.get(item.tenant_id, item.integration_id)
             except NotFoundError:
                 integration = None
         if integration is None or not integration.is_active:
-            await self._fail(item, "integration is paused or deleted", dead=True, platform="unknown")
-            return
-        chat = str(item.payload.get("chat_id", ""))
-        async with self._locks.hold(conversation_lock(integration.id, chat), self._lease.seconds):
-            await self._deliver(item, integration)
+            await self._fail(
+                item, "integration is paused or deleted", dead=True, platform="unknown"
+            )
+            return True
+        return await self._deliver(item, integration)
 
-    async def _deliver(self, item: OutboxItem, integration: Integration) -> None:
+    async def _deliver(self, item: OutboxItem, integration: Integration) -> bool:
         messenger = self._adapters.messenger(integration)
         try:
             if item.kind is OutboxKind.CALLBACK_ANSWER:
@@ -77,10 +98,12 @@ class OutboxSender:
             dead = item.attempts >= self._max_attempts
             wait = max(exc.retry_after or 0.0, backoff(item.attempts))
             await self._fail(item, str(exc), dead=dead, wait=wait, platform=integration.platform)
+            return dead  # a dead row no longer holds the queue; a retrying one does
         except PlatformError as exc:
             await self._fail(item, str(exc), dead=True, platform=integration.platform)
-        else:
-            await self._succeed(item, integration.platform, ids)
+            return True
+        await self._succeed(item, integration.platform, ids)
+        return True
 
     async def _succeed(self, item: OutboxItem, platform: str, ids: tuple[str, ...]) -> None:
         now = datetime.now(UTC)

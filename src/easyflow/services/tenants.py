@@ -7,6 +7,7 @@ and the prefix lets a person tell keys apart in a list.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ class TenantService:
             await uow.commit()
             return tenant
 
-    async def list(self) -> list[Tenant]:
+    async def list(self) -> builtins.list[Tenant]:
         async with self._uow() as uow:
             return await uow.tenants.list()
 
@@ -67,7 +68,7 @@ class TenantService:
             raise UnauthenticatedError("unknown or revoked API key")
         return tenant_id
 
-    async def list_api_keys(self, tenant_id: int) -> list[ApiKeyInfo]:
+    async def list_api_keys(self, tenant_id: int) -> builtins.list[ApiKeyInfo]:
         async with self._uow() as uow:
             return await uow.api_keys.list(tenant_id)
 
@@ -86,5 +87,3 @@ class TenantService:
     async def ai_usage(self, tenant_id: int) -> dict[str, int]:
         async with self._uow() as uow:
             return await uow.ai_usage.totals(tenant_id)
-
-

@@ -9,17 +9,17 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
+
+from redis.exceptions import LockError
 
 
 class InMemoryLocks:
     """asyncio locks by name; a lock is dropped once nobody holds or waits for it."""
 
     def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @asynccontextmanager
     async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[None]:
@@ -49,7 +49,6 @@ class RedisLocks:
         try:
             yield
         finally:
-            try:
+            # The lock may have expired under us (TTL): then there is nothing to release.
+            with suppress(LockError):
                 await lock.release()
-            except Exception:  # noqa: BLE001 - expired under us: nothing left to release
-                pass

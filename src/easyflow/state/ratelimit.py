@@ -54,4 +54,6 @@ class RedisRateLimiter:
         return float(wait_ms) / 1000
 
     async def pause(self, bucket: str, seconds: float) -> None:
-        await self._pause(keys=[self._prefix + bucket], args=[await self._now_ms(), int(seconds * 1000)])
+        await self._pause(
+            keys=[self._prefix + bucket], args=[await self._now_ms(), int(seconds * 1000)]
+        )

@@ -206,6 +206,7 @@ outbox = Table(
     Column("sent_at", UtcDateTime),
     Index(None, "status", "next_attempt_at"),
     Index(None, "tenant_id", "status"),
+    Index(None, "conversation_id", "status", "id"),  # a conversation's send queue
     _owned_by("integrations", "integration_id"),
     _owned_by("conversations", "conversation_id"),
 )

@@ -1,8 +1,9 @@
-"""How platforms prove a webhook is theirs. Each scheme can `sign()` and `verify()`.
+"""How platforms prove a webhook is theirs: implementations of `ports.WebhookScheme`.
 
-`verify()` is built on `sign()`, so the sandboxes emit webhooks with exactly the bytes and
-headers production checks. Verification always runs over the raw request body, compares in
-constant time, and treats a missing header as a failure.
+Each scheme can `sign()` and `verify()`; `verify()` is built on `sign()`, so the sandboxes
+emit webhooks with exactly the bytes and headers production checks. Verification always
+runs over the raw request body, compares in constant time, and treats a missing header as a
+failure.
 """
 
 from __future__ import annotations
@@ -11,23 +12,8 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from easyflow.domain.errors import WebhookSignatureError
-
-
-class WebhookScheme(Protocol):
-    def sign(self, secret: str, body: bytes) -> dict[str, str]:
-        """Headers the platform would attach to `body`."""
-        ...
-
-    def verify(self, secrets: Sequence[str], headers: Mapping[str, str], body: bytes) -> None:
-        """Raise WebhookSignatureError unless one of `secrets` authenticates the request."""
-        ...
-
-    def presented_secret(self, headers: Mapping[str, str]) -> str | None:
-        """The secret itself when the request carries it (it then identifies the sender)."""
-        ...
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

@@ -114,6 +114,21 @@ class SqlOutboxRepository(Repository):
             lease_until=None,
         )
 
+    async def get(self, outbox_id: int) -> OutboxItem | None:
+        row = (
+            await self._connection.execute(select(outbox).where(outbox.c.id == outbox_id))
+        ).first()
+        return _item(row) if row else None
+
+    async def unsent_for_conversation(self, conversation_id: int) -> list[OutboxItem]:
+        """Pending and failed rows of one conversation, oldest first (its send queue)."""
+        query = (
+            select(outbox)
+            .where(outbox.c.conversation_id == conversation_id, outbox.c.status.in_(_RETRYABLE))
+            .order_by(outbox.c.id)
+        )
+        return [_item(row) for row in await self._connection.execute(query)]
+
     async def due(self, now: datetime, limit: int) -> list[int]:
         """Rows due for (re)sending: pending or failed and due, or with a lapsed lease."""
         query = (

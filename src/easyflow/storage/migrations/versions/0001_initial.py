@@ -206,6 +206,7 @@ def upgrade() -> None:
     )
     _index("outbox", "status", "next_attempt_at")
     _index("outbox", "tenant_id", "status")
+    _index("outbox", "conversation_id", "status", "id")
     op.create_table(
         "orders",
         *_id("orders"),

@@ -1,0 +1,101 @@
+"""What every emulator shares: the `Emulator` protocol, the clock, the context and control errors.
+
+An emulator is one platform (DESIGN.md §4): an ASGI app served under `/<slug>` with the
+platform's own paths beneath, a control router served under `/_sandbox/<slug>`, and state that
+`reset()` puts back to the configured seeds. `SandboxContext` carries what the emulators share:
+the fault engine, the clock (injectable, so flood control and TTLs can be tested without
+waiting), a seeded RNG and the transport webhooks are delivered through.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+from fastapi import APIRouter
+from starlette.types import ASGIApp
+
+from easyflow.sandbox.faults import FaultEngine
+
+Clock = Callable[[], float]
+"""Seconds since the epoch, like `time.time`."""
+
+
+class ManualClock:
+    """A clock that moves only when told to; pass it as `clock=` to freeze time in tests."""
+
+    def __init__(self, start: float = 1_790_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class SandboxContext:
+    """Shared by all emulators of one sandbox."""
+
+    faults: FaultEngine
+    clock: Clock = time.time
+    rng: random.Random = field(default_factory=random.Random)
+    webhook_transport: httpx.AsyncBaseTransport | None = None
+
+
+class Emulator(Protocol):
+    """One platform's emulator, as the sandbox server mounts it."""
+
+    slug: str
+
+    @property
+    def app(self) -> ASGIApp:
+        """The platform's API, mounted at `/<slug>`."""
+        ...
+
+    def control_router(self) -> APIRouter:
+        """The scenario-driving routes, mounted at `/_sandbox/<slug>`."""
+        ...
+
+    async def reset(self) -> None: ...
+
+    def busy(self) -> bool:
+        """True while background work (webhook deliveries) is pending."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class ControlError(Exception):
+    """A control-API call that cannot be honoured; rendered as `{"detail": ...}`."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownObject(ControlError):
+    status = 404
+
+
+class AlreadyExists(ControlError):
+    status = 409
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON, the way both Telegram and OpenAI put it on the wire."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def whole_seconds(seconds: float) -> int:
+    """A retry hint in whole seconds, never below 1 (clients treat 0 as 'no hint')."""
+    return max(1, math.ceil(seconds - 1e-9))

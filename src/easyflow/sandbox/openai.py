@@ -1,0 +1,390 @@
+"""OpenAI API emulator (platforms/openai.md): `POST /v1/chat/completions` (plain and SSE
+stream), `POST /v1/responses` (object and named-event stream), `GET /v1/models`.
+
+Bearer auth against the registered keys (401 `invalid_api_key` otherwise); replies come from
+a scripted FIFO, else a deterministic echo of the last user message; usage is counted as
+ceil(chars / 4) per message. Every response carries `x-request-id`, authenticated ones the
+`x-ratelimit-*` headers of a per-key, per-minute budget that is also enforced with a real 429.
+Every request is recorded (body included) so tests can assert what the hub sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from easyflow.sandbox.base import SandboxContext, dumps
+from easyflow.sandbox.faults import stall
+from easyflow.sandbox.openai_control import router
+from easyflow.sandbox.openai_limits import Budget, fault_response
+from easyflow.sandbox.openai_wire import (
+    ROLES,
+    OpenAIError,
+    Usage,
+    chat_chunks,
+    chat_completion,
+    content_text,
+    response_events,
+    response_object,
+    tokens,
+)
+
+_OPERATIONS = {
+    ("POST", "/v1/chat/completions"): "chat.completions",
+    ("POST", "/v1/responses"): "responses",
+    ("GET", "/v1/models"): "models",
+}
+
+
+@dataclass
+class OpenAIConfig:
+    """Seeds and tunables of the OpenAI emulator."""
+
+    api_keys: Sequence[str] = ()
+    models: tuple[str, ...] = ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini", "gpt-4o", "o4-mini")
+    strict_models: bool = False  # unknown model -> 404 model_not_found
+    requests_per_minute: int = 10_000
+    tokens_per_minute: int = 2_000_000
+    organization: str = "org-sandbox"
+    echo_prefix: str = "Sandbox reply to: "
+
+
+@dataclass
+class RecordedRequest:
+    seq: int
+    method: str
+    path: str
+    api_key: str | None
+    body: Any
+    status: int
+    request_id: str
+    retry_count: str | None
+    idempotency_key: str | None
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Call:
+    method: str
+    path: str
+    key: str | None
+    raw: bytes
+    request_id: str
+    retry_count: str | None = None
+    idempotency_key: str | None = None
+    body: Any = field(default=None)
+
+
+class OpenAISandbox:
+    """The emulator: API app, scenario API (keys, scripted replies) and request log."""
+
+    slug = "openai"
+
+    def __init__(self, config: OpenAIConfig, ctx: SandboxContext) -> None:
+        self.config = config
+        self._ctx = ctx
+        self._app = Starlette(
+            routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST", "PUT", "DELETE"])]
+        )
+        self._init_state()
+
+    @property
+    def app(self) -> Starlette:
+        return self._app
+
+    def control_router(self) -> APIRouter:
+        return router(self)
+
+    # -- scenario API ----------------------------------------------------------------------
+
+    def add_key(self, key: str) -> None:
+        self._keys.add(key)
+
+    def keys(self) -> list[str]:
+        return sorted(self._keys)
+
+    def script(self, replies: Iterable[str]) -> int:
+        """Queue replies served in order before falling back to the echo; returns the queue size."""
+        self._replies.extend(replies)
+        return len(self._replies)
+
+    def requests(self, path: str | None = None) -> list[RecordedRequest]:
+        return [r for r in self._requests if path is None or r.path == path]
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        return False
+
+    async def reset(self) -> None:
+        self._init_state()
+
+    async def aclose(self) -> None:
+        return None
+
+    def _init_state(self) -> None:
+        self._keys = set(self.config.api_keys)
+        self._replies: deque[str] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._budgets: dict[str, Budget] = {}
+        self._ids = itertools.count(1)
+
+    # -- the API endpoint ------------------------------------------------------------------
+
+    async def _endpoint(self, request: Request) -> Response:
+        started = time.monotonic()
+        call = _Call(
+            request.method,
+            "/" + request.path_params["path"],
+            _bearer(request),
+            await request.body(),
+            self._new_id("req_", 32),
+            request.headers.get("x-stainless-retry-count"),
+            request.headers.get("idempotency-key"),
+        )
+        operation = _OPERATIONS.get((call.method, call.path))
+        if call.method == "GET" and call.path.startswith("/v1/models/"):
+            operation = "models.retrieve"
+        fault = await stall(self._ctx.faults.pick(self.slug, operation, call.path))
+        if fault is not None:
+            response = fault_response(fault)
+        else:
+            try:
+                response = await self._handle(operation, call)
+            except OpenAIError as error:
+                response = error.response()
+        self._stamp(response, call, started)
+        self._record(call, response.status_code)
+        return response
+
+    async def _handle(self, operation: str | None, call: _Call) -> Response:
+        if operation is None:
+            raise OpenAIError(404, f"Invalid URL ({call.method} {call.path})")
+        self._authenticate(call.key)
+        self._budget(call.key).admit(self._ctx.clock(), self.config.organization)
+        if operation == "models":
+            return _json({"object": "list", "data": [_model(m) for m in self.config.models]})
+        if operation == "models.retrieve":
+            return _json(_model(self._model(call.path.removeprefix("/v1/models/"))))
+        call.body = _json_body(call.raw)
+        if operation == "chat.completions":
+            return self._chat(call)
+        return self._responses(call)
+
+    def _chat(self, call: _Call) -> Response:
+        body = call.body
+        model = self._model(body.get("model"))
+        messages = _messages(body)
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        reply, finish = _truncate(self._reply(_last_user_text(messages)), limit)
+        usage = Usage(sum(tokens(content_text(m.get("content"))) for m in messages), tokens(reply))
+        self._budget(call.key).spend(usage.total)
+        cid, created = self._new_id("chatcmpl-", 24), int(self._ctx.clock())
+        if body.get("stream"):
+            include = bool((body.get("stream_options") or {}).get("include_usage"))
+            return _sse(chat_chunks(cid, created, model, reply, finish, usage, include))
+        return _json(chat_completion(cid, created, model, reply, finish, usage))
+
+    def _responses(self, call: _Call) -> Response:
+        body = call.body
+        model = self._model(body.get("model"))
+        items = _input_items(body.get("input"))
+        prompt = content_text(body.get("instructions")) + "".join(
+            content_text(i.get("content")) for i in items
+        )
+        reply, _ = _truncate(self._reply(_last_user_text(items)), body.get("max_output_tokens"))
+        usage = Usage(tokens(prompt), tokens(reply))
+        self._budget(call.key).spend(usage.total)
+        rid, mid = self._new_id("resp_", 32), self._new_id("msg_", 32)
+        created = int(self._ctx.clock())
+        if body.get("stream"):
+            return _sse(response_events(rid, mid, created, model, reply, usage, body))
+        return _json(response_object(rid, mid, created, model, reply, usage, body))
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _authenticate(self, key: str | None) -> None:
+        if key is None:
+            raise OpenAIError(
+                401,
+                "You didn't provide an API key. You need to provide your API "
+                "key in an Authorization header using Bearer auth (i.e. "
+                "Authorization: Bearer YOUR_KEY).",
+                code="invalid_api_key",
+            )
+        if key not in self._keys:
+            shown = f"{key[:3]}***{key[-4:]}" if len(key) > 8 else "***"
+            raise OpenAIError(
+                401,
+                f"Incorrect API key provided: {shown}. You can find your API "
+                "key at https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
+
+    def _budget(self, key: str | None) -> Budget:
+        if key not in self._budgets:
+            self._budgets[str(key)] = Budget(
+                self.config.requests_per_minute, self.config.tokens_per_minute
+            )
+        return self._budgets[str(key)]
+
+    def _model(self, model: Any) -> str:
+        if not isinstance(model, str) or not model:
+            raise OpenAIError(400, "you must provide a model parameter")
+        if self.config.strict_models and model not in self.config.models:
+            raise OpenAIError(
+                404,
+                f"The model `{model}` does not exist or you do not have access to it.",
+                code="model_not_found",
+            )
+        return model
+
+    def _reply(self, last_user_text: str) -> str:
+        if self._replies:
+            return self._replies.popleft()
+        return f"{self.config.echo_prefix}{last_user_text}"
+
+    def _new_id(self, prefix: str, length: int) -> str:
+        digest = hashlib.sha256(f"{prefix}{next(self._ids)}".encode()).hexdigest()
+        return prefix + digest[:length]
+
+    def _stamp(self, response: Response, call: _Call, started: float) -> None:
+        headers = response.headers
+        headers["x-request-id"] = call.request_id
+        headers["openai-version"] = "2020-10-01"
+        headers["openai-organization"] = self.config.organization
+        headers["openai-processing-ms"] = str(int((time.monotonic() - started) * 1000))
+        if call.key in self._keys:
+            for name, value in self._budget(call.key).headers(self._ctx.clock()).items():
+                headers.setdefault(name, value)
+
+    def _record(self, call: _Call, status: int) -> None:
+        body = call.body if call.body is not None else _try_json(call.raw)
+        self._requests.append(
+            RecordedRequest(
+                len(self._requests) + 1,
+                call.method,
+                call.path,
+                call.key,
+                body,
+                status,
+                call.request_id,
+                call.retry_count,
+                call.idempotency_key,
+                self._ctx.clock(),
+            )
+        )
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _json(body: Any) -> Response:
+    return Response(dumps(body), media_type="application/json")
+
+
+def _sse(chunks: Iterator[bytes]) -> StreamingResponse:
+    async def stream() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    return StreamingResponse(stream(), media_type="text/event-stream; charset=utf-8")
+
+
+def _try_json(raw: bytes) -> Any:
+    try:
+        return _json_body(raw)
+    except OpenAIError:
+        return raw.decode(errors="replace") or None
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise OpenAIError(
+            400,
+            "We could not parse the JSON body of your request. (HINT: This "
+            "likely means you aren't using your HTTP library correctly. The "
+            "OpenAI API expects a JSON payload, but what was sent was not "
+            "valid JSON.)",
+        )
+    return body
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    if messages is None:
+        raise OpenAIError(
+            400,
+            "Missing required parameter: 'messages'.",
+            param="messages",
+            code="missing_required_parameter",
+        )
+    if not isinstance(messages, list) or not messages:
+        raise OpenAIError(
+            400,
+            "Invalid 'messages': empty array. Expected an array with "
+            "minimum length 1, but got an empty array instead.",
+            param="messages",
+            code="empty_array",
+        )
+    for i, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ROLES:
+            raise OpenAIError(
+                400,
+                f"Invalid value: {role!r}. Supported values are: "
+                + ", ".join(f"'{r}'" for r in ROLES)
+                + ".",
+                param=f"messages[{i}].role",
+                code="invalid_value",
+            )
+    return messages
+
+
+def _input_items(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    if isinstance(value, list) and all(isinstance(i, dict) for i in value):
+        return value
+    raise OpenAIError(
+        400,
+        "Missing required parameter: 'input'.",
+        param="input",
+        code="missing_required_parameter",
+    )
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    users = [m for m in messages if m.get("role", "user") == "user"]
+    return content_text(users[-1].get("content")) if users else ""
+
+
+def _truncate(reply: str, limit: Any) -> tuple[str, str]:
+    if isinstance(limit, int) and limit > 0 and tokens(reply) > limit:
+        return reply[: limit * 4], "length"
+    return reply, "stop"
+
+
+def _model(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
