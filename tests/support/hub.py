@@ -102,17 +102,16 @@ def _running(container: Container) -> bool:
 
 
 def hub_settings(database_url: str, data_dir: Path, key: str, **overrides: Any) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        secret_keys=key,
-        public_url=HUB_URL,
-        sandbox_url=SANDBOX_URL,
-        broker_url="memory://",
-        log_json=True,
-        recovery_interval_seconds=3600,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "secret_keys": key,
+        "public_url": HUB_URL,
+        "sandbox_url": SANDBOX_URL,
+        "broker_url": "memory://",
+        "recovery_interval_seconds": 3600,
+    }
+    return Settings(**(values | overrides))
 
 
 @asynccontextmanager
