@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from easyflow import __version__
 from easyflow.api import admin, health, webhooks
 from easyflow.api.errors import install_error_handlers
+from easyflow.api.middleware import RequestIdMiddleware
 from easyflow.bootstrap import Container, build_container
 from easyflow.config import Settings
 from easyflow.jobs.queue import periodic
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(webhooks.router)
     app.include_router(admin.router)
     app.include_router(health.router)

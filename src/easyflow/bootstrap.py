@@ -119,6 +119,7 @@ class PlatformAdapters:
 class Container:
     settings: Settings
     engine: AsyncEngine
+    uow: SqlUnitOfWorkFactory
     metrics: Metrics
     queue: TaskiqQueue
     adapters: PlatformAdapters
@@ -185,6 +186,7 @@ def build_container(
     container = Container(
         settings=settings,
         engine=engine,
+        uow=uow,
         metrics=metrics,
         queue=queue,
         adapters=adapters,

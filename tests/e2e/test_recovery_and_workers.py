@@ -41,7 +41,7 @@ def _message(event_id: str, text: str) -> InboundMessage:
 async def test_event_stored_but_never_enqueued_is_recovered(hub: Hub) -> None:
     await hub.customer_writes("Hello!")  # the sandbox knows the chat now
     # As if the process died between the commit and the enqueue.
-    async with hub.container.integrations._uow() as uow:
+    async with hub.container.uow() as uow:
         await uow.inbound.add_many(
             hub.tenant_id,
             hub.integration_id,
@@ -63,7 +63,7 @@ async def test_event_stored_but_never_enqueued_is_recovered(hub: Hub) -> None:
 async def test_outbox_row_whose_send_was_lost_is_delivered_by_the_sweep(hub: Hub) -> None:
     await hub.customer_writes("Hello!")
     conversations = await hub.container.inbox.conversations(hub.tenant_id)
-    async with hub.container.integrations._uow() as uow:
+    async with hub.container.uow() as uow:
         stored = await uow.messages.add(
             hub.tenant_id,
             conversations[0].id,

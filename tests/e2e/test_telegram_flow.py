@@ -193,3 +193,10 @@ async def test_callback_button_is_answered(hub: Hub) -> None:
     assert (await hub.post_update(query, secret)).json() == {"ok": True}
     await hub.settle()
     assert hub.sent()[-1] == "Order 1002 is being packed."
+
+
+async def test_request_id_is_echoed_or_made_up(hub: Hub) -> None:
+    given = await hub.http.get("/health", headers={"X-Request-ID": "req-42"})
+    assert given.headers["x-request-id"] == "req-42"
+    made_up = await hub.http.get("/health", headers={"X-Request-ID": "bad id with spaces"})
+    assert len(made_up.headers["x-request-id"]) == 32

@@ -92,7 +92,7 @@ class Hub:
         )
 
     async def webhook_secret(self) -> str:
-        async with self.container.integrations._uow() as uow:  # test-only peek
+        async with self.container.uow() as uow:  # test-only peek
             integration = await uow.integrations.get(self.tenant_id, self.integration_id)
         return integration.webhook_secrets[0]
 
