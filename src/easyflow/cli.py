@@ -145,6 +145,19 @@ def keys_generate_secret() -> None:
     print(Fernet.generate_key().decode())
 
 
+@keys_app.command("reencrypt")
+def keys_reencrypt() -> None:
+    """After prepending a new key to EASYFLOW_SECRET_KEYS: re-encrypt every stored secret."""
+
+    async def work(c: Any) -> int:
+        async with c.uow() as uow:
+            count = int(await uow.reencrypt_secrets())
+            await uow.commit()
+            return count
+
+    console.print(f"re-encrypted the secrets of {_run(work)} integrations")
+
+
 @add_app.command("telegram")
 def add_telegram(
     tenant: TenantOpt,

@@ -37,6 +37,7 @@ class IntegrationHealth:
         self._cached: dict[str, Any] | None = None
         self._checked_at = 0.0
         self._refresh_lock = asyncio.Lock()
+        self._concurrency = asyncio.Semaphore(10)  # many bots must not mean many sockets at once
 
     async def report(self) -> dict[str, Any]:
         if self._cached is None or time.monotonic() - self._checked_at > self._ttl:
@@ -74,7 +75,9 @@ class IntegrationHealth:
 
     async def _check(self, integration: Integration) -> tuple[str, str | None]:
         try:
-            await asyncio.wait_for(self._adapters.messenger(integration).identity(), timeout=10)
+            async with self._concurrency:
+                messenger = self._adapters.messenger(integration)
+                await asyncio.wait_for(messenger.identity(), timeout=10)
         except (RetryableError, TimeoutError) as exc:
             return ERROR, str(exc) or "timeout"
         except PlatformError as exc:
