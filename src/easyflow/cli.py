@@ -186,6 +186,13 @@ def add_openai(
     console.print(f"openai integration [bold]{integration.id}[/bold] connected")
 
 
+@integrations_app.command("rotate-secret")
+def integrations_rotate_secret(tenant: TenantOpt, integration: int) -> None:
+    """Register a new webhook secret at the platform (the old one stays valid meanwhile)."""
+    _run(lambda c: c.integrations.rotate_webhook_secret(tenant, integration))
+    console.print(f"integration {integration}: new webhook secret registered")
+
+
 @integrations_app.command("list")
 def integrations_list(tenant: TenantOpt) -> None:
     items = _run(lambda c: c.integrations.list(tenant))

@@ -94,6 +94,10 @@ class Messenger(Protocol):
 class ChatModel(Protocol):
     name: str
 
+    async def check(self) -> None:
+        """Prove the credentials work (a cheap call); raise the platform's typed error."""
+        ...
+
     async def complete(self, request: ChatRequest) -> ChatReply: ...
 
 

@@ -83,3 +83,15 @@ async def test_exhausted_quota_is_not_retried(ai_hub: Hub) -> None:
     await hub.customer_writes("Hello!")
     assert len(hub.sandbox.openai.requests(COMPLETIONS)) == 1
     assert hub.sent() == ["Hello! I can tell you where your order is — just send its number."]
+
+
+async def test_an_openai_key_the_platform_refuses_is_not_stored(ai_hub: Hub) -> None:
+    response = await ai_hub.http.post(
+        "/api/v1/integrations",
+        json={"platform": "openai", "credentials": {"api_key": "sk-unknown-0000000000000000"}},
+        headers=ai_hub.auth,
+    )
+    assert response.status_code == 400
+    assert "openai refused the integration" in response.json()["detail"]
+    listed = (await ai_hub.http.get("/api/v1/integrations", headers=ai_hub.auth)).json()
+    assert [i["platform"] for i in listed] == ["telegram", "openai"]

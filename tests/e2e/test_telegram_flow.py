@@ -200,3 +200,18 @@ async def test_request_id_is_echoed_or_made_up(hub: Hub) -> None:
     assert given.headers["x-request-id"] == "req-42"
     made_up = await hub.http.get("/health", headers={"X-Request-ID": "bad id with spaces"})
     assert len(made_up.headers["x-request-id"]) == 32
+
+
+async def test_rotated_secret_is_used_and_the_previous_one_still_accepted(hub: Hub) -> None:
+    await hub.customer_writes("Hello!")
+    first = await hub.webhook_secret()
+    rotate = f"/api/v1/integrations/{hub.integration_id}/rotate-webhook-secret"
+    assert (await hub.http.post(rotate, headers=hub.auth)).status_code == 204
+    second = await hub.webhook_secret()
+    assert second != first
+    await hub.customer_writes("Where is my order 1001?")  # delivered with the new secret
+    assert len(hub.sent()) == 2
+    assert (await hub.post_update(_update(10**9, "hi"), first)).status_code == 200
+    assert (await hub.http.post(rotate, headers=hub.auth)).status_code == 204
+    assert (await hub.post_update(_update(10**9 + 1, "hi"), first)).status_code == 401
+    assert (await hub.post_update(_update(10**9 + 2, "hi"), second)).status_code == 200

@@ -50,6 +50,16 @@ async def resume_integration(integration_id: int, tenant: TenantId, c: Container
     return await c.integrations.set_status(tenant, integration_id, IntegrationStatus.ACTIVE)
 
 
+@router.post(
+    "/integrations/{integration_id}/rotate-webhook-secret",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+async def rotate_webhook_secret(integration_id: int, tenant: TenantId, c: Container) -> Response:
+    """Register a new webhook secret at the platform; the previous one is still accepted."""
+    await c.integrations.rotate_webhook_secret(tenant, integration_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.delete("/integrations/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_integration(integration_id: int, tenant: TenantId, c: Container) -> Response:
     await c.integrations.delete(tenant, integration_id)

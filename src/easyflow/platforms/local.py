@@ -102,6 +102,9 @@ class LocalResponder:
 
     name = NAME
 
+    async def check(self) -> None:
+        """Nothing to check: no network, no credentials."""
+
     async def complete(self, request: ChatRequest) -> ChatReply:
         last = next((t.content for t in reversed(request.history) if t.role is Role.USER), "")
         lang = _language(last)

@@ -92,6 +92,9 @@ class OpenAIChatModel:
         self._temperature = temperature
         self._max_tokens = max_completion_tokens
 
+    async def check(self) -> None:
+        await self._client.call("models", http_method="GET")
+
     async def complete(self, request: ChatRequest) -> ChatReply:
         messages = [{"role": "system", "content": system_prompt(request)}]
         messages += [{"role": t.role.value, "content": t.content} for t in recent_turns(request)]

@@ -64,11 +64,11 @@ class IntegrationService:
             integration = await uow.integrations.add(
                 tenant_id, platform, kind, name or platform, credentials, settings or {}, secret
             )
-            if not is_messenger:
-                await uow.commit()
-                return integration
             try:
-                await self._register_webhook(integration, secret or "")
+                if is_messenger:
+                    await self._register_webhook(integration, secret or "")
+                else:
+                    await self._adapters.chat_model(integration, platform).check()
             except PlatformError as exc:
                 raise InvalidRequestError(f"{platform} refused the integration: {exc}") from exc
             await uow.commit()
@@ -101,6 +101,26 @@ class IntegrationService:
             await uow.integrations.set_status(tenant_id, integration_id, status)
             await uow.commit()
             return await uow.integrations.get(tenant_id, integration_id)
+
+    async def rotate_webhook_secret(self, tenant_id: int, integration_id: int) -> None:
+        """A new webhook secret; the old one stays valid until the next rotation.
+
+        The new secret is committed before the platform learns it, so every delivery in
+        between (queued ones carry the old secret, new ones the new) is accepted.
+        """
+        secret = new_webhook_secret()
+        async with self._uow() as uow:
+            integration = await uow.integrations.get(tenant_id, integration_id)
+            if integration.kind is not PlatformKind.MESSENGER:
+                raise InvalidRequestError(f"{integration.platform} receives no webhooks")
+            await uow.integrations.set_webhook_secret(tenant_id, integration_id, secret)
+            await uow.commit()
+        try:
+            await self._register_webhook(integration, secret)
+        except PlatformError as exc:
+            raise InvalidRequestError(
+                f"{integration.platform} refused the new secret: {exc}"
+            ) from exc
 
     async def delete(self, tenant_id: int, integration_id: int) -> None:
         async with self._uow() as uow:
