@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from easyflow.config import Settings
 from easyflow.domain.errors import EasyFlowError
@@ -49,8 +50,13 @@ def _run(work: Callable[[Any], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except EasyFlowError as exc:
+    except (EasyFlowError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except (SQLAlchemyError, OSError) as exc:
+        # An unreachable or un-migrated database: say which, without a traceback.
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        console.print(f"[red]database error:[/red] {reason} (is it up? run `easyflow db upgrade`)")
         raise typer.Exit(1) from None
 
 

@@ -28,7 +28,13 @@ from easyflow.config import Settings
 from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.commerce import Order, OrderItem, OrderStatus
 from easyflow.domain.messaging import ConversationStatus
-from easyflow.sandbox.server import Sandbox, create_sandbox_app
+from easyflow.sandbox.server import (
+    DEMO_BOT_TOKEN,
+    DEMO_OPENAI_KEY,
+    Sandbox,
+    SandboxConfig,
+    create_sandbox_app,
+)
 
 CUSTOMER_CHAT = 5550001
 STORY = (
@@ -200,7 +206,7 @@ async def run_demo(port: int, once: bool, console: Console) -> None:
 
 
 async def serve_sandbox(port: int) -> None:
-    sandbox = create_sandbox_app()
+    sandbox = create_sandbox_app(SandboxConfig.demo())
     console = Console()
     try:
         async with serving(sandbox.app, port):
@@ -210,6 +216,8 @@ async def serve_sandbox(port: int) -> None:
                     f"Telegram Bot API  {url}/telegram/bot<token>/<method>\n"
                     f"OpenAI API        {url}/openai/v1/chat/completions\n"
                     f"Control API       {url}/_sandbox/ (see docs/sandbox.md)\n"
+                    f"Demo bot token    {DEMO_BOT_TOKEN}\n"
+                    f"Demo OpenAI key   {DEMO_OPENAI_KEY}\n"
                     f"Point the hub at it with EASYFLOW_SANDBOX_URL={url}",
                     title="Easy Flow sandbox",
                 )

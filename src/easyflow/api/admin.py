@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from easyflow.api.deps import Container, TenantId
+from easyflow.api.deps import Container, RowId, TenantId
 from easyflow.api.schemas import (
     AiProfileIn,
     ConversationOut,
@@ -17,8 +17,9 @@ from easyflow.api.schemas import (
     OutboxOut,
 )
 from easyflow.domain.ai import AiProfile, FaqEntry
+from easyflow.domain.errors import InvalidRequestError, NotFoundError
 from easyflow.domain.messaging import ConversationStatus, DeliveryStatus
-from easyflow.domain.tenancy import IntegrationStatus
+from easyflow.domain.tenancy import IntegrationStatus, PlatformKind
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -36,17 +37,17 @@ async def add_integration(body: IntegrationIn, tenant: TenantId, c: Container) -
 
 
 @router.get("/integrations/{integration_id}", response_model=IntegrationOut)
-async def get_integration(integration_id: int, tenant: TenantId, c: Container) -> Any:
+async def get_integration(integration_id: RowId, tenant: TenantId, c: Container) -> Any:
     return await c.integrations.get(tenant, integration_id)
 
 
 @router.post("/integrations/{integration_id}/pause", response_model=IntegrationOut)
-async def pause_integration(integration_id: int, tenant: TenantId, c: Container) -> Any:
+async def pause_integration(integration_id: RowId, tenant: TenantId, c: Container) -> Any:
     return await c.integrations.set_status(tenant, integration_id, IntegrationStatus.PAUSED)
 
 
 @router.post("/integrations/{integration_id}/resume", response_model=IntegrationOut)
-async def resume_integration(integration_id: int, tenant: TenantId, c: Container) -> Any:
+async def resume_integration(integration_id: RowId, tenant: TenantId, c: Container) -> Any:
     return await c.integrations.set_status(tenant, integration_id, IntegrationStatus.ACTIVE)
 
 
@@ -54,14 +55,14 @@ async def resume_integration(integration_id: int, tenant: TenantId, c: Container
     "/integrations/{integration_id}/rotate-webhook-secret",
     status_code=status.HTTP_204_NO_CONTENT,
 )
-async def rotate_webhook_secret(integration_id: int, tenant: TenantId, c: Container) -> Response:
+async def rotate_webhook_secret(integration_id: RowId, tenant: TenantId, c: Container) -> Response:
     """Register a new webhook secret at the platform; the previous one is still accepted."""
     await c.integrations.rotate_webhook_secret(tenant, integration_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/integrations/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_integration(integration_id: int, tenant: TenantId, c: Container) -> Response:
+async def delete_integration(integration_id: RowId, tenant: TenantId, c: Container) -> Response:
     await c.integrations.delete(tenant, integration_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -70,7 +71,7 @@ async def delete_integration(integration_id: int, tenant: TenantId, c: Container
 async def list_conversations(
     tenant: TenantId,
     c: Container,
-    integration_id: int | None = None,
+    integration_id: int | None = Query(None, ge=1, le=2**63 - 1),
     conversation_status: ConversationStatus | None = Query(None, alias="status"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
@@ -86,18 +87,18 @@ async def list_conversations(
 
 @router.get("/conversations/{conversation_id}/messages", response_model=list[MessageOut])
 async def list_messages(
-    conversation_id: int,
+    conversation_id: RowId,
     tenant: TenantId,
     c: Container,
     limit: int = Query(100, ge=1, le=1000),
-    after_id: int = Query(0, ge=0),
+    after_id: int = Query(0, ge=0, le=2**63 - 1),
 ) -> Any:
     return await c.inbox.messages(tenant, conversation_id, limit=limit, after_id=after_id)
 
 
 @router.post("/conversations/{conversation_id}/status", response_model=ConversationOut)
 async def set_conversation_status(
-    conversation_id: int, body: ConversationStatusIn, tenant: TenantId, c: Container
+    conversation_id: RowId, body: ConversationStatusIn, tenant: TenantId, c: Container
 ) -> Any:
     return await c.inbox.set_status(tenant, conversation_id, body.status)
 
@@ -113,7 +114,7 @@ async def list_outbox(
 
 
 @router.post("/outbox/{outbox_id}/replay", status_code=status.HTTP_202_ACCEPTED)
-async def replay_outbox(outbox_id: int, tenant: TenantId, c: Container) -> dict[str, str]:
+async def replay_outbox(outbox_id: RowId, tenant: TenantId, c: Container) -> dict[str, str]:
     await c.inbox.replay(tenant, outbox_id)
     return {"status": "queued"}
 
@@ -125,6 +126,13 @@ async def ai_usage(tenant: TenantId, c: Container) -> dict[str, int]:
 
 @router.put("/ai/profile", status_code=status.HTTP_204_NO_CONTENT)
 async def set_ai_profile(body: AiProfileIn, tenant: TenantId, c: Container) -> Response:
+    for provider in body.providers:
+        try:
+            kind = c.adapters.platform_kind(provider)
+        except NotFoundError:
+            kind = None
+        if kind is not PlatformKind.AI:
+            raise InvalidRequestError(f"{provider!r} is not an AI provider")
     profile = AiProfile(
         system_prompt=body.system_prompt,
         faq=tuple(FaqEntry(f.topic, tuple(f.keywords), f.answer) for f in body.faq),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from easyflow.domain.errors import UnauthenticatedError
@@ -27,3 +27,5 @@ async def tenant_id(
 
 Container = Annotated[Any, Depends(container)]
 TenantId = Annotated[int, Depends(tenant_id)]
+# Row ids are BIGINT: a larger number is a 422, never a driver overflow.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]

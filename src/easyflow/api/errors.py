@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from easyflow.domain.errors import (
     ConfigurationError,
+    ConflictError,
     InvalidRequestError,
     MalformedPayloadError,
     NotFoundError,
@@ -23,6 +25,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnauthenticatedError, 401),
     (NotFoundError, 404),
     (MalformedPayloadError, 400),
+    (ConflictError, 409),
     (InvalidRequestError, 400),
     (ConfigurationError, 400),
     (RejectedError, 400),
@@ -44,6 +47,15 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
+async def _invalid_body(request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's default echoes the offending input back, credentials included: keep only
+    # where and what.
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     for cls, _status in _STATUS:
         app.add_exception_handler(cls, _handle)
+    app.add_exception_handler(RequestValidationError, _invalid_body)

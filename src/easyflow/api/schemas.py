@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from easyflow.domain.messaging import ConversationStatus
 
@@ -14,9 +14,34 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class IntegrationIn(BaseModel):
-    platform: str = Field(examples=["telegram"])
-    name: str = ""
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class In(BaseModel):
+    """A request body. NUL characters are refused: PostgreSQL text and JSONB cannot hold them."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL (U+0000) characters")
+        return data
+
+
+Name = Annotated[str, StringConstraints(max_length=255)]
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+
+
+class IntegrationIn(In):
+    platform: str = Field(max_length=64, examples=["telegram"])
+    name: Name = ""
     credentials: dict[str, str] = Field(examples=[{"token": "123456:ABC..."}])
     settings: dict[str, Any] = Field(default_factory=dict)
 
@@ -41,7 +66,7 @@ class ConversationOut(Out):
     created_at: datetime | None
 
 
-class ConversationStatusIn(BaseModel):
+class ConversationStatusIn(In):
     status: ConversationStatus
 
 
@@ -71,13 +96,13 @@ class OutboxOut(Out):
     created_at: datetime
 
 
-class FaqIn(BaseModel):
-    topic: str
-    keywords: list[str]
-    answer: str
+class FaqIn(In):
+    topic: Name
+    keywords: list[Keyword] = Field(min_length=1, max_length=50)
+    answer: str = Field(min_length=1, max_length=4000)
 
 
-class AiProfileIn(BaseModel):
+class AiProfileIn(In):
     system_prompt: str = Field(min_length=1, max_length=8000)
-    faq: list[FaqIn] = Field(default_factory=list)
-    providers: list[str] = Field(default_factory=lambda: ["local"])
+    faq: list[FaqIn] = Field(default_factory=list, max_length=200)
+    providers: list[str] = Field(default_factory=lambda: ["local"], min_length=1, max_length=5)

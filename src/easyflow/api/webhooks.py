@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from easyflow.api.deps import Container
+from easyflow.api.deps import Container, RowId
 
 router = APIRouter(prefix="/api/v1/messaging/webhook", tags=["webhooks"])
 
@@ -28,7 +28,7 @@ async def _receive(
 
 @router.post("/{platform}/{integration_id}", summary="A platform delivers to one integration")
 async def receive_for_integration(
-    platform: str, integration_id: int, request: Request, container: Container
+    platform: str, integration_id: RowId, request: Request, container: Container
 ) -> JSONResponse:
     return await _receive(container, request, platform, integration_id)
 

@@ -11,7 +11,8 @@ EasyFlowError
 │   └── WebhookSignatureError     an inbound webhook failed its platform's check
 ├── MalformedPayloadError         an inbound body could not be understood (400 with the reason)
 ├── NotFoundError                 a tenant-owned object does not exist (or belongs to another)
-└── InvalidRequestError           a caller's request breaks a rule (400/409 with the reason)
+└── InvalidRequestError           a caller's request breaks a rule (400 with the reason)
+    └── ConflictError             it clashes with what exists (409)
 """
 
 from __future__ import annotations
@@ -79,3 +80,7 @@ class NotFoundError(EasyFlowError):
 
 class InvalidRequestError(EasyFlowError):
     """The request breaks a rule; the message says which."""
+
+
+class ConflictError(InvalidRequestError):
+    """The request clashes with existing state (e.g. an account connected twice)."""

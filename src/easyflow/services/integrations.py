@@ -9,11 +9,12 @@ an integration either works or does not exist.
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from easyflow.domain.errors import InvalidRequestError, PlatformError
+from easyflow.domain.errors import ConflictError, InvalidRequestError, PlatformError
 from easyflow.domain.messaging import WebhookRegistration
 from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
 from easyflow.ports import Adapters, UnitOfWorkFactory
@@ -57,16 +58,18 @@ class IntegrationService:
     ) -> Integration:
         kind = self._adapters.platform_kind(platform)
         self._check_fields(platform, credentials)
-        is_messenger = kind is PlatformKind.MESSENGER
-        secret = new_webhook_secret() if is_messenger else None
+        settings = dict(settings or {})
+        if kind is PlatformKind.MESSENGER:
+            settings |= await self._identify(tenant_id, platform, credentials)
+        secret = new_webhook_secret() if kind is PlatformKind.MESSENGER else None
         async with self._uow() as uow:
             await uow.tenants.get(tenant_id)
             integration = await uow.integrations.add(
-                tenant_id, platform, kind, name or platform, credentials, settings or {}, secret
+                tenant_id, platform, kind, name or platform, credentials, settings, secret
             )
             try:
-                if is_messenger:
-                    await self._register_webhook(integration, secret or "")
+                if secret:
+                    await self._register_webhook(integration, secret)
                 else:
                     await self._adapters.chat_model(integration, platform).check()
             except PlatformError as exc:
@@ -74,12 +77,43 @@ class IntegrationService:
             await uow.commit()
         return integration
 
+    async def _identify(
+        self, tenant_id: int, platform: str, credentials: dict[str, str]
+    ) -> dict[str, Any]:
+        """Prove the credentials before anything is stored; refuse an account already in use.
+
+        One bot has one webhook: connecting it twice would silently steal it from the first.
+        """
+        probe = Integration(
+            id=0,
+            tenant_id=tenant_id,
+            platform=platform,
+            kind=PlatformKind.MESSENGER,
+            name="",
+            status=IntegrationStatus.ACTIVE,
+            credentials=credentials,
+            settings={},
+            created_at=datetime.now(UTC),
+        )
+        try:
+            identity = await self._adapters.messenger(probe).identity()
+        except PlatformError as exc:
+            raise InvalidRequestError(f"{platform} refused the integration: {exc}") from exc
+        async with self._uow() as uow:
+            existing = await uow.integrations.list_all_active(PlatformKind.MESSENGER)
+        for other in existing:
+            if other.platform == platform and other.settings.get("account_id") == identity.id:
+                raise ConflictError(
+                    f"{platform} account {identity.username or identity.id} is already "
+                    f"connected (integration {other.id})"
+                )
+        return {"account_id": identity.id, "account_name": identity.username}
+
     async def _register_webhook(self, integration: Integration, secret: str) -> None:
         messenger = self._adapters.messenger(integration)
-        identity = await messenger.identity()  # proves the token before anything is stored
         url = webhook_url(self._public_url, integration.platform, integration.id)
         await messenger.set_webhook(WebhookRegistration(url=url, secret=secret, allowed_updates=()))
-        log.info("webhook registered", integration_id=integration.id, bot=identity.username)
+        log.info("webhook registered", integration_id=integration.id)
 
     def _check_fields(self, platform: str, credentials: dict[str, str]) -> None:
         missing = [f for f in self._fields.get(platform, ()) if not credentials.get(f)]
@@ -106,7 +140,8 @@ class IntegrationService:
         """A new webhook secret; the old one stays valid until the next rotation.
 
         The new secret is committed before the platform learns it, so every delivery in
-        between (queued ones carry the old secret, new ones the new) is accepted.
+        between (queued ones carry the old secret, new ones the new) is accepted; if the
+        platform refuses it, the old secret is made current again.
         """
         secret = new_webhook_secret()
         async with self._uow() as uow:
@@ -118,6 +153,13 @@ class IntegrationService:
         try:
             await self._register_webhook(integration, secret)
         except PlatformError as exc:
+            # The platform still sends the old secret: make it current again, or a second
+            # failed rotation would push it out and lock the bot out.
+            async with self._uow() as uow:
+                await uow.integrations.set_webhook_secret(
+                    tenant_id, integration_id, integration.webhook_secrets[0]
+                )
+                await uow.commit()
             raise InvalidRequestError(
                 f"{integration.platform} refused the new secret: {exc}"
             ) from exc

@@ -9,6 +9,8 @@ recovery sweep hands it out again (the stored message is not duplicated: it is k
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import structlog
 
 from easyflow.domain.ai import ChatReply
@@ -102,6 +104,12 @@ class InboundProcessor:
             conversation = await uow.conversations.upsert(
                 tenant.id, integration.id, contact.id, message.chat_id, message.occurred_at
             )
+            if conversation.status is ConversationStatus.CLOSED:
+                # A closed chat is over; a customer writing again starts it afresh.
+                await uow.conversations.set_status(
+                    tenant.id, conversation.id, ConversationStatus.OPEN
+                )
+                conversation = replace(conversation, status=ConversationStatus.OPEN)
             await uow.messages.add(
                 tenant.id,
                 conversation.id,

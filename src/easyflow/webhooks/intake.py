@@ -69,6 +69,7 @@ class WebhookIntake:
             if integration is None:
                 raise WebhookSignatureError("no integration for this webhook")
             parser.scheme.verify(integration.webhook_secrets, headers, body)
+            body = _storable(body)
             messages = parser.parse(body)
             if not integration.is_active or not messages:
                 return []  # paused, or an update type the hub ignores: acknowledged, dropped
@@ -95,3 +96,11 @@ class WebhookIntake:
         if not presented:
             raise WebhookSignatureError("this platform's webhooks need the integration id")
         return await uow.integrations.find_by_webhook_secret(parser.platform, presented)
+
+
+def _storable(body: bytes) -> bytes:
+    """The body with escaped U+0000 replaced: PostgreSQL text and JSONB cannot hold NUL.
+
+    Runs after verification, which covers the bytes exactly as the platform sent them.
+    """
+    return body.replace(b"\\u0000", b"\\ufffd") if b"\\u0000" in body else body
