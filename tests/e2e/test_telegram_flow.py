@@ -215,3 +215,12 @@ async def test_rotated_secret_is_used_and_the_previous_one_still_accepted(hub: H
     assert (await hub.http.post(rotate, headers=hub.auth)).status_code == 204
     assert (await hub.post_update(_update(10**9 + 1, "hi"), first)).status_code == 401
     assert (await hub.post_update(_update(10**9 + 2, "hi"), second)).status_code == 200
+
+
+async def test_a_nul_character_in_an_update_is_stored_not_a_500(hub: Hub) -> None:
+    await hub.customer_writes("Hello!")
+    secret = await hub.webhook_secret()
+    response = await hub.post_update(_update(10**9, "order\u00001001"), secret)
+    assert response.status_code == 200
+    await hub.settle()
+    assert await hub.count("inbound_events") == 2
