@@ -9,13 +9,14 @@ recovery sweep hands it out again (the stored message is not duplicated: it is k
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import structlog
 
 from easyflow.domain.ai import ChatReply
 from easyflow.domain.errors import NotFoundError, RetryableError
 from easyflow.domain.messaging import (
+    Conversation,
     ConversationStatus,
     DeliveryStatus,
     EventStatus,
@@ -24,12 +25,23 @@ from easyflow.domain.messaging import (
     MessageAuthor,
     MessageDirection,
     OutboxKind,
+    StoredMessage,
 )
+from easyflow.domain.tenancy import Tenant
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Locks, TaskQueue, UnitOfWork, UnitOfWorkFactory
 from easyflow.services.conversations import HISTORY_LIMIT, ReplyService
 
 log = structlog.get_logger("easyflow.messaging")
+
+
+@dataclass(slots=True)
+class _Recorded:
+    tenant: Tenant
+    conversation: Conversation
+    history: list[StoredMessage]
+    outbox_ids: list[int]
+    wants_reply: bool
 
 
 def conversation_lock(integration_id: int, chat_id: str) -> str:
@@ -88,8 +100,6 @@ class InboundProcessor:
             structlog.contextvars.unbind_contextvars("tenant_id", "integration_id", "event_id")
 
     async def _handle(self, event: InboundEvent) -> None:
-        message = event.message
-        outbox_ids: list[int] = []
         async with self._uow() as uow:
             try:
                 integration = await uow.integrations.get(event.tenant_id, event.integration_id)
@@ -99,52 +109,60 @@ class InboundProcessor:
                 await uow.inbound.mark(event.id, EventStatus.DONE, error="integration inactive")
                 await uow.commit()
                 return
-            tenant = await uow.tenants.get(event.tenant_id)
-            contact = await uow.contacts.upsert(tenant.id, integration.id, message.sender)
-            conversation = await uow.conversations.upsert(
-                tenant.id, integration.id, contact.id, message.chat_id, message.occurred_at
-            )
-            if conversation.status is ConversationStatus.CLOSED:
-                # A closed chat is over; a customer writing again starts it afresh.
-                await uow.conversations.set_status(
-                    tenant.id, conversation.id, ConversationStatus.OPEN
-                )
-                conversation = replace(conversation, status=ConversationStatus.OPEN)
-            await uow.messages.add(
-                tenant.id,
-                conversation.id,
-                direction=MessageDirection.INBOUND,
-                author=MessageAuthor.CUSTOMER,
-                text=message.text,
-                status=DeliveryStatus.RECEIVED,
-                inbound_event_id=event.id,
-                platform_message_id=message.platform_message_id,
-            )
-            if message.callback_id:
-                item = await uow.outbox.add(
-                    tenant.id,
-                    integration.id,
-                    OutboxKind.CALLBACK_ANSWER,
-                    {"callback_id": message.callback_id},
-                    conversation_id=conversation.id,
-                )
-                outbox_ids.append(item.id)
-            # An edit is recorded but not answered again; a handed-over chat waits for a person.
-            silent = (
-                message.kind is InboundKind.EDITED
-                or conversation.status is not ConversationStatus.OPEN
-            )
-            if silent:
-                await uow.inbound.mark(event.id, EventStatus.DONE)
-            history = await uow.messages.history(tenant.id, conversation.id, HISTORY_LIMIT)
+            recorded = await self._record(uow, event)
             await uow.commit()
-        if not silent:
-            reply = await self._replies.reply(tenant, conversation, history)
+        outbox_ids = recorded.outbox_ids
+        if recorded.wants_reply:
+            reply = await self._replies.reply(
+                recorded.tenant, recorded.conversation, recorded.history
+            )
             async with self._uow() as uow:
-                outbox_ids += await self._store_reply(uow, event, conversation.id, reply)
+                outbox_ids += await self._store_reply(uow, event, recorded.conversation.id, reply)
                 await uow.commit()
         for outbox_id in outbox_ids:
             await self._queue.send_outbox(outbox_id)
+
+    async def _record(self, uow: UnitOfWork, event: InboundEvent) -> _Recorded:
+        """Contact, conversation and message rows for the event, and what should follow."""
+        message = event.message
+        tenant = await uow.tenants.get(event.tenant_id)
+        contact = await uow.contacts.upsert(tenant.id, event.integration_id, message.sender)
+        conversation = await uow.conversations.upsert(
+            tenant.id, event.integration_id, contact.id, message.chat_id, message.occurred_at
+        )
+        if conversation.status is ConversationStatus.CLOSED:
+            # A closed chat is over; a customer writing again starts it afresh.
+            await uow.conversations.set_status(tenant.id, conversation.id, ConversationStatus.OPEN)
+            conversation = replace(conversation, status=ConversationStatus.OPEN)
+        await uow.messages.add(
+            tenant.id,
+            conversation.id,
+            direction=MessageDirection.INBOUND,
+            author=MessageAuthor.CUSTOMER,
+            text=message.text,
+            status=DeliveryStatus.RECEIVED,
+            inbound_event_id=event.id,
+            platform_message_id=message.platform_message_id,
+        )
+        outbox_ids = []
+        if message.callback_id:  # the customer's client spins until the query is answered
+            item = await uow.outbox.add(
+                tenant.id,
+                event.integration_id,
+                OutboxKind.CALLBACK_ANSWER,
+                {"callback_id": message.callback_id},
+                conversation_id=conversation.id,
+            )
+            outbox_ids.append(item.id)
+        # An edit is recorded but not answered again; a handed-over chat waits for a person.
+        wants_reply = (
+            message.kind is not InboundKind.EDITED
+            and conversation.status is ConversationStatus.OPEN
+        )
+        if not wants_reply:
+            await uow.inbound.mark(event.id, EventStatus.DONE)
+        history = await uow.messages.history(tenant.id, conversation.id, HISTORY_LIMIT)
+        return _Recorded(tenant, conversation, history, outbox_ids, wants_reply)
 
     async def _store_reply(
         self, uow: UnitOfWork, event: InboundEvent, conversation_id: int, reply: ChatReply
