@@ -180,7 +180,7 @@ def build_container(
     adapters = PlatformAdapters(
         registry, settings, clients, limiter, metrics, retry or RetryPolicy()
     )
-    queue = TaskiqQueue(build_broker(settings.broker_url))
+    queue = TaskiqQueue(build_broker(settings.broker_url), settings.job_concurrency)
     replies = ReplyService(uow, adapters, metrics, settings.ai_cooldown_seconds)
     fields = {name: registry.get(name).credential_fields for name in registry.names()}
     container = Container(

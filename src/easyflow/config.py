@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     stuck_after_seconds: float = 60.0
     outbox_max_attempts: int = 8
     lock_ttl_seconds: float = 120.0
+    job_concurrency: int = 16  # handlers running at once per process
     health_cache_seconds: float = 60.0
     ai_cooldown_seconds: float = 60.0
 

@@ -62,7 +62,10 @@ async def test_concurrent_claims_have_one_winner(
 
     async def worker() -> OutboxItem | None:
         now = utcnow()
-        async with uow_factory() as uow:
+        # A factory each, as in separate processes: one factory queues its own units on
+        # SQLite, so the race would not happen inside it.
+        factory = SqlUnitOfWorkFactory(uow_factory.engine, uow_factory._cipher)
+        async with factory() as uow:
             await barrier.wait()  # every worker holds a connection: the UPDATEs race
             claimed = await uow.outbox.claim(item.id, now, now + LEASE)
             await uow.commit()

@@ -39,18 +39,26 @@ def build_broker(broker_url: str) -> AsyncBroker:
 
 
 class TaskiqQueue:
-    """Kicks tasks by name; `bind()` registers the handlers that run them."""
+    """Kicks tasks by name; `bind()` registers the handlers that run them.
 
-    def __init__(self, broker: AsyncBroker) -> None:
+    At most `concurrency` handlers run at once in this process. Taskiq's in-memory broker
+    starts a task per kick, so a burst of webhooks would otherwise open a database
+    connection per event at once and exhaust the pool.
+    """
+
+    def __init__(self, broker: AsyncBroker, concurrency: int = 16) -> None:
         self.broker = broker
         self._tasks: dict[str, Any] = {}
+        self._slots = asyncio.Semaphore(concurrency)
 
     def bind(self, handlers: JobHandlers) -> None:
         async def process_inbound(event_id: int) -> None:
-            await handlers.handle_inbound(event_id)
+            async with self._slots:
+                await handlers.handle_inbound(event_id)
 
         async def send_outbox(outbox_id: int) -> None:
-            await handlers.send_outbox(outbox_id)
+            async with self._slots:
+                await handlers.send_outbox(outbox_id)
 
         self._tasks[PROCESS_INBOUND] = self.broker.register_task(
             process_inbound, task_name=PROCESS_INBOUND
