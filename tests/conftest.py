@@ -227,3 +227,19 @@ async def db_engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def uow_factory(db_engine: AsyncEngine, cipher: CredentialCipher) -> SqlUnitOfWorkFactory:
     return SqlUnitOfWorkFactory(db_engine, cipher)
+
+
+# --------------------------------------------------------------------------- the whole hub
+
+
+@pytest.fixture
+async def hub(
+    migrated_database_url: str, tmp_path: Path, encryption_key: str
+) -> AsyncIterator[Any]:
+    """The real app with the in-process sandbox: a tenant with an API key, two orders and one
+    connected Telegram bot (tests/support/hub.py), on SQLite and on PostgreSQL."""
+    from support.hub import ORDERS, running_hub
+
+    async with running_hub(migrated_database_url, tmp_path, encryption_key) as running:
+        await running.container.tenants.upsert_orders(running.tenant_id, ORDERS)
+        yield running

@@ -1,36 +1,14 @@
-"""Helpers of the admin, health and secrets suites: seed orders, raw SQL, a second tenant."""
+"""Helpers of the admin, health and secrets suites: raw SQL, a second tenant, texts."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 
-from easyflow.domain.commerce import Order, OrderStatus
 from support.hub import Hub
 
-ORDERS = [
-    Order(
-        "t-1001",
-        "1001",
-        OrderStatus.SHIPPED,
-        Decimal("2490"),
-        "RUB",
-        datetime(2026, 11, 26, tzinfo=UTC),
-        tracking_number="RR1RU",
-    ),
-    Order(
-        "t-1002",
-        "1002",
-        OrderStatus.ASSEMBLING,
-        Decimal("990"),
-        "RUB",
-        datetime(2026, 11, 26, tzinfo=UTC),
-    ),
-]
 UNAUTHORIZED = {"detail": "unauthorized"}
 SHIPPED_1001 = "Order 1001 has been shipped. Tracking number: RR1RU."
 PACKED_1002 = "Order 1002 is being packed."

@@ -21,9 +21,9 @@ from easyflow.observability.logging import configure_logging
 from easyflow.sandbox.faults import FaultSpec
 from easyflow.storage.crypto import CredentialCipher
 from easyflow.storage.tables import metadata
-from support.hub import CHAT, PROFILE, Hub, running_hub
+from support.hub import CHAT, ORDERS, PROFILE, Hub, running_hub
 
-from .helpers import ORDERS, connect_bot, rows
+from .helpers import connect_bot, rows
 
 OPENAI_KEY = "sk-test-" + "s3cr3t" * 6
 

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from easyflow.sandbox.faults import FaultSpec
-from support.hub import PROFILE, Hub, running_hub
-
-from .conftest import ORDERS
+from support.hub import ORDERS, PROFILE, Hub, running_hub
 
 OPENAI_KEY = "sk-test-" + "k" * 24
 COMPLETIONS = "/v1/chat/completions"

@@ -20,9 +20,7 @@ from easyflow.domain.messaging import (
     OutboxKind,
     Sender,
 )
-from support.hub import CHAT, Hub, running_hub
-
-from .conftest import ORDERS
+from support.hub import CHAT, ORDERS, Hub, running_hub
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

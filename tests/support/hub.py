@@ -12,6 +12,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from easyflow.app import create_app
 from easyflow.bootstrap import Container, build_container
 from easyflow.config import Settings
 from easyflow.domain.ai import AiProfile, FaqEntry
+from easyflow.domain.commerce import Order, OrderStatus
 from easyflow.http import RetryPolicy
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
 from easyflow.sandbox.telegram_state import TelegramConfig
@@ -31,6 +34,25 @@ HUB_URL = "http://testserver"
 SANDBOX_URL = "http://sandbox"
 CHAT = 5550001
 FAST_RETRY = RetryPolicy(attempts=4, initial_backoff=0.01, max_backoff=0.05, max_retry_after=5)
+ORDERS = (
+    Order(
+        "t-1001",
+        "1001",
+        OrderStatus.SHIPPED,
+        Decimal("2490"),
+        "RUB",
+        datetime(2026, 11, 26, tzinfo=UTC),
+        tracking_number="RR1RU",
+    ),
+    Order(
+        "t-1002",
+        "1002",
+        OrderStatus.ASSEMBLING,
+        Decimal("990"),
+        "RUB",
+        datetime(2026, 11, 26, tzinfo=UTC),
+    ),
+)
 PROFILE = AiProfile(
     system_prompt="You are the support assistant of Test Shop.",
     faq=(FaqEntry("delivery", ("delivery",), "We deliver in 2-4 days."),),
