@@ -253,7 +253,7 @@ async def test_an_id_beyond_64_bits_is_not_a_500(
     assert response.status_code in expected
 
 
-async def test_pause_drops_messages_and_resume_answers_again(hub: Hub) -> None:
+async def test_pause_keeps_messages_at_the_platform_and_resume_answers_them(hub: Hub) -> None:
     paused = await hub.http.post(
         f"/api/v1/integrations/{hub.integration_id}/pause", headers=hub.auth
     )
@@ -262,20 +262,24 @@ async def test_pause_drops_messages_and_resume_answers_again(hub: Hub) -> None:
     got = await hub.http.get(f"/api/v1/integrations/{hub.integration_id}", headers=hub.auth)
     assert got.json()["status"] == "paused"
 
+    assert hub.sandbox.telegram.webhook_info(hub.token)["url"] == ""
     assert await write(hub, hub.token, CHAT, "Where is my order 1001?") == []
-    deliveries = hub.sandbox.telegram.deliveries(hub.token)
-    assert [d.status_code for d in deliveries] == [200]  # acknowledged: no redelivery
-    assert hub.sandbox.telegram.pending_updates(hub.token) == []
+    assert hub.sandbox.telegram.deliveries(hub.token) == []
+    assert len(hub.sandbox.telegram.pending_updates(hub.token)) == 1  # kept by Telegram
     assert await hub.count("inbound_events") == 0
-    assert await hub.count("messages") == 0
 
     resumed = await hub.http.post(
         f"/api/v1/integrations/{hub.integration_id}/resume", headers=hub.auth
     )
     assert resumed.status_code == 200
     assert resumed.json()["status"] == "active"
-    assert await write(hub, hub.token, CHAT, "Where is my order 1002?") == [PACKED_1002]
-    assert await hub.count("inbound_events") == 1
+    await hub.settle()
+    assert hub.sent() == [SHIPPED_1001]  # the message sent while paused, answered now
+    assert await write(hub, hub.token, CHAT, "Where is my order 1002?") == [
+        SHIPPED_1001,
+        PACKED_1002,
+    ]
+    assert await hub.count("inbound_events") == 2
 
 
 async def test_delete_removes_the_webhook_and_the_integration(hub: Hub) -> None:

@@ -9,6 +9,7 @@ an integration either works or does not exist.
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -131,10 +132,27 @@ class IntegrationService:
     async def set_status(
         self, tenant_id: int, integration_id: int, status: IntegrationStatus
     ) -> Integration:
+        """Pause or resume. A paused messenger's webhook is removed, so the platform keeps
+        customers' messages (Telegram: 24 h) and delivers them once it is resumed."""
+        integration = await self.get(tenant_id, integration_id)
+        is_messenger = integration.kind is PlatformKind.MESSENGER
+        if is_messenger and status is IntegrationStatus.ACTIVE:
+            try:  # first, so a resume the platform refuses leaves the integration paused
+                await self._register_webhook(integration, integration.webhook_secrets[0])
+            except PlatformError as exc:
+                raise InvalidRequestError(f"{integration.platform} refused: {exc}") from exc
         async with self._uow() as uow:
             await uow.integrations.set_status(tenant_id, integration_id, status)
             await uow.commit()
-            return await uow.integrations.get(tenant_id, integration_id)
+        if is_messenger and status is IntegrationStatus.PAUSED:
+            try:
+                await self._adapters.messenger(integration).delete_webhook()
+            except PlatformError as exc:
+                # Paused all the same: deliveries are acknowledged and dropped meanwhile.
+                log.warning(
+                    "could not remove webhook", integration_id=integration_id, error=str(exc)
+                )
+        return replace(integration, status=status)
 
     async def rotate_webhook_secret(self, tenant_id: int, integration_id: int) -> None:
         """A new webhook secret; the old one stays valid until the next rotation.
