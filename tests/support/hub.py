@@ -89,7 +89,7 @@ class Hub:
             await self.sandbox.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
             await self.container.queue.wait_idle()
             await asyncio.sleep(0.01)
-            if not self.sandbox.busy() and not _running(self.container):
+            if not self.sandbox.busy() and not self.container.queue.busy():
                 return
         raise TimeoutError("hub and sandbox did not settle")
 
@@ -117,10 +117,6 @@ class Hub:
         async with self.container.uow() as uow:  # test-only peek
             integration = await uow.integrations.get(self.tenant_id, self.integration_id)
         return integration.webhook_secrets[0]
-
-
-def _running(container: Container) -> bool:
-    return bool(getattr(container.queue.broker, "_running_tasks", ()))
 
 
 def hub_settings(database_url: str, data_dir: Path, key: str, **overrides: Any) -> Settings:

@@ -71,14 +71,18 @@ class TaskiqQueue:
     async def send_outbox(self, outbox_id: int) -> None:
         await self._tasks[SEND_OUTBOX].kiq(outbox_id)
 
+    def busy(self) -> bool:
+        """True while an in-process task runs (in-memory broker; always False otherwise)."""
+        # Taskiq exposes only wait_all(); its task set tells whether a task kicked another.
+        return bool(getattr(self.broker, "_running_tasks", ()))
+
     async def wait_idle(self) -> None:
         """Until every in-process task has finished (in-memory broker; used by tests, demo)."""
         if isinstance(self.broker, InMemoryBroker):
             while True:
                 await self.broker.wait_all()
                 await asyncio.sleep(0)
-                running: set[asyncio.Task[Any]] = getattr(self.broker, "_running_tasks", set())
-                if not running:
+                if not self.busy():
                     return
 
 
