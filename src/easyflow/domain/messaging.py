@@ -37,6 +37,10 @@ class DeliveryStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # retrying
     DEAD = "dead"  # gave up; can be replayed
+    # A send was in flight when its worker died, on a platform without idempotency keys:
+    # it may or may not have arrived. Not resent by itself (that could double it); a person
+    # reviews and replays it.
+    UNCONFIRMED = "unconfirmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,9 @@ class InboundMessage:
     platform_message_id: str | None = None
     callback_id: str | None = None  # must be answered (Telegram callback_query)
     callback_data: str | None = None
+    # The sender's own phone number, when the messenger vouches for it (Telegram: a shared
+    # contact whose user_id is the sender). Digits as the platform sent them.
+    shared_phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ def message_to_json(message: InboundMessage) -> dict[str, Any]:
         "platform_message_id": message.platform_message_id,
         "callback_id": message.callback_id,
         "callback_data": message.callback_data,
+        "shared_phone": message.shared_phone,
     }
 
 
@@ -71,6 +72,7 @@ def message_from_json(data: dict[str, Any]) -> InboundMessage:
         platform_message_id=data.get("platform_message_id"),
         callback_id=data.get("callback_id"),
         callback_data=data.get("callback_data"),
+        shared_phone=data.get("shared_phone"),
     )
 
 

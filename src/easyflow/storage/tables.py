@@ -97,6 +97,8 @@ integrations = Table(
     # sha256 hex of the secrets: one indexed lookup finds the row for an inbound secret.
     Column("webhook_secret_hash", String(64), index=True),
     Column("previous_webhook_secret_hash", String(64), index=True),
+    # After a rotation the previous secret is accepted only until then (queued deliveries).
+    Column("previous_webhook_secret_expires_at", UtcDateTime),
     Column("settings", Json, nullable=False),
     _created_at(),
     _updated_at(),
@@ -113,6 +115,9 @@ contacts = Table(
     Column("display_name", String(NAME), nullable=False, default=""),
     Column("username", String(NAME)),
     Column("language", String(STATUS)),
+    # A phone number the customer proved (shared from the messenger, or confirmed against an
+    # order): digits only. Orders with this phone are theirs to ask about.
+    Column("phone", String(32)),
     _created_at(),
     _updated_at(),
     UniqueConstraint("tenant_id", "integration_id", "external_id"),
@@ -154,6 +159,8 @@ inbound_events = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("error", Text),
     Column("received_at", UtcDateTime, nullable=False, default=utcnow),
+    # A transient failure (database, network, platform 5xx) sets the next try; NULL: now.
+    Column("next_attempt_at", UtcDateTime),
     Column("processed_at", UtcDateTime),
     UniqueConstraint("integration_id", "event_id"),
     Index(None, "integration_id", "conversation_key", "status"),
