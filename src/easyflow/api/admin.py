@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from easyflow.api.deps import Container, RowId, TenantId
+from easyflow.api.deps import MAX_ROW_ID, Container, Offset, RowId, TenantId
 from easyflow.api.schemas import (
     AiProfileIn,
     ConversationOut,
@@ -71,10 +71,10 @@ async def delete_integration(integration_id: RowId, tenant: TenantId, c: Contain
 async def list_conversations(
     tenant: TenantId,
     c: Container,
-    integration_id: int | None = Query(None, ge=1, le=2**63 - 1),
+    integration_id: int | None = Query(None, ge=1, le=MAX_ROW_ID),
     conversation_status: ConversationStatus | None = Query(None, alias="status"),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> Any:
     return await c.inbox.conversations(
         tenant,
@@ -91,7 +91,7 @@ async def list_messages(
     tenant: TenantId,
     c: Container,
     limit: int = Query(100, ge=1, le=1000),
-    after_id: int = Query(0, ge=0, le=2**63 - 1),
+    after_id: Offset = 0,
 ) -> Any:
     return await c.inbox.messages(tenant, conversation_id, limit=limit, after_id=after_id)
 

@@ -15,7 +15,9 @@ from easyflow.domain.errors import (
     NotFoundError,
     RejectedError,
     RetryableError,
+    TransientStorageError,
     UnauthenticatedError,
+    UnreadableSecretError,
 )
 
 log = structlog.get_logger("easyflow.api")
@@ -30,6 +32,9 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ConfigurationError, 400),
     (RejectedError, 400),
     (RetryableError, 503),
+    (UnreadableSecretError, 503),
+    # A webhook answered 503 is redelivered by the platform: nothing acknowledged is lost.
+    (TransientStorageError, 503),
 )
 
 

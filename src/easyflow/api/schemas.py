@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from easyflow.domain.messaging import ConversationStatus
 
@@ -14,24 +24,41 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
+# Request bodies are parsed by the standard json module, which accepts NaN, Infinity and
+# 1e309 (as inf) and nests as deep as its recursion limit; neither database stores those,
+# and recursive code after it would overflow. Checked iteratively, before field validation.
+MAX_BODY_DEPTH = 32
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# NUL, and surrogates left unpaired by a `\\ud800` escape: no UTF-8 encoder takes them.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_json(value: Any, max_depth: int = MAX_BODY_DEPTH) -> None:
+    """ValueError with the reason if `value` holds NUL, a non-finite number, or nests deeper."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            if _UNSTORABLE.search(node):
+                raise ValueError("text must not contain NUL (U+0000) or unpaired surrogates")
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise ValueError("numbers must be finite (no NaN, Infinity or overflow)")
+        elif isinstance(node, dict | list | tuple):
+            if depth >= max_depth:
+                raise ValueError(f"nested deeper than {max_depth} levels")
+            items = [*node.keys(), *node.values()] if isinstance(node, dict) else list(node)
+            stack.extend((item, depth + 1) for item in items)
 
 
 class In(BaseModel):
-    """A request body. NUL characters are refused: PostgreSQL text and JSONB cannot hold them."""
+    """A request body: no NUL (PostgreSQL text and JSONB cannot hold it), finite numbers,
+    bounded nesting."""
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        if _has_nul(data):
-            raise ValueError("text must not contain NUL (U+0000) characters")
+    def _storable(cls, data: Any) -> Any:
+        _check_json(data)
         return data
 
 
@@ -39,11 +66,38 @@ Name = Annotated[str, StringConstraints(max_length=255)]
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
 
 
+# Settings are a handful of options per integration, not documents.
+MAX_SETTINGS_DEPTH = 8
+MAX_SETTINGS_BYTES = 16 * 1024
+CredentialName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+CredentialValue = Annotated[str, StringConstraints(max_length=4096)]
+
+
 class IntegrationIn(In):
     platform: str = Field(max_length=64, examples=["telegram"])
     name: Name = ""
-    credentials: dict[str, str] = Field(examples=[{"token": "123456:ABC..."}])
+    credentials: dict[CredentialName, CredentialValue] = Field(
+        max_length=20, examples=[{"token": "123456:ABC..."}]
+    )
     settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("credentials")
+    @classmethod
+    def _printable(cls, credentials: dict[str, str]) -> dict[str, str]:
+        # Credentials end up in URLs and headers: a control character there is never valid
+        # and, in a header, is an injection.
+        for name, value in credentials.items():
+            if _CONTROL.search(name) or _CONTROL.search(value):
+                raise ValueError(f"credential {name!r} contains control characters")
+        return credentials
+
+    @field_validator("settings")
+    @classmethod
+    def _bounded(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        _check_json(settings, MAX_SETTINGS_DEPTH)
+        if len(json.dumps(settings, ensure_ascii=False).encode()) > MAX_SETTINGS_BYTES:
+            raise ValueError(f"settings are larger than {MAX_SETTINGS_BYTES} bytes")
+        return settings
 
 
 class IntegrationOut(Out):

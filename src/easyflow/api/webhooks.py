@@ -1,7 +1,9 @@
 """Inbound webhooks: `POST /api/v1/messaging/webhook/{platform}[/{integration_id}]`.
 
-The raw body is read before anything else: authenticity is checked over the exact bytes the
-platform sent. The answer is the platform's expected ack, sent after the commit.
+The body is not read here: intake reads it once, after what the headers alone can prove
+(Telegram's secret token), and checks signatures over the exact bytes the platform sent. Its
+size is bounded while it streams in (api/limits.py). The answer is the platform's expected
+ack, sent after the commit.
 """
 
 from __future__ import annotations
@@ -13,16 +15,11 @@ from easyflow.api.deps import Container, RowId
 
 router = APIRouter(prefix="/api/v1/messaging/webhook", tags=["webhooks"])
 
-MAX_BODY_BYTES = 1_000_000  # a Telegram update is a few KiB; anything near this is abuse
-
 
 async def _receive(
     container: Container, request: Request, platform: str, integration_id: int | None
 ) -> JSONResponse:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return JSONResponse({"detail": "body too large"}, status_code=413)
-    ack = await container.intake.receive(platform, integration_id, request.headers, body)
+    ack = await container.intake.receive(platform, integration_id, request.headers, request.body)
     return JSONResponse(ack)
 
 

@@ -16,14 +16,12 @@ Quirks kept here as code:
 from __future__ import annotations
 
 import html
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from easyflow.domain.errors import (
     AuthenticationError,
     ConfigurationError,
-    MalformedPayloadError,
     RateLimitedError,
     RejectedError,
     RetryableError,
@@ -32,15 +30,15 @@ from easyflow.domain.messaging import (
     BotIdentity,
     Button,
     DeliveryResult,
-    InboundKind,
     InboundMessage,
     OutboundMessage,
-    Sender,
     WebhookInfo,
     WebhookRegistration,
 )
 from easyflow.domain.tenancy import PlatformKind
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RateLimit, RawResponse
+from easyflow.platforms.credentials import CredentialField
+from easyflow.platforms.telegram_updates import parse_document, parse_update
 from easyflow.webhooks.schemes import SecretTokenHeader
 
 SPEC = PlatformSpec(
@@ -54,6 +52,16 @@ SPEC = PlatformSpec(
         RateLimit(scope="group", limit=20, period=60.0),
     ),
     docs="https://core.telegram.org/bots/api",
+    idempotency_keys=False,  # sendMessage has no idempotency key: a repeat is a second copy
+)
+# The token is `<bot id>:<secret>` (telegram.md §1.1); the secret is 35 url-safe characters
+# today, so a little slack either way. It goes into the URL path: nothing else may pass.
+CREDENTIALS = (
+    CredentialField(
+        "token",
+        pattern=r"[1-9][0-9]{0,19}:[A-Za-z0-9_-]{30,64}",
+        expected="a bot token from @BotFather, <bot id>:<secret> (e.g. 123456789:AAE…)",
+    ),
 )
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
@@ -229,80 +237,5 @@ class TelegramWebhook:
     def parse(self, body: bytes) -> list[InboundMessage]:
         return parse_update(body)
 
-
-def parse_update(body: bytes) -> list[InboundMessage]:
-    """Unified messages in one Update; [] for update types the hub does not handle."""
-    try:
-        update = json.loads(body)
-    except ValueError as exc:
-        raise MalformedPayloadError(f"body is not JSON: {exc}") from None
-    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
-        raise MalformedPayloadError("an Update must be an object with an integer update_id")
-    event_id = str(update["update_id"])
-    try:
-        if "message" in update:
-            return [_from_message(event_id, update["message"], InboundKind.MESSAGE)]
-        if "edited_message" in update:
-            return [_from_message(event_id, update["edited_message"], InboundKind.EDITED)]
-        if "callback_query" in update:
-            return [_from_callback(event_id, update["callback_query"])]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedPayloadError(f"update {event_id} is missing a field: {exc}") from None
-    return []
-
-
-def _sender(user: dict[str, Any]) -> Sender:
-    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
-    return Sender(
-        external_id=str(user["id"]),
-        display_name=name,
-        username=user.get("username"),
-        language=user.get("language_code"),
-    )
-
-
-def _timestamp(unix: Any) -> datetime:
-    return datetime.fromtimestamp(int(unix), UTC) if unix else datetime.now(UTC)
-
-
-def _text_of(message: dict[str, Any]) -> str:
-    if isinstance(message.get("text"), str):
-        return message["text"]
-    if isinstance(message.get("caption"), str):
-        return message["caption"]
-    kinds = ("photo", "sticker", "voice", "video", "document", "location", "contact", "audio")
-    found = next((k for k in kinds if k in message), "message")
-    return f"[{found}]"
-
-
-def _from_message(event_id: str, message: dict[str, Any], kind: InboundKind) -> InboundMessage:
-    chat_id = str(message["chat"]["id"])
-    sender = message.get("from") or {"id": chat_id}
-    when = message.get("edit_date") if kind is InboundKind.EDITED else message.get("date")
-    return InboundMessage(
-        event_id=event_id,
-        kind=kind,
-        chat_id=chat_id,
-        sender=_sender(sender),
-        text=_text_of(message),
-        occurred_at=_timestamp(when),
-        platform_message_id=str(message["message_id"]),
-    )
-
-
-def _from_callback(event_id: str, query: dict[str, Any]) -> InboundMessage:
-    # An old callback's message may be an InaccessibleMessage (date 0, no text), but it
-    # still names the chat; inline-mode callbacks have no message: answer in the user's chat.
-    message = query.get("message") or {}
-    chat_id = str((message.get("chat") or query["from"])["id"])
-    return InboundMessage(
-        event_id=event_id,
-        kind=InboundKind.CALLBACK,
-        chat_id=chat_id,
-        sender=_sender(query["from"]),
-        text=str(query.get("data") or ""),
-        occurred_at=datetime.now(UTC),
-        platform_message_id=str(message["message_id"]) if message.get("message_id") else None,
-        callback_id=str(query["id"]),
-        callback_data=query.get("data"),
-    )
+    def parse_document(self, document: Any) -> list[InboundMessage]:
+        return parse_document(document)

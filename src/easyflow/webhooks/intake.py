@@ -1,24 +1,36 @@
-"""Webhook intake: verify -> parse -> dedupe -> store -> commit -> enqueue -> acknowledge.
+"""Webhook intake: verify -> read -> parse -> dedupe -> store -> commit -> enqueue -> ack.
 
 Nothing is stored for a request that fails authentication, and the platform's ack is
 returned only after the events are committed, so an acknowledged update is never lost. A
 redelivered update finds its event id taken and has no second effect.
+
+Where the scheme proves the sender by a header alone (Telegram's secret token), that check
+runs before a byte of the body is read: an unauthenticated sender cannot make the hub read or
+buffer anything. The body is read once (bounded by api/limits.py) and decoded once.
+
+An authenticated event whose content the hub cannot process is stored as `failed` with the
+reason and acknowledged: an error answer would make the platform retry it for a day and, on
+Telegram, hold up every later message of that chat.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
 from easyflow.domain.errors import MalformedPayloadError, WebhookSignatureError
+from easyflow.domain.messaging import EventStatus, InboundKind, InboundMessage, Sender
 from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Adapters, TaskQueue, UnitOfWork, UnitOfWorkFactory, WebhookParser
+from easyflow.webhooks.payloads import UnprocessableEventError, decode_json
 
 log = structlog.get_logger("easyflow.webhooks")
+
+BodyReader = Callable[[], Awaitable[bytes]]
 
 
 class WebhookIntake:
@@ -35,19 +47,22 @@ class WebhookIntake:
         platform: str,
         integration_id: int | None,
         headers: Mapping[str, str],
-        body: bytes,
+        read_body: BodyReader,
     ) -> dict[str, Any]:
-        """Store the delivery's events and return the body the platform expects."""
+        """Store the delivery's events and return the body the platform expects.
+
+        `read_body` is called at most once, and only after what the headers can prove.
+        """
         parser = self._adapters.webhook_parser(platform)
         try:
-            new_ids = await self._store(parser, integration_id, headers, body)
+            new_ids, outcome = await self._store(parser, integration_id, headers, read_body)
         except WebhookSignatureError:
             self._metrics.webhooks.labels(platform, "unauthenticated").inc()
             raise
         except MalformedPayloadError:
             self._metrics.webhooks.labels(platform, "malformed").inc()
             raise
-        self._metrics.webhooks.labels(platform, "accepted").inc()
+        self._metrics.webhooks.labels(platform, outcome).inc()
         self._metrics.webhook_events.labels(platform).inc(len(new_ids))
         for event_id in new_ids:
             try:
@@ -62,24 +77,42 @@ class WebhookIntake:
         parser: WebhookParser,
         integration_id: int | None,
         headers: Mapping[str, str],
-        body: bytes,
-    ) -> list[int]:
+        read_body: BodyReader,
+    ) -> tuple[list[int], str]:
+        """Ids of the new events to process, and the outcome for the metrics."""
+        scheme = parser.scheme
+        # One unit for lookup and insert (no extra round trip); the body read inside it is
+        # bounded in size and time by the limits middleware, and reached only by a sender
+        # the headers authenticated (or, for body signatures, by the integration's id).
         async with self._uow() as uow:
             integration = await self._find(uow, parser, integration_id, headers)
             if integration is None:
                 raise WebhookSignatureError("no integration for this webhook")
-            parser.scheme.verify(integration.webhook_secrets, headers, body)
-            body = _storable(body)
-            messages = parser.parse(body)
+            if not scheme.covers_body:
+                scheme.verify(integration.webhook_secrets, headers, b"")
+            body = await read_body()
+            if scheme.covers_body:
+                scheme.verify(integration.webhook_secrets, headers, body)
+            document = decode_json(body)
+            try:
+                messages, error = parser.parse_document(document), None
+            except UnprocessableEventError as exc:
+                messages, error = [_placeholder(exc)], exc.reason
             if not integration.is_active or not messages:
-                return []  # paused, or an update type the hub ignores: acknowledged, dropped
-            raw = json.loads(body)
+                return [], "ignored"  # paused, or an update type the hub ignores
             rows = [(m.event_id, m.chat_id, m) for m in messages]
+            raw = document if isinstance(document, dict) else {"body": document}
             new_ids = await uow.inbound.add_many(
                 integration.tenant_id, integration.id, parser.platform, rows, raw
             )
+            if error is not None:
+                for event_id in new_ids:
+                    await uow.inbound.mark(event_id, EventStatus.FAILED, error=error)
+                log.warning("unprocessable webhook event stored as failed", reason=error)
             await uow.commit()
-        return new_ids
+        if error is not None:
+            return [], "unprocessable"
+        return new_ids, "accepted"
 
     async def _find(
         self,
@@ -98,9 +131,13 @@ class WebhookIntake:
         return await uow.integrations.find_by_webhook_secret(parser.platform, presented)
 
 
-def _storable(body: bytes) -> bytes:
-    """The body with escaped U+0000 replaced: PostgreSQL text and JSONB cannot hold NUL.
-
-    Runs after verification, which covers the bytes exactly as the platform sent them.
-    """
-    return body.replace(b"\\u0000", b"\\ufffd") if b"\\u0000" in body else body
+def _placeholder(exc: UnprocessableEventError) -> InboundMessage:
+    """What is kept of an event that could not be parsed (its raw body is stored beside it)."""
+    return InboundMessage(
+        event_id=exc.event_id,
+        kind=InboundKind.MESSAGE,
+        chat_id=exc.conversation_key,
+        sender=Sender(external_id=exc.conversation_key),
+        text="",
+        occurred_at=datetime.now(UTC),
+    )

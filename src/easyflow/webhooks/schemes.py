@@ -34,9 +34,14 @@ def _matches_any(received: str, expected: Sequence[str]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SecretTokenHeader:
-    """The header carries the shared secret itself (Telegram). Not a signature: no body digest."""
+    """The header carries the shared secret itself (Telegram). Not a signature: no body digest.
+
+    So it is checked before the body is read: an unauthenticated sender never gets to make
+    the hub read (and buffer) a body.
+    """
 
     header: str
+    covers_body = False
 
     def sign(self, secret: str, body: bytes) -> dict[str, str]:
         return {self.header: secret}
@@ -60,6 +65,7 @@ class HmacHeader:
     header: str
     prefix: str = ""
     digest: str = "sha256"
+    covers_body = True
 
     def sign(self, secret: str, body: bytes) -> dict[str, str]:
         mac = hmac.new(secret.encode(), body, getattr(hashlib, self.digest)).hexdigest()
