@@ -10,7 +10,11 @@ EasyFlowError
 ├── UnauthenticatedError          a request carried no valid credentials (401, no detail)
 │   └── WebhookSignatureError     an inbound webhook failed its platform's check
 ├── MalformedPayloadError         an inbound body could not be understood (400 with the reason)
+├── TransientStorageError         the database was unreachable, dropped the connection or was
+│                                 busy: the same work may succeed later (storage translates
+│                                 driver errors into it at the unit of work's boundary)
 ├── NotFoundError                 a tenant-owned object does not exist (or belongs to another)
+├── UnreadableSecretError         stored credentials the configured keys cannot decrypt (503)
 └── InvalidRequestError           a caller's request breaks a rule (400 with the reason)
     └── ConflictError             it clashes with what exists (409)
 """
@@ -74,8 +78,24 @@ class MalformedPayloadError(EasyFlowError):
     """An inbound body is not what the platform sends; the message says why."""
 
 
+class TransientStorageError(EasyFlowError):
+    """The database failed for a passing reason (connection lost, server restarting, locked).
+
+    Raised by the storage layer in place of the driver's error, so callers classify failures
+    without knowing the database.
+    """
+
+
 class NotFoundError(EasyFlowError):
     """The object does not exist for this tenant."""
+
+
+class UnreadableSecretError(EasyFlowError):
+    """A stored credential or webhook secret cannot be decrypted with the configured keys.
+
+    The operator's to fix (EASYFLOW_SECRET_KEYS lacks the key that encrypted it), not the
+    caller's: answered 503, and work that needs the row waits for the key to come back.
+    """
 
 
 class InvalidRequestError(EasyFlowError):
@@ -84,3 +104,15 @@ class InvalidRequestError(EasyFlowError):
 
 class ConflictError(InvalidRequestError):
     """The request clashes with existing state (e.g. an account connected twice)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the same work may succeed later: retry it with backoff; else it is permanent.
+
+    The one classification of failures for inbound processing and sending. Lower layers
+    translate what they know into the tree first (PlatformClient: network errors and 5xx
+    into RetryableError; the unit of work: database errors into TransientStorageError).
+    """
+    # An unreadable secret means a process runs with the wrong keys; once the keys are put
+    # right the same work succeeds, so it waits instead of failing for good.
+    return isinstance(exc, (RetryableError, TransientStorageError, UnreadableSecretError))

@@ -86,6 +86,10 @@ class OutboundMessage:
     chat_id: str
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+    # The same key on every attempt of one send; a platform that has idempotency keys (VK
+    # random_id, ...) delivers a repeated attempt once. Adapters of platforms without them
+    # ignore it (PlatformSpec.idempotency_keys says which).
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +183,8 @@ class InboundEvent:
     status: EventStatus
     received_at: datetime
     attempts: int = 0
+    error: str | None = None  # why the last attempt failed (retried, or failed for good)
+    next_attempt_at: datetime | None = None  # a retry's time after a transient failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,3 +201,6 @@ class OutboxItem:
     next_attempt_at: datetime
     created_at: datetime
     last_error: str | None = None
+    # Set by a claim that took the row over from a worker whose lease lapsed without a
+    # result: that attempt may have reached the platform.
+    in_doubt: bool = False

@@ -54,3 +54,7 @@ class PlatformSpec:
     rate_limits: tuple[RateLimit, ...] = ()
     timeout: float = 30.0
     docs: str = ""
+    # Whether a send carrying an idempotency key is delivered once however often it is
+    # repeated (VK random_id, Stripe Idempotency-Key). Decides what happens to a send whose
+    # worker died mid-call: repeated with the same key, or marked unconfirmed for a person.
+    idempotency_keys: bool = False

@@ -27,14 +27,19 @@ class JobHandlers(Protocol):
     async def send_outbox(self, outbox_id: int) -> None: ...
 
 
-def build_broker(broker_url: str) -> AsyncBroker:
+def build_broker(broker_url: str, idle_timeout_seconds: float = 60.0) -> AsyncBroker:
     if broker_url.startswith("memory"):
         return InMemoryBroker(max_async_tasks=100)
     if broker_url.startswith(("redis://", "rediss://")):
-        from taskiq_redis import RedisStreamBroker
+        from easyflow.jobs.redis_broker import ResilientRedisStreamBroker
 
-        # idle_timeout: a task unacknowledged this long (its worker died) is redelivered.
-        return RedisStreamBroker(broker_url, queue_name="easyflow", idle_timeout=300_000)
+        # idle_timeout: a task unacknowledged this long (its worker died, with the tasks it
+        # had prefetched) is redelivered to another worker. Handlers are idempotent, so a
+        # slow task redelivered early costs a no-op; a short timeout keeps a dead worker's
+        # backlog from waiting minutes (the sweep would hand it out even sooner).
+        return ResilientRedisStreamBroker(
+            broker_url, queue_name="easyflow", idle_timeout=int(idle_timeout_seconds * 1000)
+        )
     raise ValueError(f"unsupported broker URL {broker_url!r} (memory:// or redis://)")
 
 

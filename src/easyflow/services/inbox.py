@@ -1,4 +1,5 @@
-"""What a seller's operator reads and does: conversations, their messages, dead deliveries."""
+"""What a seller's operator reads and does: conversations, their messages, dead or
+unconfirmed deliveries and failed inbound events (each can be replayed)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from easyflow.domain.messaging import (
     Conversation,
     ConversationStatus,
     DeliveryStatus,
+    EventStatus,
+    InboundEvent,
     OutboxItem,
     StoredMessage,
 )
@@ -62,3 +65,22 @@ class InboxService:
             await uow.outbox.replay(tenant_id, outbox_id, datetime.now(UTC))
             await uow.commit()
         await self._queue.send_outbox(outbox_id)
+
+    async def inbound_events(
+        self,
+        tenant_id: int,
+        status: EventStatus | None = None,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InboundEvent]:
+        async with self._uow() as uow:
+            return await uow.inbound.list(tenant_id, status=status, limit=limit, offset=offset)
+
+    async def replay_inbound(self, tenant_id: int, event_id: int) -> InboundEvent:
+        """Process a failed event again (after a fix, or once its cause is gone)."""
+        async with self._uow() as uow:
+            event = await uow.inbound.replay(tenant_id, event_id)
+            await uow.commit()
+        await self._queue.process_inbound(event_id)
+        return event

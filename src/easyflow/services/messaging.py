@@ -5,16 +5,31 @@ conversation's lock it processes every pending event of that conversation in arr
 so whichever worker gets a task, messages of one chat are handled one after another. The AI
 call runs outside any transaction; a crash in between leaves the event pending and the
 recovery sweep hands it out again (the stored message is not duplicated: it is keyed by event).
+
+Failures are classified once (`domain.errors.is_transient`). Transient ones (a dropped
+database connection, a platform's 5xx or timeout) leave the event pending with the attempt
+counted, the error recorded and a retry time by backoff; the events behind it in its chat wait,
+and the sweep hands it out when due — until `max_attempts`, after which it fails with "gave up
+after N attempts". Anything else (a bug, a payload the hub cannot handle) fails it at once with
+the reason. Failed events are listed in the admin API and can be replayed. The reply is stored
+in the same transaction that marks the event done, and only if it was still pending: a retry
+after an ambiguous commit never stores a second reply.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import structlog
 
 from easyflow.domain.ai import ChatReply
-from easyflow.domain.errors import NotFoundError, RetryableError
+from easyflow.domain.errors import (
+    NotFoundError,
+    RetryableError,
+    TransientStorageError,
+    is_transient,
+)
 from easyflow.domain.messaging import (
     Conversation,
     ConversationStatus,
@@ -31,6 +46,7 @@ from easyflow.domain.tenancy import Tenant
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Locks, TaskQueue, UnitOfWork, UnitOfWorkFactory
 from easyflow.services.conversations import HISTORY_LIMIT, ReplyService
+from easyflow.services.retries import RetrySchedule, describe, gave_up
 
 log = structlog.get_logger("easyflow.messaging")
 
@@ -57,6 +73,7 @@ class InboundProcessor:
         locks: Locks,
         metrics: Metrics,
         lock_ttl: float = 120.0,
+        retry: RetrySchedule | None = None,
     ) -> None:
         self._uow = uow
         self._replies = replies
@@ -64,40 +81,81 @@ class InboundProcessor:
         self._locks = locks
         self._metrics = metrics
         self._lock_ttl = lock_ttl
+        self._retry = retry or RetrySchedule()
 
     async def handle_inbound(self, event_id: int) -> None:
+        try:
+            await self._handle_conversation(event_id)
+        except TransientStorageError as exc:
+            # Nothing could be read or recorded: the event is still pending as it was, and
+            # the sweep hands it out again.
+            log.warning("inbound event left to the sweep", event_id=event_id, error=str(exc))
+
+    async def _handle_conversation(self, event_id: int) -> None:
         async with self._uow() as uow:
             event = await uow.inbound.get(event_id)
         if event is None or event.status is not EventStatus.PENDING:
             return
         key = conversation_lock(event.integration_id, event.conversation_key)
         async with self._locks.hold(key, self._lock_ttl):
-            async with self._uow() as uow:
-                pending = await uow.inbound.pending_for_key(
-                    event.integration_id, event.conversation_key
-                )
-            for each in pending:
-                await self._handle_safely(each)
+            handled: set[int] = set()
+            # Until none is left: events stored while this worker held the lock are its too.
+            while True:
+                async with self._uow() as uow:
+                    pending = await uow.inbound.pending_for_key(
+                        event.integration_id, event.conversation_key
+                    )
+                pending = [each for each in pending if each.id not in handled]
+                if not pending:
+                    return
+                for each in pending:
+                    if _waiting(each) or not await self._handle_safely(each):
+                        return  # it waits for its retry, and the chat's later events behind it
+                    handled.add(each.id)
 
-    async def _handle_safely(self, event: InboundEvent) -> None:
+    async def _handle_safely(self, event: InboundEvent) -> bool:
+        """Process one event; False when it is to be retried later (the chat stops here)."""
         structlog.contextvars.bind_contextvars(
             tenant_id=event.tenant_id, integration_id=event.integration_id, event_id=event.id
         )
         try:
             await self._handle(event)
             self._metrics.inbound_processed.labels(event.platform, "done").inc()
-        except RetryableError as exc:
-            # Left pending: the recovery sweep hands it out again after the deadline.
-            self._metrics.inbound_processed.labels(event.platform, "retry").inc()
-            log.warning("inbound event will be retried", error=str(exc))
+            return True
         except Exception as exc:
-            self._metrics.inbound_processed.labels(event.platform, "failed").inc()
+            if is_transient(exc):
+                return await self._retry_later(event, exc)
             log.exception("inbound event failed")
-            async with self._uow() as uow:
-                await uow.inbound.mark(event.id, EventStatus.FAILED, error=repr(exc)[:1000])
-                await uow.commit()
+            await self._fail(event, describe(exc))
+            return True
         finally:
             structlog.contextvars.unbind_contextvars("tenant_id", "integration_id", "event_id")
+
+    async def _retry_later(self, event: InboundEvent, exc: Exception) -> bool:
+        attempt = event.attempts + 1
+        if self._retry.exhausted(attempt):
+            await self._fail(event, gave_up(attempt, describe(exc)))
+            return True
+        retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
+        at = self._retry.next_attempt_at(attempt, retry_after)
+        self._metrics.inbound_processed.labels(event.platform, "retry").inc()
+        log.warning("inbound event will be retried", error=describe(exc), attempt=attempt)
+        try:
+            async with self._uow() as uow:
+                await uow.inbound.retry_later(event.id, describe(exc), at)
+                await uow.commit()
+        except TransientStorageError:
+            log.warning("could not record the retry; the sweep will find the event pending")
+        return False
+
+    async def _fail(self, event: InboundEvent, reason: str) -> None:
+        self._metrics.inbound_processed.labels(event.platform, "failed").inc()
+        try:
+            async with self._uow() as uow:
+                await uow.inbound.mark(event.id, EventStatus.FAILED, error=reason)
+                await uow.commit()
+        except TransientStorageError:
+            log.warning("could not record the failure; the event stays pending", error=reason)
 
     async def _handle(self, event: InboundEvent) -> None:
         async with self._uow() as uow:
@@ -114,7 +172,10 @@ class InboundProcessor:
         outbox_ids = recorded.outbox_ids
         if recorded.wants_reply:
             reply = await self._replies.reply(
-                recorded.tenant, recorded.conversation, recorded.history
+                recorded.tenant,
+                recorded.conversation,
+                recorded.history,
+                shared_phone=event.message.shared_phone,
             )
             async with self._uow() as uow:
                 outbox_ids += await self._store_reply(uow, event, recorded.conversation.id, reply)
@@ -168,10 +229,11 @@ class InboundProcessor:
         self, uow: UnitOfWork, event: InboundEvent, conversation_id: int, reply: ChatReply
     ) -> list[int]:
         tenant_id = event.tenant_id
+        if not await uow.inbound.mark(event.id, EventStatus.DONE):
+            return []  # done already (another worker, or our own commit that looked failed)
         await uow.ai_usage.record(
             tenant_id, conversation_id, reply.provider, reply.model, reply.usage
         )
-        await uow.inbound.mark(event.id, EventStatus.DONE)
         if reply.handover or not reply.text:
             await uow.conversations.set_status(
                 tenant_id, conversation_id, ConversationStatus.HANDOVER
@@ -197,3 +259,8 @@ class InboundProcessor:
             message_id=stored.id,
         )
         return [item.id]
+
+
+def _waiting(event: InboundEvent) -> bool:
+    """A transient failure scheduled this event's retry for later."""
+    return event.next_attempt_at is not None and event.next_attempt_at > datetime.now(UTC)

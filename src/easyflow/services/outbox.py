@@ -1,32 +1,52 @@
 """Outbound delivery: claim an outbox row, send it through the messenger, record the result.
 
 Every reply and notification goes through here. A row is claimed with a lease, so two
-workers never send it twice; a transient failure reschedules it with backoff (or the wait
-the platform asked for), and after `max_attempts` it is dead: kept, visible in the API and
-replayable. Each conversation's rows are sent oldest first under its lock, and a row waiting
-for a retry holds the ones behind it, so replies never overtake each other.
+workers never send it twice; each conversation's rows are sent oldest first under its lock,
+and a row waiting for a retry holds the ones behind it, so replies never overtake each other.
+
+Outcomes, classified once (`domain.errors.is_transient`):
+- sent: recorded, retrying the recording a few times if the database blips, since only this
+  worker knows the platform accepted it;
+- transient (platform 5xx, timeout, 429): retried with backoff (at least the platform's
+  `retry_after`), dead after `max_attempts` with "gave up after N attempts";
+- rejected, misconfigured, or an unexpected exception from the adapter (a bug, a response
+  shape it did not expect): dead at once with the reason — visible in the API, replayable;
+- unknown: a claimed row whose lease lapsed without a result was in flight when its worker
+  died. It is sent again with the same idempotency key (`easyflow-outbox-<id>`) where the
+  platform has them, and marked UNCONFIRMED with the reason where it has none (Telegram):
+  a second copy is worse than a person checking. A database error before the claim is
+  committed leaves the row untouched, so it is simply due again.
 """
 
 from __future__ import annotations
 
-import random
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from easyflow.domain.errors import NotFoundError, PlatformError, RetryableError
+from easyflow.domain.errors import (
+    NotFoundError,
+    PlatformError,
+    RetryableError,
+    TransientStorageError,
+)
 from easyflow.domain.messaging import DeliveryStatus, OutboundMessage, OutboxItem, OutboxKind
 from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
-from easyflow.ports import Adapters, Locks, UnitOfWorkFactory
+from easyflow.ports import Adapters, Locks, Messenger, UnitOfWork, UnitOfWorkFactory
 from easyflow.services.messaging import conversation_lock
+from easyflow.services.retries import RetrySchedule, describe, gave_up
 
 log = structlog.get_logger("easyflow.outbox")
 
+RECORD_ATTEMPTS = 5  # recording a result: ~1.5 s of retries, well inside any lease
 
-def backoff(attempt: int, base: float = 5.0, cap: float = 3600.0) -> float:
-    """Exponential backoff with full jitter, in seconds, for the n-th failed attempt."""
-    return random.uniform(0, min(cap, base * 2 ** max(0, attempt - 1)))  # noqa: S311
+
+def idempotency_key(outbox_id: int) -> str:
+    """The same key on every attempt of one row, so a platform can drop a repeat."""
+    return f"easyflow-outbox-{outbox_id}"
 
 
 class OutboxSender:
@@ -37,17 +57,25 @@ class OutboxSender:
         locks: Locks,
         metrics: Metrics,
         max_attempts: int = 8,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 60.0,
+        retry: RetrySchedule | None = None,
     ) -> None:
         self._uow = uow
         self._adapters = adapters
         self._locks = locks
         self._metrics = metrics
-        self._max_attempts = max_attempts
+        self._retry = retry or RetrySchedule(max_attempts=max_attempts)
         self._lease = timedelta(seconds=lease_seconds)
 
     async def send_outbox(self, outbox_id: int) -> None:
         """Send this row, after every older unsent row of its conversation (FIFO per chat)."""
+        try:
+            await self._send_queue(outbox_id)
+        except TransientStorageError as exc:
+            # Nothing was claimed, or the lease will lapse: the sweep hands the row out again.
+            log.warning("outbox row left to the sweep", outbox_id=outbox_id, error=str(exc))
+
+    async def _send_queue(self, outbox_id: int) -> None:
         async with self._uow() as uow:
             item = await uow.outbox.get(outbox_id)
         if item is None or item.status not in (DeliveryStatus.PENDING, DeliveryStatus.FAILED):
@@ -68,46 +96,62 @@ class OutboxSender:
     async def _claim_and_send(self, outbox_id: int) -> bool:
         """Deliver one row if it can be claimed; False when the conversation must stop here."""
         now = datetime.now(UTC)
+        lease_until = now + self._lease
+        # Everything that can fail before the platform is called happens in the claim's
+        # transaction: a lease that outlives its worker then always means "maybe sent".
         async with self._uow() as uow:
-            item = await uow.outbox.claim(outbox_id, now, now + self._lease)
-            await uow.commit()
-        if item is None:
-            return False  # another worker holds it
-        async with self._uow() as uow:
-            try:
-                integration = await uow.integrations.get(item.tenant_id, item.integration_id)
-            except NotFoundError:
-                integration = None
-        if integration is None or not integration.is_active:
-            await self._fail(
-                item, "integration is paused or deleted", dead=True, platform="unknown"
-            )
-            return True
-        return await self._deliver(item, integration)
-
-    async def _deliver(self, item: OutboxItem, integration: Integration) -> bool:
-        messenger = self._adapters.messenger(integration)
-        try:
-            if item.kind is OutboxKind.CALLBACK_ANSWER:
-                await messenger.answer_callback(str(item.payload["callback_id"]))
-                ids: tuple[str, ...] = ()
+            item = await uow.outbox.claim(outbox_id, now, lease_until)
+            if item is None:
+                return False  # another worker holds it, or it is not due
+            integration = await _integration(uow, item)
+            if integration is None or not integration.is_active:
+                reason = "integration is paused or deleted"
+                await self._write_failure(uow, item, reason, dead=True, at=now)
+                outcome = DeliveryStatus.DEAD
+            elif item.in_doubt and not self._repeatable(item, integration):
+                outcome = DeliveryStatus.UNCONFIRMED
+                await self._write_unconfirmed(uow, item, integration.platform)
             else:
-                message = OutboundMessage(str(item.payload["chat_id"]), str(item.payload["text"]))
-                ids = (await messenger.send(message)).platform_message_ids
+                outcome = DeliveryStatus.PENDING
+            await uow.commit()
+        if integration is None or outcome is not DeliveryStatus.PENDING:
+            platform = integration.platform if integration else "unknown"
+            self._metrics.outbox.labels(platform, outcome.value).inc()
+            return True
+        return await self._deliver(item, integration, lease_until)
+
+    def _repeatable(self, item: OutboxItem, integration: Integration) -> bool:
+        """Whether sending an in-doubt row again cannot show the customer a second copy."""
+        if item.kind is OutboxKind.CALLBACK_ANSWER:
+            return True  # a second answer to a callback query shows nothing new
+        return self._adapters.idempotency_keys(integration.platform)
+
+    async def _deliver(self, item: OutboxItem, integration: Integration, lease: datetime) -> bool:
+        platform = integration.platform
+        try:
+            ids = await _call(self._adapters.messenger(integration), item)
         except RetryableError as exc:
-            dead = item.attempts >= self._max_attempts
-            wait = max(exc.retry_after or 0.0, backoff(item.attempts))
-            await self._fail(item, str(exc), dead=dead, wait=wait, platform=integration.platform)
+            dead = self._retry.exhausted(item.attempts)
+            error = gave_up(item.attempts, str(exc)) if dead else str(exc)
+            at = self._retry.next_attempt_at(item.attempts, exc.retry_after)
+            await self._fail(item, error, dead=dead, at=at, lease=lease, platform=platform)
             return dead  # a dead row no longer holds the queue; a retrying one does
         except PlatformError as exc:
-            await self._fail(item, str(exc), dead=True, platform=integration.platform)
+            await self._fail(item, str(exc), dead=True, at=None, lease=lease, platform=platform)
             return True
-        await self._succeed(item, integration.platform, ids)
+        except Exception as exc:
+            # A bug or a response the adapter did not expect: retrying will not help.
+            log.exception("adapter failed unexpectedly", outbox_id=item.id)
+            error = f"unexpected error: {describe(exc)}"
+            await self._fail(item, error, dead=True, at=None, lease=lease, platform=platform)
+            return True
+        await self._succeed(item, platform, ids)
         return True
 
     async def _succeed(self, item: OutboxItem, platform: str, ids: tuple[str, ...]) -> None:
         now = datetime.now(UTC)
-        async with self._uow() as uow:
+
+        async def write(uow: UnitOfWork) -> None:
             await uow.outbox.mark_sent(item.id, now)
             if item.message_id is not None:
                 await uow.messages.set_delivery(
@@ -117,20 +161,98 @@ class OutboxSender:
                     platform_message_id=",".join(ids) or None,
                     sent_at=now,
                 )
-            await uow.commit()
-        self._metrics.outbox.labels(platform, "sent").inc()
+
+        if await self._record(item, write):
+            self._metrics.outbox.labels(platform, "sent").inc()
 
     async def _fail(
-        self, item: OutboxItem, error: str, *, dead: bool, platform: str, wait: float = 0.0
+        self,
+        item: OutboxItem,
+        error: str,
+        *,
+        dead: bool,
+        at: datetime | None,
+        lease: datetime,
+        platform: str,
     ) -> None:
-        next_attempt = datetime.now(UTC) + timedelta(seconds=wait)
+        async def write(uow: UnitOfWork) -> None:
+            await self._write_failure(uow, item, error, dead=dead, at=at, lease=lease)
+
         status = DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED
-        async with self._uow() as uow:
-            await uow.outbox.mark_failed(item.id, error, next_attempt_at=next_attempt, dead=dead)
-            if item.message_id is not None:
-                await uow.messages.set_delivery(
-                    item.tenant_id, item.message_id, status=status, error=error
-                )
-            await uow.commit()
-        self._metrics.outbox.labels(platform, status.value).inc()
+        if await self._record(item, write):
+            self._metrics.outbox.labels(platform, status.value).inc()
         log.warning("outbox delivery failed", outbox_id=item.id, dead=dead, error=error)
+
+    async def _write_failure(
+        self,
+        uow: UnitOfWork,
+        item: OutboxItem,
+        error: str,
+        *,
+        dead: bool,
+        at: datetime | None,
+        lease: datetime | None = None,
+    ) -> None:
+        at = at or datetime.now(UTC)
+        released = await uow.outbox.mark_failed(
+            item.id, error, next_attempt_at=at, dead=dead, lease_until=lease
+        )
+        if released and item.message_id is not None:
+            status = DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED
+            await uow.messages.set_delivery(
+                item.tenant_id, item.message_id, status=status, error=error
+            )
+
+    async def _write_unconfirmed(self, uow: UnitOfWork, item: OutboxItem, platform: str) -> None:
+        reason = (
+            f"attempt {item.attempts - 1} was in flight when its worker stopped; {platform} "
+            "has no idempotency key, so it may or may not have arrived: check the chat, and "
+            "replay it if it did not"
+        )
+        await uow.outbox.mark_unconfirmed(item.id, reason)
+        if item.message_id is not None:
+            await uow.messages.set_delivery(
+                item.tenant_id, item.message_id, status=DeliveryStatus.UNCONFIRMED, error=reason
+            )
+        log.warning("outbox row unconfirmed", outbox_id=item.id)
+
+    async def _record(
+        self, item: OutboxItem, write: Callable[[UnitOfWork], Awaitable[None]]
+    ) -> bool:
+        """Write a result, retrying a transient database failure for a short while.
+
+        If it still fails, the lease lapses and the row is treated as in flight (above).
+        """
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                async with self._uow() as uow:
+                    await write(uow)
+                    await uow.commit()
+                return True
+            except TransientStorageError as exc:
+                if attempt == RECORD_ATTEMPTS:
+                    log.error(
+                        "could not record a delivery result", outbox_id=item.id, error=str(exc)
+                    )
+                    return False
+                await asyncio.sleep(0.05 * 2**attempt)
+        return False
+
+
+async def _integration(uow: UnitOfWork, item: OutboxItem) -> Integration | None:
+    try:
+        return await uow.integrations.get(item.tenant_id, item.integration_id)
+    except NotFoundError:
+        return None
+
+
+async def _call(messenger: Messenger, item: OutboxItem) -> tuple[str, ...]:
+    if item.kind is OutboxKind.CALLBACK_ANSWER:
+        await messenger.answer_callback(str(item.payload["callback_id"]))
+        return ()
+    message = OutboundMessage(
+        str(item.payload["chat_id"]),
+        str(item.payload["text"]),
+        idempotency_key=idempotency_key(item.id),
+    )
+    return (await messenger.send(message)).platform_message_ids

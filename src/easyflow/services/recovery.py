@@ -1,8 +1,14 @@
 """The recovery sweep: a lost task is late, never lost.
 
-The database is the truth. Every interval, inbound events still pending past a deadline and
-outbox rows that are due (or whose sender's lease lapsed) are handed to the queue again; the
-handlers are idempotent, so a row that was merely slow is not processed twice.
+The database is the truth. Every interval the sweep hands to the queue again:
+- inbound events whose retry is due (a transient failure set `next_attempt_at`), and pending
+  events never tried that were received more than `stuck_after` ago (their task was lost);
+- outbox rows whose lease lapsed (their worker died mid-send: the sender decides between the
+  same idempotency key and "unconfirmed"), failed rows whose retry is due, and pending rows
+  never claimed for more than `stuck_after`.
+Retries and lapsed leases are handed out as soon as they are due: their task is gone, so
+there is nothing to wait for. Only rows that may still have a task queued wait `stuck_after`.
+The handlers are idempotent, so a row that was merely slow is not processed twice.
 """
 
 from __future__ import annotations
@@ -36,10 +42,9 @@ class RecoverySweep:
         """Re-enqueue what is stuck; returns (inbound events, outbox rows) handed out."""
         now = now or datetime.now(UTC)
         async with self._uow() as uow:
-            events = await uow.inbound.stuck(now - self._stuck_after, self._batch)
-            # Rows become due only `stuck_after` late here, so fresh rows whose task is
-            # already queued are not handed out twice.
-            outbox = await uow.outbox.due(now - self._stuck_after, self._batch)
+            late = now - self._stuck_after
+            events = await uow.inbound.stuck(late, self._batch, now=now)
+            outbox = await uow.outbox.due(now, self._batch, fresh_before=late)
         for event_id in events:
             await self._queue.process_inbound(event_id)
         for outbox_id in outbox:

@@ -1,7 +1,7 @@
 """Named locks: in-process for the embedded default, Redis for many workers.
 
-A Redis lock has a TTL so a crashed worker cannot hold a conversation forever; the holder
-is expected to finish well within it (inbound processing and a send take seconds).
+A Redis lock has a short lease that its holder renews, so a crashed worker frees a
+conversation within seconds while a slow but live holder keeps it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from redis.exceptions import LockError
+import structlog
+from redis.exceptions import LockError, RedisError
+
+from easyflow.state.errors import transient_redis_errors
+
+log = structlog.get_logger("easyflow.locks")
 
 
 class InMemoryLocks:
@@ -32,23 +37,49 @@ class InMemoryLocks:
 
 
 class RedisLocks:
-    """redis-py's Lock (token-checked release, TTL) shared by every worker."""
+    """redis-py's Lock (token-checked release) shared by every worker, kept alive by renewal.
 
-    def __init__(self, redis: Any, prefix: str = "easyflow:lock:") -> None:
+    The lock in Redis lives only `lease_seconds` and its holder renews it every third of
+    that, so a worker killed while holding a conversation frees it within `lease_seconds`
+    instead of stalling that chat (and the job slots of workers waiting on it) for the whole
+    `ttl_seconds` the caller allows. A waiter gives up after `ttl_seconds` with TimeoutError,
+    which leaves its work to the recovery sweep.
+    """
+
+    def __init__(
+        self, redis: Any, prefix: str = "easyflow:lock:", lease_seconds: float = 10.0
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._lease = lease_seconds
 
     @asynccontextmanager
     async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[None]:
-        lock = self._redis.lock(
-            self._prefix + key, timeout=ttl_seconds, blocking_timeout=ttl_seconds
-        )
-        acquired = await lock.acquire()
+        lease = min(self._lease, ttl_seconds)
+        lock = self._redis.lock(self._prefix + key, timeout=lease, blocking_timeout=ttl_seconds)
+        with transient_redis_errors("lock"):
+            acquired = await lock.acquire()
         if not acquired:
             raise TimeoutError(f"lock {key!r} not acquired within {ttl_seconds}s")
+        renewal = asyncio.create_task(_renew(lock, lease / 3), name=f"renew {key}")
         try:
             yield
         finally:
-            # The lock may have expired under us (TTL): then there is nothing to release.
-            with suppress(LockError):
+            renewal.cancel()
+            with suppress(asyncio.CancelledError):
+                await renewal
+            # The lock may have lapsed under us (renewal failed): nothing to release then.
+            # Redis gone: the lease ends by itself.
+            with suppress(LockError, RedisError):
                 await lock.release()
+
+
+async def _renew(lock: Any, every: float) -> None:
+    """Reset the lock's expiry every `every` seconds while its holder is alive."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await lock.reacquire()
+        except (LockError, RedisError):
+            log.warning("lock lost before its holder finished", lock=lock.name)
+            return

@@ -9,11 +9,17 @@ Leaving the block without `commit()` rolls back, whether or not an exception lef
 Work done after a `commit()` starts a new transaction that needs its own commit.
 Don't open a second unit of work inside a first one in the same task: on SQLite units are
 serialised (one writer), so the inner one would wait for the outer one until it times out.
+
+A transient database failure (a dropped connection, SQLite locked past its busy timeout)
+leaves the block as `TransientStorageError` (storage/failures.py), whichever statement met
+it: callers retry later without knowing the driver. A rollback that fails on a dead
+connection is not an error of the caller's: the server discards the transaction anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -31,6 +37,7 @@ from easyflow.ports import (
     TenantRepository,
 )
 from easyflow.storage.crypto import CredentialCipher
+from easyflow.storage.failures import translated
 from easyflow.storage.repositories import (
     SqlAiUsageRepository,
     SqlApiKeyRepository,
@@ -43,6 +50,7 @@ from easyflow.storage.repositories import (
     SqlOutboxRepository,
     SqlTenantRepository,
 )
+from easyflow.storage.repositories.integrations import ReencryptReport, UnreadableRow
 
 LOCK_TIMEOUT_SECONDS = 30.0  # as SQLite's own busy_timeout
 
@@ -86,10 +94,19 @@ class SqlUnitOfWork:
             raise RuntimeError("a unit of work cannot be entered twice")
         if self._write_lock is not None:
             # Bounded, so a unit opened inside another (a bug) fails instead of hanging.
-            await asyncio.wait_for(self._write_lock.acquire(), timeout=LOCK_TIMEOUT_SECONDS)
+            try:
+                await asyncio.wait_for(self._write_lock.acquire(), timeout=LOCK_TIMEOUT_SECONDS)
+            except TimeoutError as exc:
+                raise translated(exc) from exc
             self._holds_lock = True
         try:
             connection = await self._engine.connect()
+        except Exception as exc:
+            self._release()
+            error = translated(exc)
+            if error is exc:
+                raise
+            raise error from exc
         except BaseException:
             self._release()
             raise
@@ -106,16 +123,17 @@ class SqlUnitOfWork:
         self.ai_usage = SqlAiUsageRepository(connection)
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         connection, self._connection = self.connection, None
         try:
-            if connection.in_transaction():
-                await connection.rollback()
+            await _end(connection)
         finally:
-            try:
-                await connection.close()
-            finally:
-                self._release()
+            self._release()
+        exc = exc_info[1] if len(exc_info) > 1 else None
+        if isinstance(exc, Exception):
+            error = translated(exc)
+            if error is not exc:
+                raise error from exc
 
     def _release(self) -> None:
         if self._write_lock is not None and self._holds_lock:
@@ -123,14 +141,40 @@ class SqlUnitOfWork:
             self._write_lock.release()
 
     async def commit(self) -> None:
-        await self.connection.commit()
+        try:
+            await self.connection.commit()
+        except Exception as exc:
+            error = translated(exc)
+            if error is exc:
+                raise
+            raise error from exc
 
     async def rollback(self) -> None:
         await self.connection.rollback()
 
-    async def reencrypt_secrets(self) -> int:
+    async def reencrypt_secrets(self) -> ReencryptReport:
         """Re-encrypt every stored secret with the cipher's first key (key rotation)."""
         return await SqlIntegrationRepository(self.connection, self._cipher).reencrypt_all()
+
+    async def unreadable_secrets(self) -> tuple[list[UnreadableRow], int]:
+        """Integrations the configured keys cannot decrypt, and the number of integrations."""
+        return await SqlIntegrationRepository(self.connection, self._cipher).unreadable()
+
+
+async def _end(connection: AsyncConnection) -> None:
+    """Roll back what was not committed and give the connection back to the pool.
+
+    On a dropped connection the rollback fails too: the connection is invalidated (the pool
+    discards it) and the failure is not raised, since nothing uncommitted survives a drop.
+    """
+    try:
+        if connection.in_transaction():
+            await connection.rollback()
+    except Exception:
+        with contextlib.suppress(Exception):
+            await connection.invalidate()
+    with contextlib.suppress(Exception):
+        await connection.close()
 
 
 class SqlUnitOfWorkFactory:

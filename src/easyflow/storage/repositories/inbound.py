@@ -2,21 +2,28 @@
 
 `add_many` is one `INSERT … ON CONFLICT DO NOTHING RETURNING id` per batch: a redelivered
 event is skipped by the unique (integration, event id) key and only new ids come back, so
-only new events are enqueued. Workers take the pending events of one conversation in order.
+only new events are enqueued. Dedup has a window: only when some rows conflicted, slots held
+since before it (an id the platform reused) are freed and those rows inserted again. Workers
+take the pending events of one conversation in order.
+
+Every outcome is recorded only on a pending row (`WHERE status = 'pending'`): a worker that
+lost the race, or whose commit succeeded although its connection dropped before the answer,
+changes nothing the second time — so an event is done once and its reply stored once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import String, and_, cast, func, or_, select, update
 from sqlalchemy.engine import Row
 
+from easyflow.domain.errors import InvalidRequestError
 from easyflow.domain.messaging import EventStatus, InboundEvent, InboundMessage
 from easyflow.storage.codecs import message_from_json, message_to_json
-from easyflow.storage.repositories.base import Repository, batched, ids, insert, require_changed
+from easyflow.storage.repositories.base import Repository, batched, ids, insert, not_found
 from easyflow.storage.tables import inbound_events
 from easyflow.storage.types import utcnow
 
@@ -33,7 +40,15 @@ def _event(row: Row) -> InboundEvent:
         status=EventStatus(row.status),
         received_at=row.received_at,
         attempts=row.attempts,
+        error=row.error,
+        next_attempt_at=row.next_attempt_at,
     )
+
+
+_PENDING = EventStatus.PENDING.value
+# Longer than any platform retries a delivery (Telegram: 24 h), far shorter than the week
+# after which Telegram may reuse update ids.
+DEDUP_WINDOW = timedelta(hours=24)
 
 
 class SqlInboundEventRepository(Repository):
@@ -44,9 +59,12 @@ class SqlInboundEventRepository(Repository):
         platform: str,
         events: Sequence[tuple[str, str, InboundMessage]],
         raw: dict[str, Any],
+        *,
+        dedup_window: timedelta = DEDUP_WINDOW,
     ) -> list[int]:
         """Store (event_id, conversation_key, message) rows; ids of the rows that were new,
-        in arrival order. A row whose (integration, event_id) exists already is skipped."""
+        in arrival order. A row whose (integration, event_id) was received within
+        `dedup_window` is a redelivery and is skipped; an older one is a reused id."""
         received_at = utcnow()
         rows = [
             {
@@ -63,17 +81,46 @@ class SqlInboundEventRepository(Repository):
             }
             for event_id, conversation_key, message in events
         ]
+        new_ids, taken = await self._insert_new(rows)
+        if taken and await self._free_stale(integration_id, taken, received_at - dedup_window):
+            retried, _ = await self._insert_new([r for r in rows if r["event_id"] in taken])
+            new_ids += retried
+        return sorted(new_ids)
+
+    async def _insert_new(self, rows: list[dict[str, Any]]) -> tuple[list[int], set[str]]:
+        """Ids of the rows inserted, and the event ids that were taken already."""
+        c = inbound_events.c
         statement = (
             insert(self._connection, inbound_events)
-            .on_conflict_do_nothing(
-                index_elements=[inbound_events.c.integration_id, inbound_events.c.event_id]
-            )
-            .returning(inbound_events.c.id)
+            .on_conflict_do_nothing(index_elements=[c.integration_id, c.event_id])
+            .returning(c.id, c.event_id)
         )
         new_ids: list[int] = []
+        inserted: set[str] = set()
         for batch in batched(rows):
-            new_ids += ids(await self._connection.execute(statement, list(batch)))
-        return sorted(new_ids)
+            for row in await self._connection.execute(statement, list(batch)):
+                new_ids.append(row.id)
+                inserted.add(row.event_id)
+        return new_ids, {r["event_id"] for r in rows} - inserted
+
+    async def _free_stale(self, integration_id: int, event_ids: set[str], cutoff: datetime) -> int:
+        """Rename rows holding these ids since before `cutoff` to `<id>~<row id>`; how many.
+
+        Platforms reuse ids (Telegram picks new update ids at random after a week without
+        updates; its sandbox restarts them on reset) and retry a delivery for 24 h at most,
+        so a slot older than the window is no duplicate. The old row stays, for the record.
+        """
+        c = inbound_events.c
+        statement = (
+            update(inbound_events)
+            .where(
+                c.integration_id == integration_id,
+                c.event_id.in_(sorted(event_ids)),
+                c.received_at < cutoff,
+            )
+            .values(event_id=func.substr(c.event_id, 1, 200) + "~" + cast(c.id, String))
+        )
+        return int((await self._connection.execute(statement)).rowcount or 0)
 
     async def get(self, event_id: int) -> InboundEvent | None:
         query = select(inbound_events).where(inbound_events.c.id == event_id)
@@ -95,30 +142,98 @@ class SqlInboundEventRepository(Repository):
         )
         return [_event(row) for row in await self._connection.execute(query)]
 
-    async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> None:
-        """Record the outcome of one processing attempt (each call counts as an attempt)."""
-        done = status is EventStatus.DONE
-        statement = (
-            update(inbound_events)
-            .where(inbound_events.c.id == event_id)
-            .values(
-                status=status.value,
-                error=error,
-                attempts=inbound_events.c.attempts + 1,
-                processed_at=utcnow() if done else None,
-            )
-        )
-        require_changed(await self._connection.execute(statement), "inbound event", event_id)
+    async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> bool:
+        """Record the outcome of one processing attempt (each call counts as an attempt).
 
-    async def stuck(self, received_before: datetime, limit: int) -> list[int]:
-        """Pending events received before the deadline (their task was lost or failed)."""
+        Only a pending event changes; False when it was no longer pending (another worker
+        recorded it). Raises NotFoundError for a missing event.
+        """
+        done = status is EventStatus.DONE
+        return await self._update_pending(
+            event_id,
+            status=status.value,
+            error=error,
+            attempts=inbound_events.c.attempts + 1,
+            processed_at=utcnow() if done else None,
+            next_attempt_at=None,
+        )
+
+    async def retry_later(self, event_id: int, error: str, next_attempt_at: datetime) -> bool:
+        """A transient failure: count the attempt, keep the event pending until then."""
+        return await self._update_pending(
+            event_id,
+            error=error,
+            attempts=inbound_events.c.attempts + 1,
+            next_attempt_at=next_attempt_at,
+        )
+
+    async def stuck(
+        self, received_before: datetime, limit: int, *, now: datetime | None = None
+    ) -> list[int]:
+        """Pending events to hand out again: a retry that is due (`next_attempt_at` <= now),
+        or one never tried whose task is late (received before `received_before`)."""
+        now = now or utcnow()
+        c = inbound_events.c
         query = (
-            select(inbound_events.c.id)
+            select(c.id)
             .where(
-                inbound_events.c.status == EventStatus.PENDING.value,
-                inbound_events.c.received_at < received_before,
+                c.status == _PENDING,
+                or_(
+                    c.next_attempt_at <= now,
+                    and_(c.next_attempt_at.is_(None), c.received_at < received_before),
+                ),
             )
-            .order_by(inbound_events.c.id)
+            .order_by(c.id)
             .limit(limit)
         )
         return ids(await self._connection.execute(query))
+
+    async def list(
+        self,
+        tenant_id: int,
+        *,
+        status: EventStatus | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InboundEvent]:
+        """The tenant's events, newest first."""
+        query = select(inbound_events).where(inbound_events.c.tenant_id == tenant_id)
+        if status is not None:
+            query = query.where(inbound_events.c.status == status.value)
+        query = query.order_by(inbound_events.c.id.desc()).limit(limit).offset(offset)
+        return [_event(row) for row in await self._connection.execute(query)]
+
+    async def replay(self, tenant_id: int, event_id: int) -> InboundEvent:
+        """Make a failed event pending again, with a fresh count of attempts.
+
+        Raises NotFoundError for another tenant's event, InvalidRequestError if not failed.
+        """
+        mine = and_(inbound_events.c.id == event_id, inbound_events.c.tenant_id == tenant_id)
+        statement = (
+            update(inbound_events)
+            .where(mine, inbound_events.c.status == EventStatus.FAILED.value)
+            .values(status=_PENDING, attempts=0, next_attempt_at=None, processed_at=None)
+            .returning(*inbound_events.c)
+        )
+        row = (await self._connection.execute(statement)).first()
+        if row is not None:
+            return _event(row)
+        status = (
+            await self._connection.execute(select(inbound_events.c.status).where(mine))
+        ).scalar()
+        if status is None:
+            raise not_found("inbound event", event_id)
+        raise InvalidRequestError(f"inbound event {event_id} is {status}; only failed ones replay")
+
+    async def _update_pending(self, event_id: int, **values: Any) -> bool:
+        statement = (
+            update(inbound_events)
+            .where(inbound_events.c.id == event_id, inbound_events.c.status == _PENDING)
+            .values(**values)
+        )
+        if (await self._connection.execute(statement)).rowcount:
+            return True
+        exists = select(inbound_events.c.id).where(inbound_events.c.id == event_id)
+        if (await self._connection.execute(exists)).first() is None:
+            raise not_found("inbound event", event_id)
+        return False

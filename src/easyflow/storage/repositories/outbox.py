@@ -1,14 +1,18 @@
 """The outbox: every reply and notification waits here until a worker delivers it.
 
-A worker claims a row with one conditional UPDATE … RETURNING: it wins only if the row is due
+A worker claims a row with a conditional UPDATE … RETURNING: it wins only if the row is due
 (pending or failed, `next_attempt_at` reached) and no live lease holds it, so two workers
 cannot both send it. The lease (`lease_until`) marks a row in flight; the domain has no
-"sending" status, and a lapsed lease makes the row claimable again after a crashed send.
-Each claim counts as an attempt. Dead rows stay for inspection and can be replayed.
+"sending" status. A result releases the lease (sent, failed, dead), so a row whose lease
+is still set once it lapsed was in flight when its worker died: it may have reached the
+platform. The claim that takes such a row over says so (`in_doubt`), and the sender either
+repeats the send with the same idempotency key or marks the row unconfirmed for a person.
+Each claim counts as an attempt. Dead and unconfirmed rows stay for inspection and replay.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +31,7 @@ from easyflow.storage.tables import integrations, outbox
 from easyflow.storage.types import utcnow
 
 _RETRYABLE = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
+_REPLAYABLE = (DeliveryStatus.DEAD.value, DeliveryStatus.UNCONFIRMED.value)
 
 
 def _item(row: Row) -> OutboxItem:
@@ -88,29 +93,77 @@ class SqlOutboxRepository(Repository):
     async def claim(
         self, outbox_id: int, now: datetime, lease_until: datetime
     ) -> OutboxItem | None:
-        """Take the row for sending if it is due and nobody holds it; None otherwise."""
+        """Take the row for sending if it is due and nobody holds it; None otherwise.
+
+        `in_doubt` on the result: the row still had a (lapsed) lease, so an earlier attempt
+        ended without a result and may have reached the platform.
+        """
+        current = (
+            await self._connection.execute(
+                select(outbox.c.lease_until).where(outbox.c.id == outbox_id, _claimable(now))
+            )
+        ).first()
+        if current is None:
+            return None
+        previous = current.lease_until
+        # Compare-and-set on the lease: of two racing claimers only one still matches it.
+        same_lease = (
+            outbox.c.lease_until.is_(None) if previous is None else outbox.c.lease_until == previous
+        )
         statement = (
             update(outbox)
-            .where(outbox.c.id == outbox_id, _claimable(now))
+            .where(outbox.c.id == outbox_id, _claimable(now), same_lease)
             .values(lease_until=lease_until, attempts=outbox.c.attempts + 1)
             .returning(*outbox.c)
         )
         row = (await self._connection.execute(statement)).first()
-        return None if row is None else _item(row)
+        return None if row is None else replace(_item(row), in_doubt=previous is not None)
 
     async def mark_sent(self, outbox_id: int, now: datetime) -> None:
+        """The platform accepted it: true whoever holds the row now, so unconditional."""
         await self._set(outbox_id, status=DeliveryStatus.SENT.value, sent_at=now, lease_until=None)
 
     async def mark_failed(
-        self, outbox_id: int, error: str, *, next_attempt_at: datetime, dead: bool
-    ) -> None:
-        """Release the row: retried at `next_attempt_at`, or never again when `dead`."""
+        self,
+        outbox_id: int,
+        error: str,
+        *,
+        next_attempt_at: datetime,
+        dead: bool,
+        lease_until: datetime | None = None,
+    ) -> bool:
+        """Release the row: retried at `next_attempt_at`, or never again when `dead`.
+
+        With `lease_until` (the claimer's lease) only while that lease still holds the row:
+        False when another worker has taken it over since, and nothing changes.
+        """
         status = DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED
+        values = {
+            "status": status.value,
+            "last_error": error,
+            "next_attempt_at": next_attempt_at,
+            "lease_until": None,
+        }
+        if lease_until is None:
+            await self._set(outbox_id, **values)
+            return True
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.id == outbox_id,
+                outbox.c.lease_until == lease_until,
+                outbox.c.status.in_(_RETRYABLE),
+            )
+            .values(**values)
+        )
+        return bool((await self._connection.execute(statement)).rowcount)
+
+    async def mark_unconfirmed(self, outbox_id: int, reason: str) -> None:
+        """An attempt's outcome is unknown and repeating it could double it: a person decides."""
         await self._set(
             outbox_id,
-            status=status.value,
-            last_error=error,
-            next_attempt_at=next_attempt_at,
+            status=DeliveryStatus.UNCONFIRMED.value,
+            last_error=reason,
             lease_until=None,
         )
 
@@ -129,12 +182,21 @@ class SqlOutboxRepository(Repository):
         )
         return [_item(row) for row in await self._connection.execute(query)]
 
-    async def due(self, now: datetime, limit: int) -> list[int]:
-        """Rows due for (re)sending: pending or failed and due, or with a lapsed lease."""
+    async def due(
+        self, now: datetime, limit: int, *, fresh_before: datetime | None = None
+    ) -> list[int]:
+        """Rows to hand out: a lapsed lease (its worker died) or a failed row's retry that is
+        due now; a pending row never tried only once due before `fresh_before` (default
+        `now`), since its own task is probably still queued."""
+        fresh_before = fresh_before or now
+        c = outbox.c
+        lapsed = and_(c.lease_until.is_not(None), c.lease_until < now)
+        retry_due = and_(c.status == DeliveryStatus.FAILED.value, c.next_attempt_at <= now)
+        late = and_(c.status == DeliveryStatus.PENDING.value, c.next_attempt_at <= fresh_before)
         query = (
-            select(outbox.c.id)
-            .where(_claimable(now))
-            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            select(c.id)
+            .where(_claimable(now), or_(lapsed, retry_due, late))
+            .order_by(c.next_attempt_at, c.id)
             .limit(limit)
         )
         return ids(await self._connection.execute(query))
@@ -150,14 +212,14 @@ class SqlOutboxRepository(Repository):
         return [_item(row) for row in rows]
 
     async def replay(self, tenant_id: int, outbox_id: int, now: datetime) -> None:
-        """Send a dead row again, with a fresh count of attempts.
+        """Send a dead or unconfirmed row again, with a fresh count of attempts.
 
-        Raises NotFoundError for another tenant's row, InvalidRequestError if it is not dead.
+        Raises NotFoundError for another tenant's row, InvalidRequestError for other states.
         """
         mine = and_(outbox.c.id == outbox_id, outbox.c.tenant_id == tenant_id)
         statement = (
             update(outbox)
-            .where(mine, outbox.c.status == DeliveryStatus.DEAD.value)
+            .where(mine, outbox.c.status.in_(_REPLAYABLE))
             .values(
                 status=DeliveryStatus.PENDING.value,
                 attempts=0,
@@ -170,7 +232,9 @@ class SqlOutboxRepository(Repository):
         status = (await self._connection.execute(select(outbox.c.status).where(mine))).scalar()
         if status is None:
             raise not_found("outbox row", outbox_id)
-        raise InvalidRequestError(f"outbox row {outbox_id} is {status}; only dead rows replay")
+        raise InvalidRequestError(
+            f"outbox row {outbox_id} is {status}; only dead rows replay, and unconfirmed ones"
+        )
 
     async def _set(self, outbox_id: int, **values: Any) -> None:
         statement = update(outbox).where(outbox.c.id == outbox_id).values(**values)
