@@ -12,8 +12,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from easyflow import __version__
-from easyflow.api import admin, health, webhooks
+from easyflow.api import admin, events, health, keys, webhooks
+from easyflow.api.auth import ApiKeyMiddleware
 from easyflow.api.errors import install_error_handlers
+from easyflow.api.limits import BodyLimitMiddleware, BodyLimits
 from easyflow.api.middleware import RequestIdMiddleware
 from easyflow.bootstrap import Container, build_container
 from easyflow.config import Settings
@@ -41,8 +43,24 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Added last runs first: request id, then body limits, then the admin API key, all
+    # before routing (so before FastAPI reads any body).
+    app.add_middleware(ApiKeyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limits=_body_limits(settings, container))
     app.add_middleware(RequestIdMiddleware)
     app.include_router(webhooks.router)
+    app.include_router(health.router)  # first: /api/v1/integrations/health is not an id
     app.include_router(admin.router)
-    app.include_router(health.router)
+    app.include_router(keys.router)
+    app.include_router(events.router)
     return app
+
+
+def _body_limits(settings: Settings | None, container: Container | None) -> BodyLimits:
+    s = settings or (container.settings if container is not None else Settings())
+    return BodyLimits(
+        rules=(
+            (webhooks.router.prefix + "/", s.max_webhook_body_bytes),
+            ("/api/", s.max_api_body_bytes),
+        )
+    )

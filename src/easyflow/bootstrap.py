@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -30,11 +31,12 @@ from easyflow.services.integrations import IntegrationService
 from easyflow.services.messaging import InboundProcessor
 from easyflow.services.outbox import OutboxSender
 from easyflow.services.recovery import RecoverySweep
+from easyflow.services.retries import RetrySchedule
 from easyflow.services.tenants import TenantService
 from easyflow.state.locks import InMemoryLocks, RedisLocks
 from easyflow.state.ratelimit import RedisRateLimiter
 from easyflow.storage import migrate
-from easyflow.storage.crypto import CredentialCipher
+from easyflow.storage.crypto import CredentialCipher, SecretKeyMismatch
 from easyflow.storage.engine import create_engine
 from easyflow.storage.uow import SqlUnitOfWorkFactory
 from easyflow.webhooks.intake import WebhookIntake
@@ -86,6 +88,9 @@ class PlatformAdapters:
     def platform_kind(self, platform: str) -> PlatformKind:
         return PlatformKind.AI if platform == LOCAL else self._registry.get(platform).spec.kind
 
+    def idempotency_keys(self, platform: str) -> bool:
+        return self._registry.get(platform).spec.idempotency_keys
+
     def webhook_parser(self, platform: str) -> WebhookParser:
         parser = self._registry.get(platform).webhook
         if parser is None:
@@ -135,10 +140,26 @@ class Container:
     redis: Any = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
 
-    async def start(self) -> None:
+    async def start(self, *, check_secret_keys: bool = True) -> None:
+        """Migrate the embedded database, refuse keys that cannot read what is stored, start
+        the broker. Only `easyflow keys reencrypt` and `integrations remove` skip the key
+        check: they are how an operator repairs what it finds."""
         if self.settings.is_embedded_database:
             await migrate.upgrade(self.settings.resolved_database_url)
+        if check_secret_keys:
+            await self.check_secret_keys()
         await self.queue.broker.startup()
+
+    async def check_secret_keys(self) -> None:
+        """SecretKeyMismatch unless the configured keys decrypt every stored secret.
+
+        A hub with a wrong key would report ready, fail every request touching those rows
+        and encrypt new integrations with a key the other processes lack.
+        """
+        async with self.uow() as uow:
+            unreadable, total = await uow.unreadable_secrets()
+        if unreadable:
+            raise SecretKeyMismatch(len(unreadable), total)
 
     async def aclose(self) -> None:
         await self.queue.broker.shutdown()
@@ -180,9 +201,11 @@ def build_container(
     adapters = PlatformAdapters(
         registry, settings, clients, limiter, metrics, retry or RetryPolicy()
     )
-    queue = TaskiqQueue(build_broker(settings.broker_url), settings.job_concurrency)
+    queue = TaskiqQueue(
+        build_broker(settings.broker_url, settings.broker_idle_timeout_seconds),
+        settings.job_concurrency,
+    )
     replies = ReplyService(uow, adapters, metrics, settings.ai_cooldown_seconds)
-    fields = {name: registry.get(name).credential_fields for name in registry.names()}
     container = Container(
         settings=settings,
         engine=engine,
@@ -191,12 +214,33 @@ def build_container(
         queue=queue,
         adapters=adapters,
         tenants=TenantService(uow),
-        integrations=IntegrationService(uow, adapters, fields, settings.public_url),
+        integrations=IntegrationService(
+            uow,
+            adapters,
+            registry.check_credentials,
+            settings.public_url,
+            timedelta(seconds=settings.webhook_secret_overlap_seconds),
+        ),
         intake=WebhookIntake(uow, adapters, queue, metrics),
         inbox=InboxService(uow, queue),
-        inbound=InboundProcessor(uow, replies, queue, locks, metrics, settings.lock_ttl_seconds),
+        inbound=InboundProcessor(
+            uow,
+            replies,
+            queue,
+            locks,
+            metrics,
+            settings.lock_ttl_seconds,
+            RetrySchedule(settings.retry_base_seconds, max_attempts=settings.inbound_max_attempts),
+        ),
         outbox=OutboxSender(
-            uow, adapters, locks, metrics, settings.outbox_max_attempts, settings.lock_ttl_seconds
+            uow,
+            adapters,
+            locks,
+            metrics,
+            lease_seconds=settings.send_lease_seconds,
+            retry=RetrySchedule(
+                settings.retry_base_seconds, max_attempts=settings.outbox_max_attempts
+            ),
         ),
         health=IntegrationHealth(uow, adapters, metrics, settings.health_cache_seconds),
         recovery=RecoverySweep(uow, queue, metrics, settings.stuck_after_seconds),

@@ -1,10 +1,15 @@
-"""The `easyflow` command."""
+"""The `easyflow` command.
+
+Every command that opens the database first checks that EASYFLOW_SECRET_KEYS can read the
+stored secrets and stops with what to do when it cannot; `keys reencrypt` and
+`integrations remove` skip that check, because they are how such rows are found and removed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -33,23 +38,30 @@ T = TypeVar("T")
 TenantOpt = Annotated[int, typer.Option("--tenant", "-t", help="Tenant id")]
 
 
-def _run(work: Callable[[Any], Awaitable[T]]) -> T:
+def _run(work: Callable[[Any], Awaitable[T]], *, check_secret_keys: bool = True) -> T:
     """Run `work(container)` with a started container; domain errors end the command cleanly."""
-    from easyflow.bootstrap import build_container
-
     settings = Settings()
     configure_logging(settings.log_level, json=False)
+    return _clean(_with_container(settings, work, check_secret_keys))
 
-    async def main() -> T:
-        container = build_container(settings)
-        await container.start()
-        try:
-            return await work(container)
-        finally:
-            await container.aclose()
 
+async def _with_container(
+    settings: Settings, work: Callable[[Any], Awaitable[T]], check_secret_keys: bool = True
+) -> T:
+    from easyflow.bootstrap import build_container
+
+    container = build_container(settings)
     try:
-        return asyncio.run(main())
+        await container.start(check_secret_keys=check_secret_keys)
+        return await work(container)
+    finally:
+        await container.aclose()
+
+
+def _clean(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main`; what an operator must fix is one line on the console, not a traceback."""
+    try:
+        return asyncio.run(main)
     except (EasyFlowError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -72,7 +84,14 @@ def serve(
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    # The same start-up checks as the app's (keys, migrations), before uvicorn: a refusal is
+    # one clear line instead of a lifespan traceback.
+    _clean(_with_container(settings, _nothing))
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+async def _nothing(_container: Any) -> None:
+    return None
 
 
 @app.command()
@@ -85,7 +104,7 @@ def worker() -> None:
     if settings.broker_url.startswith("memory"):
         console.print("[red]error:[/red] a worker needs EASYFLOW_BROKER_URL=redis://...")
         raise typer.Exit(2)
-    asyncio.run(run_worker(settings))
+    _clean(run_worker(settings))
 
 
 @app.command()
@@ -143,6 +162,32 @@ def keys_create(tenant: TenantOpt, name: str = "default") -> None:
     print(key)
 
 
+@keys_app.command("list")
+def keys_list(tenant: TenantOpt) -> None:
+    """A tenant's API keys (prefix only; the key itself was shown once)."""
+    keys = _run(lambda c: c.tenants.list_api_keys(tenant))
+    table = Table("id", "name", "prefix", "created", "revoked")
+    for k in keys:
+        revoked = k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else ""
+        table.add_row(
+            str(k.id),
+            k.name,
+            f"ef_{k.prefix}_…",
+            k.created_at.isoformat(timespec="seconds"),
+            revoked,
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    tenant: TenantOpt, key_id: Annotated[int, typer.Argument(help="Key id (`keys list`)")]
+) -> None:
+    """Revoke an API key: it stops authenticating at once."""
+    _run(lambda c: c.tenants.revoke_api_key(tenant, key_id))
+    console.print(f"API key {key_id} of tenant {tenant} revoked")
+
+
 @keys_app.command("generate-secret")
 def keys_generate_secret() -> None:
     """Print a new Fernet key for EASYFLOW_SECRET_KEYS (prepend it to rotate)."""
@@ -153,15 +198,31 @@ def keys_generate_secret() -> None:
 
 @keys_app.command("reencrypt")
 def keys_reencrypt() -> None:
-    """After prepending a new key to EASYFLOW_SECRET_KEYS: re-encrypt every stored secret."""
+    """After prepending a new key to EASYFLOW_SECRET_KEYS: re-encrypt every stored secret.
 
-    async def work(c: Any) -> int:
+    Rows no configured key can read are listed and left as they are (exit status 1).
+    """
+
+    async def work(c: Any) -> Any:
         async with c.uow() as uow:
-            count = int(await uow.reencrypt_secrets())
+            report = await uow.reencrypt_secrets()
             await uow.commit()
-            return count
+            return report
 
-    console.print(f"re-encrypted the secrets of {_run(work)} integrations")
+    report = _run(work, check_secret_keys=False)
+    console.print(f"re-encrypted the secrets of {report.rewritten} integrations")
+    if report.unreadable:
+        for row in report.unreadable:
+            console.print(
+                f"[red]unreadable:[/red] integration {row.integration_id} "
+                f"(tenant {row.tenant_id}, {row.platform})"
+            )
+        console.print(
+            f"{len(report.unreadable)} integrations could not be decrypted with any key in "
+            "EASYFLOW_SECRET_KEYS: add the key they were encrypted with and run this again, "
+            "or remove them (`easyflow integrations remove`) and connect them again"
+        )
+        raise typer.Exit(1)
 
 
 @add_app.command("telegram")
@@ -194,9 +255,17 @@ def add_openai(
 
 @integrations_app.command("rotate-secret")
 def integrations_rotate_secret(tenant: TenantOpt, integration: int) -> None:
-    """Register a new webhook secret at the platform (the old one stays valid meanwhile)."""
+    """Register a new webhook secret at the platform; the old one is accepted for
+    EASYFLOW_WEBHOOK_SECRET_OVERLAP_SECONDS (queued deliveries), then refused."""
     _run(lambda c: c.integrations.rotate_webhook_secret(tenant, integration))
     console.print(f"integration {integration}: new webhook secret registered")
+
+
+@integrations_app.command("remove")
+def integrations_remove(tenant: TenantOpt, integration: int) -> None:
+    """Remove an integration (its webhook too, when its token can still be read)."""
+    _run(lambda c: c.integrations.delete(tenant, integration), check_secret_keys=False)
+    console.print(f"integration {integration} removed")
 
 
 @integrations_app.command("list")

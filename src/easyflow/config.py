@@ -8,6 +8,7 @@ EASYFLOW_SECRET_KEYS explicitly.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -35,13 +36,26 @@ class Settings(BaseSettings):
     log_json: bool = True
     telegram_base_url: str | None = None
     openai_base_url: str | None = None
-    recovery_interval_seconds: float = 30.0
-    stuck_after_seconds: float = 60.0
+    # Recovery (docs/operations.md, "Failures, retries and recovery"): how soon work a dead
+    # worker or a lost task left behind is handed out again.
+    recovery_interval_seconds: float = Field(default=10.0, gt=0)
+    stuck_after_seconds: float = Field(default=30.0, ge=0)  # a never-tried row's task is late
+    send_lease_seconds: float = Field(default=60.0, gt=0)  # a send's claim; lapsed = in doubt
+    broker_idle_timeout_seconds: float = Field(default=60.0, gt=0)  # Redis Streams redelivery
+    retry_base_seconds: float = Field(default=5.0, ge=0)  # backoff: base * 2^(n-1), jittered
+    inbound_max_attempts: int = Field(default=8, ge=1)
     outbox_max_attempts: int = 8
     lock_ttl_seconds: float = 120.0
     job_concurrency: int = 16  # handlers running at once per process
     health_cache_seconds: float = 60.0
     ai_cooldown_seconds: float = 60.0
+    # Request bodies (api/limits.py): a Telegram update is a few KiB; the largest valid admin
+    # body, an AI profile at its schema maxima, is 1.8 MiB in ASCII. Unauthenticated admin
+    # requests are refused before their body is read, whatever these are.
+    max_webhook_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_api_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # After a rotation the previous webhook secret is accepted this long (queued deliveries).
+    webhook_secret_overlap_seconds: float = Field(default=3600.0, ge=0, le=7 * 86_400)
 
     @property
     def resolved_database_url(self) -> str:
@@ -73,7 +87,14 @@ class Settings(BaseSettings):
             )
         path = self.data_dir / "secret.key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(Fernet.generate_key().decode())
-            path.chmod(0o600)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Created 0600, never readable by others even for a moment; O_EXCL: of two
+            # processes starting at once, one writes the key and both read it.
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as f:
+                    f.write(Fernet.generate_key().decode())
         return [path.read_text().strip()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,6 +15,8 @@ from easyflow.storage import CredentialCipher, SqlUnitOfWorkFactory, generate_ke
 from easyflow.storage.tables import integrations
 
 from .helpers import BOT_TOKEN, Tenancy
+
+OVERLAP = {"previous_expires_at": datetime.now(UTC) + timedelta(hours=1)}
 
 PROFILE = AiProfile(
     system_prompt="You sell tea.",
@@ -86,7 +90,8 @@ async def test_rotating_the_encryption_key(
     new_only = SqlUnitOfWorkFactory(db_engine, CredentialCipher([new_key]))
 
     async with rotating() as uow:
-        assert await uow.reencrypt_secrets() == 2
+        report = await uow.reencrypt_secrets()
+        assert (report.rewritten, report.unreadable) == (2, ())
         await uow.commit()
 
     async with new_only() as uow:
@@ -99,7 +104,9 @@ async def test_webhook_secret_lookup_current_previous_and_wrong(
     uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
 ) -> None:
     async with uow_factory() as uow:
-        await uow.integrations.set_webhook_secret(tenancy.tenant_a, tenancy.integration_a, "new-a")
+        await uow.integrations.set_webhook_secret(
+            tenancy.tenant_a, tenancy.integration_a, "new-a", **OVERLAP
+        )
         await uow.commit()
 
     async with uow_factory() as uow:
@@ -120,8 +127,12 @@ async def test_a_second_rotation_retires_the_oldest_secret(
     uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
 ) -> None:
     async with uow_factory() as uow:
-        await uow.integrations.set_webhook_secret(tenancy.tenant_a, tenancy.integration_a, "two")
-        await uow.integrations.set_webhook_secret(tenancy.tenant_a, tenancy.integration_a, "three")
+        await uow.integrations.set_webhook_secret(
+            tenancy.tenant_a, tenancy.integration_a, "two", **OVERLAP
+        )
+        await uow.integrations.set_webhook_secret(
+            tenancy.tenant_a, tenancy.integration_a, "three", **OVERLAP
+        )
         await uow.commit()
 
     async with uow_factory() as uow:
@@ -141,7 +152,7 @@ async def test_another_tenant_cannot_read_change_or_delete_an_integration(
         with pytest.raises(NotFoundError):
             await uow.integrations.set_status(b, theirs, IntegrationStatus.PAUSED)
         with pytest.raises(NotFoundError):
-            await uow.integrations.set_webhook_secret(b, theirs, "hijack")
+            await uow.integrations.set_webhook_secret(b, theirs, "hijack", **OVERLAP)
         with pytest.raises(NotFoundError):
             await uow.integrations.delete(b, theirs)
         listed = await uow.integrations.list(b)

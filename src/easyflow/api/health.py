@@ -1,4 +1,9 @@
-"""Liveness, readiness, integration health (cached) and Prometheus metrics."""
+"""Liveness, readiness, integration health (cached) and Prometheus metrics.
+
+`/health/integrations` is public (probes, load balancers): statuses and counts per platform,
+nothing that names a tenant's integration or its errors. A tenant reads its own integrations'
+health, errors included, at `/api/v1/integrations/health` with its API key.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from easyflow.api.deps import Container
+from easyflow.api.deps import Container, TenantId
 
 router = APIRouter(tags=["health"])
 
@@ -38,6 +43,12 @@ async def readiness(c: Container) -> JSONResponse:
 @router.get("/health/integrations")
 async def integrations(c: Container) -> dict[str, Any]:
     return dict(await c.health.report())
+
+
+@router.get("/api/v1/integrations/health", tags=["admin"])
+async def tenant_integrations(tenant: TenantId, c: Container) -> dict[str, Any]:
+    """This tenant's active messenger integrations, each with its last check and error."""
+    return dict(await c.health.tenant_report(tenant))
 
 
 @router.get("/metrics", include_in_schema=False)

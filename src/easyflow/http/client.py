@@ -12,12 +12,18 @@ typed error from `domain.errors`. The order of work for one call:
    the caller (the outbox) reschedules.
 
 httpx stays behind this module: transport errors are translated into `RetryableError` here.
+
+A credential goes into a URL path only when it is made of characters that cannot leave its
+path segment, and into a header only when it has no whitespace or control character; else
+the call is a `ConfigurationError` before anything is sent. Credentials are checked against
+the platform's format when they are added; this holds for rows stored before that check.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json as jsonlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +46,11 @@ from easyflow.observability.logging import redact_text
 from easyflow.observability.metrics import Metrics
 
 log = structlog.get_logger("easyflow.http")
+
+# RFC 3986 unreserved characters and ":" — no "/", "?", "#", "%" or whitespace; a value of
+# dots only would be a dot segment.
+_PATH_SAFE = re.compile(r"[A-Za-z0-9._~:-]{1,1024}")
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,4096}")  # visible ASCII: nothing splits a header
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +233,17 @@ class PlatformClient:
             )
         return secret
 
+    def _safe_secret(self, allowed: re.Pattern[str], where: str) -> str:
+        secret = self._secret()
+        if not allowed.fullmatch(secret) or not secret.strip("."):
+            # Never the value: it is a secret, and it is what is wrong.
+            raise ConfigurationError(
+                f"credential {self.spec.auth.credential!r} has characters a {where} cannot "
+                "carry; connect the integration again with a valid one",
+                platform=self.spec.name,
+            )
+        return secret
+
     def _build(
         self,
         http_method: str,
@@ -234,9 +256,10 @@ class PlatformClient:
         url = self._base_url
         all_headers = dict(headers or {})
         if auth.style is AuthStyle.PATH_TOKEN:
-            url += auth.template.format(secret=self._secret())
+            url += auth.template.format(secret=self._safe_secret(_PATH_SAFE, "URL path"))
         elif auth.style is AuthStyle.HEADER:
-            all_headers[auth.header] = auth.template.format(secret=self._secret())
+            secret = self._safe_secret(_HEADER_SAFE, "header")
+            all_headers[auth.header] = auth.template.format(secret=secret)
         url += "/" + path.lstrip("/")
         return self._http.build_request(
             http_method,

@@ -24,6 +24,7 @@ from easyflow.domain.errors import (
 )
 from easyflow.domain.tenancy import PlatformKind
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RawResponse
+from easyflow.platforms.credentials import CredentialField
 from easyflow.platforms.grounding import recent_turns, system_prompt
 
 SPEC = PlatformSpec(
@@ -33,6 +34,15 @@ SPEC = PlatformSpec(
     auth=Auth(AuthStyle.HEADER, credential="api_key", template="Bearer {secret}"),
     timeout=60.0,
     docs="https://platform.openai.com/docs/api-reference/chat",
+)
+# Every OpenAI secret key starts with `sk-` (user, `sk-proj-`, `sk-svcacct-`, `sk-admin-`);
+# the rest is url-safe base64. It goes into a header: no space or line break may pass.
+CREDENTIALS = (
+    CredentialField(
+        "api_key",
+        pattern=r"sk-[A-Za-z0-9_-]{8,500}",
+        expected="an OpenAI secret key, sk-… (https://platform.openai.com/api-keys)",
+    ),
 )
 DEFAULT_MODEL = "gpt-4.1-mini"
 _NAME = SPEC.name

@@ -1,4 +1,4 @@
-"""The platforms the hub knows, as data: spec, classifier, adapter factory, webhook parser.
+"""The platforms the hub knows, as data: spec, credentials, classifier, adapter, webhook parser.
 
 Generic code (the adapter factory in bootstrap, the webhook intake) looks platforms up here;
 adding a platform is one module plus one line below.
@@ -14,6 +14,7 @@ from easyflow.domain.errors import NotFoundError
 from easyflow.http import PlatformClient, PlatformSpec
 from easyflow.http.client import Classifier
 from easyflow.platforms import openai, telegram
+from easyflow.platforms.credentials import CredentialField, check_credentials
 from easyflow.ports import WebhookParser
 
 
@@ -21,7 +22,7 @@ from easyflow.ports import WebhookParser
 class PlatformDefinition:
     spec: PlatformSpec
     classify: Classifier
-    credential_fields: tuple[str, ...]
+    credentials: tuple[CredentialField, ...]
     build: Callable[[PlatformClient, dict[str, Any]], Any]
     webhook: WebhookParser | None = None
 
@@ -29,20 +30,28 @@ class PlatformDefinition:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def credential_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.credentials)
+
+    def check_credentials(self, credentials: dict[str, str]) -> None:
+        """InvalidRequestError with the reason when `credentials` are not well-formed."""
+        check_credentials(self.name, self.credentials, credentials)
+
 
 def _definitions() -> tuple[PlatformDefinition, ...]:
     return (
         PlatformDefinition(
             spec=telegram.SPEC,
             classify=telegram.classify,
-            credential_fields=("token",),
+            credentials=telegram.CREDENTIALS,
             build=lambda client, _settings: telegram.create_adapter(client),
             webhook=telegram.TelegramWebhook(),
         ),
         PlatformDefinition(
             spec=openai.SPEC,
             classify=openai.classify,
-            credential_fields=("api_key",),
+            credentials=openai.CREDENTIALS,
             build=openai.create_adapter,
         ),
     )
@@ -60,3 +69,7 @@ class PlatformRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
+
+    def check_credentials(self, platform: str, credentials: dict[str, str]) -> None:
+        """Before any call or row: the platform's documented format, or a 400 with why."""
+        self.get(platform).check_credentials(credentials)

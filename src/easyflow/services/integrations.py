@@ -1,21 +1,28 @@
 """Connecting, pausing and removing platform accounts.
 
-Adding a messenger checks the credentials with the platform first (a bad token is a 400 with
-the platform's reason, and nothing is stored), then stores the integration with a fresh
-webhook secret and registers the webhook. If registration fails the row is removed again, so
-an integration either works or does not exist.
+Adding an integration checks the credentials against the platform's documented format (a
+malformed one is a 400 before any call: a token is part of a URL), then with the platform (a
+bad token is a 400 with the platform's reason, and nothing is stored), then stores the
+integration with a fresh webhook secret and registers the webhook. If registration fails the
+row is removed again, so an integration either works or does not exist.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
-from easyflow.domain.errors import ConflictError, InvalidRequestError, PlatformError
+from easyflow.domain.errors import (
+    ConflictError,
+    InvalidRequestError,
+    PlatformError,
+    UnreadableSecretError,
+)
 from easyflow.domain.messaging import WebhookRegistration
 from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
 from easyflow.ports import Adapters, UnitOfWorkFactory
@@ -23,6 +30,8 @@ from easyflow.ports import Adapters, UnitOfWorkFactory
 log = structlog.get_logger("easyflow.integrations")
 
 WEBHOOK_PATH = "/api/v1/messaging/webhook/{platform}/{integration_id}"
+# Raises InvalidRequestError (400, with the reason) unless the credentials are well-formed.
+CredentialCheck = Callable[[str, dict[str, str]], None]
 
 
 def webhook_url(public_url: str, platform: str, integration_id: int) -> str:
@@ -40,13 +49,15 @@ class IntegrationService:
         self,
         uow: UnitOfWorkFactory,
         adapters: Adapters,
-        credential_fields: dict[str, tuple[str, ...]],
+        check_credentials: CredentialCheck,
         public_url: str,
+        secret_overlap: timedelta = timedelta(hours=1),
     ) -> None:
         self._uow = uow
         self._adapters = adapters
-        self._fields = credential_fields
+        self._check_credentials = check_credentials
         self._public_url = public_url
+        self._overlap = secret_overlap
 
     async def add(
         self,
@@ -58,7 +69,7 @@ class IntegrationService:
         settings: dict[str, Any] | None = None,
     ) -> Integration:
         kind = self._adapters.platform_kind(platform)
-        self._check_fields(platform, credentials)
+        self._check_credentials(platform, credentials)
         settings = dict(settings or {})
         if kind is PlatformKind.MESSENGER:
             settings |= await self._identify(tenant_id, platform, credentials)
@@ -101,13 +112,20 @@ class IntegrationService:
         except PlatformError as exc:
             raise InvalidRequestError(f"{platform} refused the integration: {exc}") from exc
         async with self._uow() as uow:
-            existing = await uow.integrations.list_all_active(PlatformKind.MESSENGER)
-        for other in existing:
-            if other.platform == platform and other.settings.get("account_id") == identity.id:
+            # Paused ones too: resuming one would take the webhook back from the other.
+            holders = await uow.integrations.account_holders(platform, identity.id)
+        account = identity.username or identity.id
+        for holder_tenant, holder_id in holders:
+            if holder_tenant == tenant_id:
                 raise ConflictError(
-                    f"{platform} account {identity.username or identity.id} is already "
-                    f"connected (integration {other.id})"
+                    f"{platform} account {account} is already connected as integration {holder_id}"
                 )
+        if holders:
+            # Nothing about the other tenant: not who, not which integration.
+            raise ConflictError(
+                f"{platform} account {account} is already connected to another Easy Flow "
+                "account; disconnect it there first"
+            )
         return {"account_id": identity.id, "account_name": identity.username}
 
     async def _register_webhook(self, integration: Integration, secret: str) -> None:
@@ -115,11 +133,6 @@ class IntegrationService:
         url = webhook_url(self._public_url, integration.platform, integration.id)
         await messenger.set_webhook(WebhookRegistration(url=url, secret=secret, allowed_updates=()))
         log.info("webhook registered", integration_id=integration.id)
-
-    def _check_fields(self, platform: str, credentials: dict[str, str]) -> None:
-        missing = [f for f in self._fields.get(platform, ()) if not credentials.get(f)]
-        if missing:
-            raise InvalidRequestError(f"{platform} needs credentials: {', '.join(missing)}")
 
     async def list(self, tenant_id: int) -> list[Integration]:
         async with self._uow() as uow:
@@ -155,18 +168,24 @@ class IntegrationService:
         return replace(integration, status=status)
 
     async def rotate_webhook_secret(self, tenant_id: int, integration_id: int) -> None:
-        """A new webhook secret; the old one stays valid until the next rotation.
+        """A new webhook secret; the old one stays valid for the overlap only.
 
         The new secret is committed before the platform learns it, so every delivery in
         between (queued ones carry the old secret, new ones the new) is accepted; if the
-        platform refuses it, the old secret is made current again.
+        platform refuses it, the old secret is made current again. After the overlap the old
+        secret is refused: a leaked secret must stop working.
         """
         secret = new_webhook_secret()
         async with self._uow() as uow:
             integration = await uow.integrations.get(tenant_id, integration_id)
             if integration.kind is not PlatformKind.MESSENGER:
                 raise InvalidRequestError(f"{integration.platform} receives no webhooks")
-            await uow.integrations.set_webhook_secret(tenant_id, integration_id, secret)
+            await uow.integrations.set_webhook_secret(
+                tenant_id,
+                integration_id,
+                secret,
+                previous_expires_at=datetime.now(UTC) + self._overlap,
+            )
             await uow.commit()
         try:
             await self._register_webhook(integration, secret)
@@ -175,7 +194,11 @@ class IntegrationService:
             # failed rotation would push it out and lock the bot out.
             async with self._uow() as uow:
                 await uow.integrations.set_webhook_secret(
-                    tenant_id, integration_id, integration.webhook_secrets[0]
+                    tenant_id,
+                    integration_id,
+                    integration.webhook_secrets[0],
+                    # The refused secret was never the platform's: expired at once.
+                    previous_expires_at=datetime.now(UTC),
                 )
                 await uow.commit()
             raise InvalidRequestError(
@@ -183,9 +206,17 @@ class IntegrationService:
             ) from exc
 
     async def delete(self, tenant_id: int, integration_id: int) -> None:
-        async with self._uow() as uow:
-            integration = await uow.integrations.get(tenant_id, integration_id)
-        if integration.kind is PlatformKind.MESSENGER:
+        """Remove the webhook (best effort) and the row. A row the configured keys cannot
+        decrypt can still be removed: that is the way out when its key is lost."""
+        try:
+            async with self._uow() as uow:
+                integration: Integration | None = await uow.integrations.get(
+                    tenant_id, integration_id
+                )
+        except UnreadableSecretError:
+            log.warning("removing an unreadable integration", integration_id=integration_id)
+            integration = None
+        if integration is not None and integration.kind is PlatformKind.MESSENGER:
             try:
                 await self._adapters.messenger(integration).delete_webhook()
             except PlatformError as exc:

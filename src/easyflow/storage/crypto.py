@@ -4,6 +4,10 @@ Keys come from settings, newest first. The first key encrypts; every key decrypt
 are rotated by putting a new one in front, re-encrypting the stored tokens (`rotate`, or
 `SqlIntegrationRepository.reencrypt_all`) and then dropping the old key.
 Neither keys nor plaintexts ever appear in a repr or an error message.
+
+`SecretKeyMismatch` is what start-up raises when the configured keys cannot read what is
+stored (see `SqlIntegrationRepository.unreadable`): a hub with the wrong key would answer
+every request about those rows with an error and encrypt new ones with a key the others lack.
 """
 
 from __future__ import annotations
@@ -14,9 +18,27 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from easyflow.domain.errors import UnreadableSecretError
 
-class UndecryptableError(ValueError):
+
+class UndecryptableError(UnreadableSecretError, ValueError):
     """A stored token was not made with any of the configured keys (or was altered)."""
+
+
+class SecretKeyMismatch(RuntimeError):
+    """The configured keys cannot decrypt stored rows: the process must not start."""
+
+    def __init__(self, unreadable: int, total: int) -> None:
+        super().__init__(
+            f"EASYFLOW_SECRET_KEYS cannot decrypt the stored secrets of {unreadable} of "
+            f"{total} integrations. Put the key they were encrypted with back into "
+            "EASYFLOW_SECRET_KEYS (comma-separated, newest first), then run "
+            "`easyflow keys reencrypt`, which also lists the rows it cannot read. If that key "
+            "is lost, remove those integrations (`easyflow integrations remove`) and connect "
+            "them again."
+        )
+        self.unreadable = unreadable
+        self.total = total
 
 
 def generate_key() -> str:
@@ -57,7 +79,11 @@ class CredentialCipher:
         return self.encrypt(json.dumps(value, separators=(",", ":"), sort_keys=True))
 
     def decrypt_json(self, token: str) -> dict[str, Any]:
-        value = json.loads(self.decrypt(token))
+        plaintext = self.decrypt(token)
+        try:
+            value = json.loads(plaintext)
+        except ValueError:
+            raise UndecryptableError("stored credentials are not JSON") from None
         if not isinstance(value, dict):
             raise UndecryptableError("stored credentials are not a JSON object")
         return value

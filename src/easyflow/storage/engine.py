@@ -9,6 +9,7 @@ immediate one waits its turn at the start.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +80,23 @@ def is_memory_database(url: URL) -> bool:
 
 def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
     if not is_memory_database(url):
-        Path(url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _private_database_file(Path(url.database or "").expanduser())
     engine = create_async_engine(url, echo=echo, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine
+
+
+def _private_database_file(path: Path) -> None:
+    """The file (and a directory made for it) readable by this user only: it holds customers'
+    messages and phone numbers. SQLite gives its -wal and -shm files the database file's mode,
+    so the file is created here, 0600, before SQLite makes it 0644; an existing one is
+    tightened, with any -wal/-shm beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

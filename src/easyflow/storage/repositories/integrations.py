@@ -3,23 +3,34 @@
 Secrets are encrypted on the way in and decrypted on the way out, so nothing outside this
 module sees a token, and the domain `Integration` keeps them out of its repr. An inbound
 secret is found by its sha256 (one indexed lookup) and then compared in constant time with
-the decrypted secret.
+the decrypted secret. After a rotation the previous secret is accepted until its expiry only.
+
+A row the configured keys cannot decrypt raises `UndecryptableError` naming the integration
+(a 503: the operator's key is missing), except on the webhook lookups, where it is no
+integration at all (401): a secret that cannot be read cannot authenticate anyone.
 """
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
-from easyflow.storage.crypto import CredentialCipher
+from easyflow.storage.crypto import CredentialCipher, UndecryptableError
 from easyflow.storage.repositories.base import Repository, require_changed, require_row
 from easyflow.storage.tables import integrations
+from easyflow.storage.types import utcnow
+
+log = structlog.get_logger("easyflow.storage")
 
 _SECRET_COLUMNS = (
     "credentials_encrypted",
@@ -30,6 +41,21 @@ _SECRET_COLUMNS = (
 
 def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableRow:
+    """An integration whose stored secrets the configured keys cannot decrypt."""
+
+    integration_id: int
+    tenant_id: int
+    platform: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReencryptReport:
+    rewritten: int
+    unreadable: tuple[UnreadableRow, ...]
 
 
 class SqlIntegrationRepository(Repository):
@@ -74,7 +100,7 @@ class SqlIntegrationRepository(Repository):
             integrations.c.id == integration_id, integrations.c.platform == platform
         )
         row = (await self._connection.execute(query)).first()
-        return None if row is None else self._integration(row)
+        return None if row is None else self._readable(row)
 
     async def find_by_webhook_secret(self, platform: str, secret: str) -> Integration | None:
         digest = secret_hash(secret)
@@ -86,10 +112,23 @@ class SqlIntegrationRepository(Repository):
             ),
         )
         for row in await self._connection.execute(query):
-            integration = self._integration(row)
-            if _matches(secret, integration.webhook_secrets):
+            integration = self._readable(row)
+            if integration is not None and _matches(secret, integration.webhook_secrets):
                 return integration
         return None
+
+    async def account_holders(self, platform: str, account_id: object) -> list[tuple[int, int]]:
+        """(tenant id, integration id) of every integration of that platform account, in any
+        status; reads no secret, so an unreadable row still counts."""
+        query = select(integrations.c.tenant_id, integrations.c.id, integrations.c.settings).where(
+            integrations.c.platform == platform
+        )
+        rows = await self._connection.execute(query.order_by(integrations.c.id))
+        return [
+            (row.tenant_id, row.id)
+            for row in rows
+            if isinstance(row.settings, dict) and row.settings.get("account_id") == account_id
+        ]
 
     # Defined before `list`: below it, `list[...]` in an annotation names that method.
     async def list_all_active(self, kind: PlatformKind | None = None) -> list[Integration]:
@@ -115,8 +154,15 @@ class SqlIntegrationRepository(Repository):
     ) -> None:
         await self._update(tenant_id, integration_id, status=status.value)
 
-    async def set_webhook_secret(self, tenant_id: int, integration_id: int, secret: str) -> None:
-        """Make `secret` current; the old one is still accepted until the next rotation."""
+    async def set_webhook_secret(
+        self,
+        tenant_id: int,
+        integration_id: int,
+        secret: str,
+        *,
+        previous_expires_at: datetime,
+    ) -> None:
+        """Make `secret` current; the old one is accepted until `previous_expires_at`."""
         columns = integrations.c
         await self._update(
             tenant_id,
@@ -124,6 +170,7 @@ class SqlIntegrationRepository(Repository):
             # Every right-hand side reads the row as it was, so the current secret moves back.
             previous_webhook_secret_encrypted=columns.webhook_secret_encrypted,
             previous_webhook_secret_hash=columns.webhook_secret_hash,
+            previous_webhook_secret_expires_at=previous_expires_at,
             webhook_secret_encrypted=self._cipher.encrypt(secret),
             webhook_secret_hash=secret_hash(secret),
         )
@@ -134,22 +181,58 @@ class SqlIntegrationRepository(Repository):
         )
         require_changed(await self._connection.execute(statement), "integration", integration_id)
 
-    async def reencrypt_all(self) -> int:
-        """Re-encrypt every stored secret with the cipher's first key; the rows rewritten.
+    async def reencrypt_all(self) -> ReencryptReport:
+        """Re-encrypt every stored secret with the cipher's first key.
 
-        Run after putting a new key first, before dropping the old key from settings.
+        Run after putting a new key first, before dropping the old key from settings. A row
+        no key can read is left as it is and reported; the others are rewritten.
         """
-        columns = [integrations.c.id, *(integrations.c[name] for name in _SECRET_COLUMNS)]
-        rows = (await self._connection.execute(select(*columns))).all()
-        if not rows:
-            return 0
-        statement = (
-            update(integrations)
-            .where(integrations.c.id == bindparam("row_id"))
-            .values({name: bindparam(name) for name in _SECRET_COLUMNS})
-        )
-        await self._connection.execute(statement, [self._rotated(row) for row in rows])
-        return len(rows)
+        rotated: builtins.list[dict[str, Any]] = []
+        unreadable: builtins.list[UnreadableRow] = []
+        for row in await self._secret_rows():
+            try:
+                rotated.append(self._rotated(row))
+            except UndecryptableError:
+                unreadable.append(UnreadableRow(row.id, row.tenant_id, row.platform))
+        if rotated:
+            statement = (
+                update(integrations)
+                .where(integrations.c.id == bindparam("row_id"))
+                .values({name: bindparam(name) for name in _SECRET_COLUMNS})
+            )
+            await self._connection.execute(statement, rotated)
+        return ReencryptReport(len(rotated), tuple(unreadable))
+
+    async def unreadable(self) -> tuple[builtins.list[UnreadableRow], int]:
+        """The integrations whose secrets the configured keys cannot decrypt, and how many
+        integrations there are (the start-up check)."""
+        rows = await self._secret_rows()
+        bad = [
+            UnreadableRow(row.id, row.tenant_id, row.platform)
+            for row in rows
+            if not self._decryptable(row)
+        ]
+        return bad, len(rows)
+
+    async def _secret_rows(self) -> builtins.list[Row]:
+        columns = integrations.c
+        query = select(
+            columns.id,
+            columns.tenant_id,
+            columns.platform,
+            *(columns[name] for name in _SECRET_COLUMNS),
+        ).order_by(columns.id)
+        return list((await self._connection.execute(query)).all())
+
+    def _decryptable(self, row: Row) -> bool:
+        try:
+            for name in _SECRET_COLUMNS:
+                token = row._mapping[name]
+                if token is not None:
+                    self._cipher.decrypt(token)
+        except UndecryptableError:
+            return False
+        return True
 
     async def _update(self, tenant_id: int, integration_id: int, **values: Any) -> None:
         statement = (
@@ -166,8 +249,33 @@ class SqlIntegrationRepository(Repository):
             params[name] = None if token is None else self._cipher.rotate(token)
         return params
 
+    def _readable(self, row: Row) -> Integration | None:
+        """The row, or None (logged) when the configured keys cannot decrypt it."""
+        try:
+            return self._integration(row)
+        except UndecryptableError:
+            log.error(
+                "stored secrets cannot be decrypted with EASYFLOW_SECRET_KEYS",
+                integration_id=row.id,
+                tenant_id=row.tenant_id,
+            )
+            return None
+
     def _integration(self, row: Row) -> Integration:
-        secrets = (row.webhook_secret_encrypted, row.previous_webhook_secret_encrypted)
+        secrets = [row.webhook_secret_encrypted]
+        expires_at = row.previous_webhook_secret_expires_at
+        # A previous secret with no expiry predates expiries: it is not accepted any more.
+        if expires_at is not None and expires_at > utcnow():
+            secrets.append(row.previous_webhook_secret_encrypted)
+        try:
+            return self._decrypted(row, secrets)
+        except UndecryptableError:
+            raise UndecryptableError(
+                f"the stored secrets of integration {row.id} cannot be decrypted with the "
+                "configured keys (EASYFLOW_SECRET_KEYS)"
+            ) from None
+
+    def _decrypted(self, row: Row, secrets: builtins.list[str | None]) -> Integration:
         return Integration(
             id=row.id,
             tenant_id=row.tenant_id,

@@ -1,0 +1,64 @@
+"""Credential fields as data: the name, the documented format and whether the value is secret.
+
+A platform module declares its fields (`telegram.CREDENTIALS`, `openai.CREDENTIALS`); the
+registry checks a tenant's credentials against them before anything calls the platform or
+stores a row, so a value that could escape its place in a request (a bot token with `/..` in
+the URL path, an API key with a line break in a header) is a 400 with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from easyflow.domain.errors import InvalidRequestError
+
+# Long enough for any real key; a bound before the regex so huge input costs nothing.
+MAX_CREDENTIAL_LENGTH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One credential a platform needs. `pattern` must match the whole value."""
+
+    name: str
+    pattern: str
+    expected: str  # the format in words, for the 400 reason ("a bot token: <bot id>:<secret>")
+    secret: bool = True
+    max_length: int = MAX_CREDENTIAL_LENGTH
+
+    def problem(self, value: str) -> str | None:
+        """Why `value` is not a well-formed credential, or None. Never quotes the value."""
+        if not value:
+            return "is empty"
+        if len(value) > self.max_length:
+            return f"is longer than {self.max_length} characters"
+        if any(unicodedata.category(ch)[0] in "CZ" for ch in value):
+            # Control, format, separator characters: none belongs in a key, and each could
+            # split a header or a URL.
+            return "contains whitespace or a control character"
+        if not re.fullmatch(self.pattern, value):
+            return "does not have the documented format"
+        return None
+
+
+def check_credentials(
+    platform: str, fields: tuple[CredentialField, ...], credentials: Mapping[str, object]
+) -> None:
+    """Raise InvalidRequestError naming the first thing wrong with `credentials`."""
+    missing = [f.name for f in fields if not credentials.get(f.name)]
+    if missing:
+        raise InvalidRequestError(f"{platform} needs credentials: {', '.join(missing)}")
+    known = [f.name for f in fields]
+    if any(name not in known for name in credentials):
+        # The stray names are not echoed: a pasted key may be among them.
+        raise InvalidRequestError(f"{platform} takes only the credentials: {', '.join(known)}")
+    for field in fields:
+        value = credentials[field.name]
+        reason = "is not text" if not isinstance(value, str) else field.problem(value)
+        if reason:
+            raise InvalidRequestError(
+                f"{platform} credential {field.name!r} {reason}: expected {field.expected}"
+            )
