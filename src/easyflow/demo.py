@@ -3,7 +3,9 @@
 The demo serves the hub and the sandboxes on two loopback ports, so every step crosses real
 HTTP: the hub calls the sandbox's Bot API, the sandbox delivers signed webhooks to the hub.
 It creates a seller with a few orders and a Telegram bot, then plays a customer's
-conversation and prints what happened, in words a seller understands.
+conversation (who confirms the phone number on their order before hearing its status) and a
+stranger's (who asks about the same order and hears nothing), and prints what happened, in
+words a seller understands.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from easyflow.bootstrap import Container, build_container
 from easyflow.config import Settings
 from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.commerce import Order, OrderItem, OrderStatus
-from easyflow.domain.messaging import ConversationStatus
+from easyflow.domain.messaging import Conversation, ConversationStatus
 from easyflow.sandbox.server import (
     DEMO_BOT_TOKEN,
     DEMO_OPENAI_KEY,
@@ -37,12 +39,18 @@ from easyflow.sandbox.server import (
 )
 
 CUSTOMER_CHAT = 5550001
+STRANGER_CHAT = 5550002
+CUSTOMER_PHONE = "+7 (900) 123-45-67"  # on Ivan's orders
+# (who, chat, what they write)
 STORY = (
-    "Hello!",
-    "Where is my order 1001?",
-    "And order 1002?",
-    "How long does delivery take?",
-    "Can I pay for the sofa with my company's card and get a VAT invoice?",
+    ("Ivan", CUSTOMER_CHAT, "Hello!"),
+    ("Ivan", CUSTOMER_CHAT, "Where is my order 1001?"),
+    ("Ivan", CUSTOMER_CHAT, "+7 900 123-45-67"),
+    ("Ivan", CUSTOMER_CHAT, "And order 1002?"),
+    ("Ivan", CUSTOMER_CHAT, "How long does delivery take?"),
+    ("Oleg", STRANGER_CHAT, "Where is order 1001?"),
+    ("Oleg", STRANGER_CHAT, "+7 900 000-00-00"),
+    ("Ivan", CUSTOMER_CHAT, "Can I pay for the sofa with my company's card and get a VAT invoice?"),
 )
 SHOP_PROFILE = AiProfile(
     system_prompt="You are the support assistant of Demo Shop, a home goods store.",
@@ -73,6 +81,7 @@ def demo_orders(now: datetime) -> list[Order]:
             updated_at=now - timedelta(hours=3),
             source="demo",
             customer_name="Ivan Petrov",
+            customer_phone=CUSTOMER_PHONE,
             tracking_number=tracking,
             items=(OrderItem("SKU-1", "Table lamp", 1, Decimal(total)),),
         )
@@ -107,20 +116,26 @@ async def _wait_for_answer(
     sandbox: Sandbox,
     tenant_id: int,
     token: str,
+    chat_id: int,
     sent_before: int,
     timeout: float = 15,
 ) -> tuple[list[str], bool]:
-    """The bot's new messages to the customer, and whether a person was asked to take over."""
+    """The bot's new messages to the chat, and whether a person was asked to take over."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        sent = sandbox.telegram.sent(token, CUSTOMER_CHAT)
+        sent = sandbox.telegram.sent(token, chat_id)
         if len(sent) > sent_before:
             return [m.text for m in sent[sent_before:]], False
-        conversations = await container.inbox.conversations(tenant_id)
-        if conversations and conversations[0].status is ConversationStatus.HANDOVER:
+        conversation = await _conversation(container, tenant_id, chat_id)
+        if conversation and conversation.status is ConversationStatus.HANDOVER:
             return [], True
         await asyncio.sleep(0.05)
     raise TimeoutError("the hub did not answer in time")
+
+
+async def _conversation(container: Container, tenant_id: int, chat_id: int) -> Conversation | None:
+    conversations = await container.inbox.conversations(tenant_id)
+    return next((c for c in conversations if c.chat_id == str(chat_id)), None)
 
 
 async def _tell_story(container: Container, sandbox: Sandbox, console: Console) -> str:
@@ -134,15 +149,19 @@ async def _tell_story(container: Container, sandbox: Sandbox, console: Console) 
         Panel.fit(
             f"Seller [bold]{tenant.name}[/bold] connected Telegram bot @{bot['username']} "
             f"(integration {integration.id}).\nThe hub registered its webhook with a secret; "
-            "orders 1001 (shipped), 1002 (being packed) and 1003 (delivered) are in the database.",
+            "orders 1001 (shipped), 1002 (being packed) and 1003 (delivered) are in the database,\n"
+            f"placed by Ivan with the phone number {CUSTOMER_PHONE}.",
             title="Easy Flow demo",
         )
     )
-    for text in STORY:
-        before = len(sandbox.telegram.sent(token, CUSTOMER_CHAT))
-        console.print(f"[cyan]Ivan (customer):[/cyan] {text}")
-        await sandbox.telegram.customer_writes(token, CUSTOMER_CHAT, text, first_name="Ivan")
-        replies, handed_over = await _wait_for_answer(container, sandbox, tenant.id, token, before)
+    for name, chat_id, text in STORY:
+        before = len(sandbox.telegram.sent(token, chat_id))
+        role = "customer" if chat_id == CUSTOMER_CHAT else "a stranger"
+        console.print(f"[cyan]{name} ({role}):[/cyan] {text}")
+        await sandbox.telegram.customer_writes(token, chat_id, text, first_name=name)
+        replies, handed_over = await _wait_for_answer(
+            container, sandbox, tenant.id, token, chat_id, before
+        )
         for reply in replies:
             console.print(f"[green]Demo Shop bot:[/green] {reply}")
         if handed_over:
@@ -155,7 +174,8 @@ async def _tell_story(container: Container, sandbox: Sandbox, console: Console) 
 
 
 async def _summary(container: Container, tenant_id: int, console: Console) -> None:
-    [conversation] = await container.inbox.conversations(tenant_id)
+    conversation = await _conversation(container, tenant_id, CUSTOMER_CHAT)
+    assert conversation is not None  # the customer wrote first
     messages = await container.inbox.messages(tenant_id, conversation.id)
     table = Table("direction", "text", "delivery", title="What the hub stored")
     for m in messages:

@@ -48,6 +48,11 @@ from easyflow.domain.tenancy import (
 class WebhookScheme(Protocol):
     """How a platform authenticates its webhooks (see `webhooks/schemes.py`)."""
 
+    @property
+    def covers_body(self) -> bool:
+        """False when the headers alone prove the sender: verified before the body is read."""
+        ...
+
     def sign(self, secret: str, body: bytes) -> dict[str, str]: ...
 
     def verify(self, secrets: Sequence[str], headers: Mapping[str, str], body: bytes) -> None: ...
@@ -76,6 +81,14 @@ class WebhookParser(Protocol):
         """
         ...
 
+    def parse_document(self, document: Any) -> list[InboundMessage]:
+        """`parse` of a body intake decoded already (`webhooks.payloads.decode_json`).
+
+        Raises UnprocessableEventError (a MalformedPayloadError) when the event has an id but
+        content the hub cannot process: intake stores it as failed and acknowledges it.
+        """
+        ...
+
 
 class Messenger(Protocol):
     async def identity(self) -> BotIdentity: ...
@@ -86,7 +99,12 @@ class Messenger(Protocol):
 
     async def webhook_info(self) -> WebhookInfo: ...
 
-    async def send(self, message: OutboundMessage) -> DeliveryResult: ...
+    async def send(self, message: OutboundMessage) -> DeliveryResult:
+        """Deliver it; a platform with idempotency keys gets `message.idempotency_key`.
+
+        Typed errors (domain/errors.py) for what the platform answered; anything else is a bug.
+        """
+        ...
 
     async def answer_callback(self, callback_id: str, text: str | None = None) -> None: ...
 
@@ -105,6 +123,10 @@ class Adapters(Protocol):
     """Builds adapters for an integration; services pick by capability, not by name."""
 
     def platform_kind(self, platform: str) -> PlatformKind: ...
+
+    def idempotency_keys(self, platform: str) -> bool:
+        """Whether the platform delivers a repeated send with the same key once."""
+        ...
 
     def webhook_parser(self, platform: str) -> WebhookParser: ...
 
@@ -172,8 +194,16 @@ class IntegrationRepository(Protocol):
         self, tenant_id: int, integration_id: int, status: IntegrationStatus
     ) -> None: ...
 
-    async def set_webhook_secret(self, tenant_id: int, integration_id: int, secret: str) -> None:
-        """Make `secret` current; the old one is still accepted until the next rotation."""
+    async def set_webhook_secret(
+        self, tenant_id: int, integration_id: int, secret: str, *, previous_expires_at: datetime
+    ) -> None:
+        """Make `secret` current; the old one is accepted until `previous_expires_at`."""
+        ...
+
+    async def account_holders(
+        self, platform: str, account_id: object
+    ) -> builtins.list[tuple[int, int]]:
+        """(tenant id, integration id) of every integration of that account, any status."""
         ...
 
     async def delete(self, tenant_id: int, integration_id: int) -> None: ...
@@ -181,6 +211,14 @@ class IntegrationRepository(Protocol):
 
 class ContactRepository(Protocol):
     async def upsert(self, tenant_id: int, integration_id: int, sender: Sender) -> Contact: ...
+
+    async def get(self, tenant_id: int, contact_id: int) -> Contact: ...
+
+    async def phone(self, tenant_id: int, contact_id: int) -> str | None:
+        """The phone number the contact proved (digits only), or None."""
+        ...
+
+    async def set_phone(self, tenant_id: int, contact_id: int, phone: str) -> None: ...
 
 
 class ConversationRepository(Protocol):
@@ -266,12 +304,33 @@ class InboundEventRepository(Protocol):
         """Pending events of one conversation in arrival order."""
         ...
 
-    async def mark(
-        self, event_id: int, status: EventStatus, *, error: str | None = None
-    ) -> None: ...
+    async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> bool:
+        """Record an attempt's outcome on a pending event; False if it was not pending."""
+        ...
 
-    async def stuck(self, received_before: datetime, limit: int) -> list[int]:
-        """Pending events received before the deadline (their task was lost or failed)."""
+    async def retry_later(self, event_id: int, error: str, next_attempt_at: datetime) -> bool:
+        """A transient failure: count the attempt, keep it pending until `next_attempt_at`."""
+        ...
+
+    async def stuck(
+        self, received_before: datetime, limit: int, *, now: datetime | None = None
+    ) -> builtins.list[int]:
+        """Pending events whose retry is due, or never tried and received before the deadline."""
+        ...
+
+    async def list(
+        self,
+        tenant_id: int,
+        *,
+        status: EventStatus | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[InboundEvent]:
+        """The tenant's events, newest first."""
+        ...
+
+    async def replay(self, tenant_id: int, event_id: int) -> InboundEvent:
+        """Make a failed event pending again (NotFoundError, InvalidRequestError)."""
         ...
 
 
@@ -302,11 +361,25 @@ class OutboxRepository(Protocol):
     async def mark_sent(self, outbox_id: int, now: datetime) -> None: ...
 
     async def mark_failed(
-        self, outbox_id: int, error: str, *, next_attempt_at: datetime, dead: bool
-    ) -> None: ...
+        self,
+        outbox_id: int,
+        error: str,
+        *,
+        next_attempt_at: datetime,
+        dead: bool,
+        lease_until: datetime | None = None,
+    ) -> bool:
+        """Release the row (only while `lease_until` still holds it, when given)."""
+        ...
 
-    async def due(self, now: datetime, limit: int) -> list[int]:
-        """Rows due for (re)sending: pending or failed and due, or sending with lapsed lease."""
+    async def mark_unconfirmed(self, outbox_id: int, reason: str) -> None:
+        """The outcome of an attempt is unknown: kept for a person to review and replay."""
+        ...
+
+    async def due(
+        self, now: datetime, limit: int, *, fresh_before: datetime | None = None
+    ) -> builtins.list[int]:
+        """Rows to hand out: lapsed lease, failed and due, or pending since `fresh_before`."""
         ...
 
     async def list(
@@ -314,7 +387,7 @@ class OutboxRepository(Protocol):
     ) -> list[OutboxItem]: ...
 
     async def replay(self, tenant_id: int, outbox_id: int, now: datetime) -> None:
-        """Send a dead row again."""
+        """Send a dead or unconfirmed row again."""
         ...
 
 

@@ -106,6 +106,7 @@ async def test_no_response_log_line_or_row_carries_a_secret(
                 platform="telegram", kind="http_error", status=400, method="sendMessage", count=1
             )
         )
+        await hub.link_customer(CHAT + 1)
         await hub.sandbox.telegram.customer_writes(hub.token, CHAT + 1, "Where is my order 1002?")
         await hub.settle()
         assert hub.sent() == ["Your order 1001 is on its way."]

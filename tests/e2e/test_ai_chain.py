@@ -33,6 +33,7 @@ async def test_openai_answers_with_the_profile_the_facts_and_the_last_ten_messag
     ai_hub: Hub,
 ) -> None:
     hub = ai_hub
+    await hub.link_customer()  # its orders are in the facts; 4242 is not among them
     hub.sandbox.openai.script([f"answer {i}" for i in range(7)])
     for i in range(6):
         await hub.sandbox.telegram.customer_writes(hub.token, 5550001, f"question {i}")
@@ -59,6 +60,7 @@ async def test_openai_answers_with_the_profile_the_facts_and_the_last_ten_messag
 
 async def test_openai_outage_falls_back_to_the_local_responder(ai_hub: Hub) -> None:
     hub = ai_hub
+    await hub.link_customer()
     hub.sandbox.faults.add(FaultSpec(platform="openai", kind="http_error", status=503, count=50))
     await hub.customer_writes("Where is my order 1002?")
     assert hub.sent() == ["Order 1002 is being packed."]

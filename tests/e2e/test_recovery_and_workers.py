@@ -38,6 +38,7 @@ def _message(event_id: str, text: str) -> InboundMessage:
 
 async def test_event_stored_but_never_enqueued_is_recovered(hub: Hub) -> None:
     await hub.customer_writes("Hello!")  # the sandbox knows the chat now
+    await hub.link_customer()
     # As if the process died between the commit and the enqueue.
     async with hub.container.uow() as uow:
         await uow.inbound.add_many(
@@ -115,6 +116,7 @@ async def _until(condition, timeout: float = 15.0) -> None:
 
 async def test_redis_broker_worker_answers_in_order(redis_hub: Hub) -> None:
     hub = redis_hub
+    await hub.link_customer()
     for text in ("Hello!", "Where is my order 1002?"):
         await hub.sandbox.telegram.customer_writes(hub.token, CHAT, text)
     await _until(lambda: len(hub.sent()) == 2)

@@ -28,8 +28,12 @@ def _update(update_id: int, text_: str, chat_id: int = CHAT) -> dict:
 async def test_customer_question_is_answered_from_the_orders(hub: Hub) -> None:
     await hub.customer_writes("Hello!")
     await hub.customer_writes("Where is my order 1001?")
+    await hub.customer_writes("+7 900 123-45-67")  # the phone number on the order
     assert hub.sent() == [
         "Hello! I can tell you where your order is — just send its number.",
+        "To keep order details private, I share them only with the customer who placed the "
+        "order. Please send the phone number given in order 1001.",
+        "Thank you, your phone number is confirmed. "
         "Order 1001 has been shipped. Tracking number: RR1RU.",
     ]
     sent = hub.sandbox.telegram.sent(hub.token, CHAT)
@@ -46,15 +50,13 @@ async def test_customer_question_is_answered_from_the_orders(hub: Hub) -> None:
     assert [(r.direction, r.author, r.status) for r in rows] == [
         ("inbound", "customer", "received"),
         ("outbound", "assistant", "sent"),
-        ("inbound", "customer", "received"),
-        ("outbound", "assistant", "sent"),
-    ]
+    ] * 3
     assert rows[1].platform_message_id == str(sent[0].message_id)
-    assert rows[3].sent_at is not None
+    assert rows[5].sent_at is not None
     assert await hub.count("contacts") == 1
     assert await hub.count("conversations") == 1
     usage = (await hub.http.get("/api/v1/ai/usage", headers=hub.auth)).json()
-    assert usage["requests"] == 2
+    assert usage["requests"] == 3
 
 
 async def test_unanswerable_question_hands_over_and_sends_nothing(hub: Hub) -> None:
@@ -86,6 +88,7 @@ async def test_wrong_or_missing_secret_is_rejected_and_nothing_is_stored(hub: Hu
 
 
 async def test_duplicate_update_produces_one_reply(hub: Hub) -> None:
+    await hub.link_customer()
     update = await hub.customer_writes("Where is my order 1002?")
     secret = await hub.webhook_secret()
     for _ in range(2):  # Telegram redelivers, e.g. after a timeout on its side
@@ -98,6 +101,7 @@ async def test_duplicate_update_produces_one_reply(hub: Hub) -> None:
 
 async def test_single_channel_route_finds_the_bot_by_its_secret(hub: Hub) -> None:
     await hub.customer_writes("Hello!")
+    await hub.link_customer()
     secret = await hub.webhook_secret()
     update = _update(10**9, "Where is my order 1001?")
     response = await hub.http.post(
@@ -159,6 +163,7 @@ async def test_server_errors_on_send_are_retried(hub: Hub) -> None:
 
 
 async def test_messages_of_one_chat_are_answered_in_order(hub: Hub) -> None:
+    await hub.link_customer()
     for number in ("1001", "1002", "1001", "1002"):
         await hub.sandbox.telegram.customer_writes(hub.token, CHAT, f"order {number}")
     await hub.settle()
@@ -175,6 +180,7 @@ async def test_messages_of_one_chat_are_answered_in_order(hub: Hub) -> None:
 async def test_callback_button_is_answered(hub: Hub) -> None:
     secret = await hub.webhook_secret()
     await hub.customer_writes("Hello!")
+    await hub.link_customer()
     [sent] = hub.sandbox.telegram.sent(hub.token, CHAT)
     query = {
         "update_id": 42,

@@ -26,6 +26,8 @@ from easyflow.bootstrap import Container, build_container
 from easyflow.config import Settings
 from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.commerce import Order, OrderStatus
+from easyflow.domain.messaging import Sender
+from easyflow.domain.phones import digits
 from easyflow.http import RetryPolicy
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
 from easyflow.sandbox.telegram_state import TelegramConfig
@@ -34,6 +36,8 @@ HUB_URL = "http://testserver"
 SANDBOX_URL = "http://sandbox"
 CHAT = 5550001
 FAST_RETRY = RetryPolicy(attempts=4, initial_backoff=0.01, max_backoff=0.05, max_retry_after=5)
+# The phone number on the seeded orders: only a customer who proved it hears about them.
+PHONE = "+7 (900) 123-45-67"
 ORDERS = (
     Order(
         "t-1001",
@@ -42,6 +46,7 @@ ORDERS = (
         Decimal("2490"),
         "RUB",
         datetime(2026, 11, 26, tzinfo=UTC),
+        customer_phone=PHONE,
         tracking_number="RR1RU",
     ),
     Order(
@@ -51,6 +56,7 @@ ORDERS = (
         Decimal("990"),
         "RUB",
         datetime(2026, 11, 26, tzinfo=UTC),
+        customer_phone=PHONE,
     ),
 )
 PROFILE = AiProfile(
@@ -77,6 +83,7 @@ class Hub:
     api_key: str
     token: str
     integration_id: int
+    _shared: int = 0  # contacts shared so far (their update ids)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -112,6 +119,44 @@ class Hub:
             json=update,
             headers=headers,
         )
+
+    async def share_contact(
+        self, phone: str = PHONE, chat_id: int = CHAT, user_id: int | None = None
+    ) -> httpx.Response:
+        """The customer taps "share my phone number": a Telegram `contact` message, signed
+        like the platform's, whose user_id is the sender's unless `user_id` says otherwise."""
+        self._shared += 1
+        sender = {"id": abs(chat_id), "is_bot": False, "first_name": "Ivan"}
+        update = {
+            "update_id": 900_000_000 + self._shared,  # clear of the sandbox's own update ids
+            "message": {
+                "message_id": 900_000 + self._shared,
+                "date": int(time.time()),
+                "from": sender,
+                "chat": {"id": chat_id, "type": "private", "first_name": "Ivan"},
+                "contact": {
+                    "phone_number": phone,
+                    "first_name": "Ivan",
+                    "user_id": abs(chat_id) if user_id is None else user_id,
+                },
+            },
+        }
+        response = await self.post_update(update, await self.webhook_secret())
+        await self.settle()
+        return response
+
+    async def link_customer(
+        self, chat_id: int = CHAT, phone: str = PHONE, integration_id: int | None = None
+    ) -> None:
+        """Set-up for tests about something else: the customer of `chat_id` as they are after
+        sharing their phone number (tests/e2e/test_privacy.py proves that path end to end)."""
+        sender = Sender(str(abs(chat_id)), "Ivan")
+        async with self.container.uow() as uow:
+            contact = await uow.contacts.upsert(
+                self.tenant_id, integration_id or self.integration_id, sender
+            )
+            await uow.contacts.set_phone(self.tenant_id, contact.id, digits(phone))
+            await uow.commit()
 
     async def webhook_secret(self) -> str:
         async with self.container.uow() as uow:  # test-only peek

@@ -36,12 +36,38 @@ class AiProfile:
     providers: tuple[str, ...] = ("local",)  # tried in order; local is always the last link
 
 
+class PhoneCheck(enum.StrEnum):
+    """What became of a phone number in the customer's last message (see GroundingFacts)."""
+
+    NONE = "none"  # no phone number in it
+    CONFIRMED = "confirmed"  # proven: shared by the messenger, or it matches an asked order
+    MISMATCH = "mismatch"  # typed, and on none of the orders asked about
+    NO_ORDER = "no_order"  # typed with no order question to check it against
+    LOCKED_OUT = "locked_out"  # too many wrong numbers: a person takes over
+
+
 @dataclass(frozen=True, slots=True)
 class GroundingFacts:
-    """What the hub knows for certain; models must not contradict it."""
+    """What the hub knows for certain and this customer may hear; models must not contradict it.
+
+    `orders` holds only orders linked to the customer (their proven phone number is on the
+    order). An asked number without an order here is *locked*: it may be someone else's order
+    or no order at all, and the customer must not learn which — nothing is said about it but
+    a request to confirm the phone number on the order (or, once checked, that no such order
+    was found with their phone number).
+    """
 
     orders: tuple[Order, ...] = ()
-    asked_order_numbers: tuple[str, ...] = ()  # numbers in the last message, found or not
+    asked_order_numbers: tuple[str, ...] = ()  # the order question being answered
+    phone_check: PhoneCheck = PhoneCheck.NONE
+    linked: bool = False  # the customer has a proven phone number
+    # A group chat: whatever is said is read by everyone in it, so no order is discussed.
+    shared_chat: bool = False
+
+    @property
+    def locked_order_numbers(self) -> tuple[str, ...]:
+        visible = {o.number for o in self.orders}
+        return tuple(n for n in self.asked_order_numbers if n not in visible)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from easyflow.domain.phones import phone_spans
+
 
 class OrderStatus(enum.StrEnum):
     NEW = "new"
@@ -47,10 +49,32 @@ _ORDER_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _BARE_NUMBER = re.compile(r"(?<![\w.,])(\d{3,})(?![\w.,])")
+# What makes a phone-shaped number an order number after all: "order 9001234567", "#…", "№…".
+_ORDER_INTRO = re.compile(
+    r"(?:№|#|\border|\bзаказ\w*)\s*(?:number|номер|no\.?|№|#)?\s*:?\s*$", re.IGNORECASE
+)
+
+
+_INTRO_WINDOW = 32  # characters before a number searched for an order keyword
+
+
+def _without_phones(text: str) -> str:
+    """`text` with phone numbers blanked out, unless an order keyword introduces them."""
+    kept, done = [], 0
+    for start, end in phone_spans(text):
+        if not _ORDER_INTRO.search(text[max(0, start - _INTRO_WINDOW) : start]):
+            kept += [text[done:start], " "]
+            done = end
+    return "".join([*kept, text[done:]])
 
 
 def extract_order_numbers(text: str) -> tuple[str, ...]:
-    """Order numbers a customer mentions: after "order", "заказ", "#", "№", or bare 3+ digits."""
+    """Order numbers a customer mentions: after "order", "заказ", "#", "№", or bare 3+ digits.
+
+    A phone number ("+7 900 123-45-67", "89001234567") is not an order number, nor are its
+    digit groups: customers type their phone to prove an order is theirs.
+    """
+    text = _without_phones(text)
     found = [m.group(1).strip("-") for m in _ORDER_NUMBER.finditer(text)]
     found += _BARE_NUMBER.findall(text)
     return tuple(dict.fromkeys(n for n in found if n))

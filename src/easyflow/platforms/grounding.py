@@ -1,14 +1,42 @@
 """How the hub's facts are put in front of a language model.
 
-Shared by every LLM adapter, so that all of them are told the same truth the same way.
+Shared by every LLM adapter, so that all of them are told the same truth the same way. The
+facts hold only what this customer may hear (services/order_access.py): orders linked to
+them, and for any other asked number only that it is locked. The prompt tells the model what
+to say about a locked number, and phone numbers in the conversation are redacted before any
+turn leaves the hub.
 """
 
 from __future__ import annotations
 
-from easyflow.domain.ai import ChatRequest, ChatTurn, Role
+from easyflow.domain.ai import ChatRequest, ChatTurn, GroundingFacts, PhoneCheck, Role
 from easyflow.domain.commerce import Order
+from easyflow.domain.phones import redact_phones
 
 HISTORY_TURNS = 10
+
+_LOCKED = (
+    "the customer has not confirmed that this order is theirs. Say nothing about it, not even "
+    "whether it exists; ask for the phone number given in the order"
+)
+_NOT_THEIRS = (
+    "not found among the orders placed with the customer's phone number. Say so; if it was "
+    "placed with another phone number, they may send that number"
+)
+_NO_MATCH = (
+    "not found with the phone number the customer sent. Say so, and that they should check "
+    "the order number and the phone number; disclose nothing else"
+)
+_GROUP = (
+    "this is a group chat, so order details are discussed only in a private chat with the "
+    "order's customer. Say so, and say nothing about the order; do not ask for a phone number"
+)
+_CHECK = {
+    PhoneCheck.CONFIRMED: "The customer has just confirmed their phone number; thank them.",
+    PhoneCheck.NO_ORDER: (
+        "The customer sent a phone number but no order number: ask for the order number."
+    ),
+}
 
 
 def describe_order(order: Order) -> str:
@@ -20,28 +48,36 @@ def describe_order(order: Order) -> str:
     return ", ".join(parts)
 
 
+def _locked_rule(facts: GroundingFacts) -> str:
+    if facts.shared_chat:
+        return _GROUP
+    if facts.phone_check in (PhoneCheck.CONFIRMED, PhoneCheck.MISMATCH):
+        return _NO_MATCH
+    return _NOT_THEIRS if facts.linked else _LOCKED
+
+
 def system_prompt(request: ChatRequest) -> str:
-    """The tenant's prompt plus the facts and the rule never to invent an order status."""
+    """The tenant's prompt plus the facts and the rules: never invent, never disclose."""
     lines = [request.profile.system_prompt.strip()]
     facts = request.facts
-    known = {o.number for o in facts.orders}
     if facts.orders or facts.asked_order_numbers:
         lines.append("Facts from the shop's systems (the only truth about orders):")
         lines += [f"- {describe_order(o)}" for o in facts.orders]
-        lines += [
-            f"- Order {n}: not found in the shop's systems"
-            for n in facts.asked_order_numbers
-            if n not in known
-        ]
+        lines += [f"- Order {n}: {_locked_rule(facts)}." for n in facts.locked_order_numbers]
+    if facts.phone_check in _CHECK:
+        lines.append(_CHECK[facts.phone_check])
     if request.profile.faq:
         lines.append("Shop policies:")
         lines += [f"- {entry.topic}: {entry.answer}" for entry in request.profile.faq]
     lines.append(
         "Never invent an order status, date or tracking number. If the facts do not answer "
-        "the question, say that a manager will reply."
+        "the question, say that a manager will reply. Share order details only as given in "
+        "the facts above."
     )
     return "\n".join(lines)
 
 
 def recent_turns(request: ChatRequest) -> tuple[ChatTurn, ...]:
-    return tuple(t for t in request.history if t.role is not Role.SYSTEM)[-HISTORY_TURNS:]
+    """The last turns of the conversation, with phone numbers redacted (personal data)."""
+    turns = tuple(t for t in request.history if t.role is not Role.SYSTEM)[-HISTORY_TURNS:]
+    return tuple(ChatTurn(t.role, redact_phones(t.content)) for t in turns)

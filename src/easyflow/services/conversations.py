@@ -3,6 +3,9 @@
 A tenant's AI profile lists providers in order (e.g. openai, local). A provider that fails is
 cooled down for a while and the next one answers; the local responder is always the last link
 and never fails, so a customer always gets an answer or a person.
+
+Providers are given only the orders this customer may see (services/order_access.py): the
+rows of anyone else's order never leave this module, so no model can disclose them.
 """
 
 from __future__ import annotations
@@ -12,13 +15,27 @@ from collections.abc import Sequence
 
 import structlog
 
-from easyflow.domain.ai import ChatReply, ChatRequest, ChatTurn, GroundingFacts, Role
-from easyflow.domain.commerce import extract_order_numbers
+from easyflow.domain.ai import (
+    ChatReply,
+    ChatRequest,
+    ChatTurn,
+    GroundingFacts,
+    PhoneCheck,
+    Role,
+)
 from easyflow.domain.errors import PlatformError
 from easyflow.domain.messaging import Conversation, MessageDirection, StoredMessage
 from easyflow.domain.tenancy import Integration, PlatformKind, Tenant
 from easyflow.observability.metrics import Metrics
-from easyflow.ports import Adapters, ChatModel, UnitOfWorkFactory
+from easyflow.ports import Adapters, ChatModel, UnitOfWork, UnitOfWorkFactory
+from easyflow.services.order_access import (
+    GUESS_WINDOW,
+    Access,
+    Question,
+    bound_guessing,
+    decide,
+    read_question,
+)
 
 log = structlog.get_logger("easyflow.conversations")
 
@@ -48,22 +65,34 @@ class ReplyService:
         self._cooling_until: dict[tuple[int, str], float] = {}
 
     async def reply(
-        self, tenant: Tenant, conversation: Conversation, history: Sequence[StoredMessage]
+        self,
+        tenant: Tenant,
+        conversation: Conversation,
+        history: Sequence[StoredMessage],
+        *,
+        shared_phone: str | None = None,
     ) -> ChatReply:
-        last = next(
-            (m.text for m in reversed(history) if m.direction is MessageDirection.INBOUND), ""
-        )
-        numbers = extract_order_numbers(last)
+        """The answer to the last inbound message of `history`.
+
+        `shared_phone`: the sender's own phone number when the messenger vouches for it (a
+        shared contact); it links the contact to the orders that carry it.
+        """
         async with self._uow() as uow:
-            orders = await uow.orders.find_by_numbers(tenant.id, numbers) if numbers else []
+            facts = await self._facts(uow, tenant, conversation, history, shared_phone)
             ai_integrations = await uow.integrations.list(tenant.id, kind=PlatformKind.AI)
         request = ChatRequest(
             profile=tenant.ai_profile,
             history=to_turns(history[-HISTORY_LIMIT:]),
-            facts=GroundingFacts(orders=tuple(orders), asked_order_numbers=numbers),
+            facts=facts,
             user_ref=f"tenant-{tenant.id}-conversation-{conversation.id}",
         )
-        for provider, model in self._chain(tenant, ai_integrations):
+        # A customer out of guesses gets the local responder's hand-over, whatever the chain.
+        chain = (
+            self._chain(tenant, ai_integrations)
+            if facts.phone_check is not PhoneCheck.LOCKED_OUT
+            else [(LOCAL, self._adapters.chat_model(None, LOCAL))]
+        )
+        for provider, model in chain:
             try:
                 reply = await model.complete(request)
             except PlatformError as exc:
@@ -76,6 +105,58 @@ class ReplyService:
             self._count(reply)
             return reply
         raise AssertionError("the local responder ends every chain")  # pragma: no cover
+
+    async def _facts(
+        self,
+        uow: UnitOfWork,
+        tenant: Tenant,
+        conversation: Conversation,
+        history: Sequence[StoredMessage],
+        shared_phone: str | None,
+    ) -> GroundingFacts:
+        """What this customer may be told about the orders their last message is about."""
+        question = read_question(history, shared_phone)
+        contact = await uow.contacts.get(tenant.id, conversation.contact_id)
+        # A group's conversation belongs to whoever wrote first, and everyone reads it.
+        shared_chat = contact.external_id != conversation.chat_id
+        access, linked = (
+            (Access((), PhoneCheck.NONE), False)
+            if shared_chat
+            else await self._access(uow, tenant, conversation, question)
+        )
+        return GroundingFacts(
+            orders=access.visible,
+            asked_order_numbers=question.numbers,
+            phone_check=access.check,
+            linked=linked,
+            shared_chat=shared_chat,
+        )
+
+    async def _access(
+        self, uow: UnitOfWork, tenant: Tenant, conversation: Conversation, question: Question
+    ) -> tuple[Access, bool]:
+        """What the customer may see; stores a newly proven phone number. Also: linked?"""
+        stored = await uow.contacts.phone(tenant.id, conversation.contact_id)
+        orders = await uow.orders.find_by_numbers(tenant.id, question.numbers)
+        access = decide(question, orders, stored)
+        if access.check is PhoneCheck.MISMATCH:
+            window = await uow.messages.history(tenant.id, conversation.id, GUESS_WINDOW)
+            access = bound_guessing(access, window, stored)
+            # Never the number itself: phone numbers are personal data.
+            log.info(
+                "phone number did not match",
+                contact_id=conversation.contact_id,
+                outcome=access.check.value,
+            )
+        if access.proven:
+            await uow.contacts.set_phone(tenant.id, conversation.contact_id, access.proven)
+            await uow.commit()
+            log.info(
+                "contact proved a phone number",
+                contact_id=conversation.contact_id,
+                via="messenger" if question.vouched else "order",
+            )
+        return access, bool(stored or access.proven)
 
     def _chain(
         self, tenant: Tenant, integrations: Sequence[Integration]

@@ -71,6 +71,30 @@ class SqlContactRepository(Repository):
         ).returning(*contacts.c)
         return _contact((await self._connection.execute(statement)).one())
 
+    async def get(self, tenant_id: int, contact_id: int) -> Contact:
+        query = select(contacts).where(
+            contacts.c.id == contact_id, contacts.c.tenant_id == tenant_id
+        )
+        row = (await self._connection.execute(query)).first()
+        return _contact(require_row(row, "contact", contact_id))
+
+    async def phone(self, tenant_id: int, contact_id: int) -> str | None:
+        """The contact's proven phone number (digits), or None."""
+        query = select(contacts.c.phone).where(
+            contacts.c.id == contact_id, contacts.c.tenant_id == tenant_id
+        )
+        row = (await self._connection.execute(query)).first()
+        return require_row(row, "contact", contact_id).phone
+
+    async def set_phone(self, tenant_id: int, contact_id: int, phone: str) -> None:
+        """Record a phone number the contact proved; it replaces any earlier one."""
+        statement = (
+            update(contacts)
+            .where(contacts.c.id == contact_id, contacts.c.tenant_id == tenant_id)
+            .values(phone=phone)
+        )
+        require_changed(await self._connection.execute(statement), "contact", contact_id)
+
 
 class SqlConversationRepository(Repository):
     async def upsert(
