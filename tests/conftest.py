@@ -50,6 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgresql: runs on PostgreSQL (deselect with -m 'not postgresql')"
     )
+    config.addinivalue_line(
+        "markers", "chaos: real processes under faults, tests/chaos (deselect with -m 'not chaos')"
+    )
 
 
 def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -24,9 +24,7 @@ def upgrade() -> None:
     with op.batch_alter_table("inbound_events") as batch:
         batch.add_column(sa.Column("next_attempt_at", TIMESTAMP, nullable=True))
     with op.batch_alter_table("integrations") as batch:
-        batch.add_column(
-            sa.Column("previous_webhook_secret_expires_at", TIMESTAMP, nullable=True)
-        )
+        batch.add_column(sa.Column("previous_webhook_secret_expires_at", TIMESTAMP, nullable=True))
     with op.batch_alter_table("contacts") as batch:
         batch.add_column(sa.Column("phone", sa.String(32), nullable=True))
 
