@@ -189,3 +189,14 @@ async def test_limiter_books_one_common_slot_across_buckets() -> None:
     assert await limiter.reserve({"bot": 0.1}) == pytest.approx(1.1)
     await limiter.pause("other", 5)
     assert await limiter.reserve({"other": 0.1}) == pytest.approx(5.0)
+
+
+async def test_the_in_memory_limiter_forgets_buckets_whose_slot_has_passed() -> None:
+    now = [0.0]
+    limiter = InMemoryRateLimiter(clock=lambda: now[0], prune_above=1000)
+    for chat in range(100_000):  # a million chats, scaled: each writes once, a second apart
+        now[0] = float(chat)
+        await limiter.reserve({"key": 0.001, f"chat:{chat}": 1.0})
+    assert len(limiter) <= 1001  # bounded by the pruning threshold, not by the chats seen
+    # A bucket still in its interval is kept: the limit holds across a prune.
+    assert await limiter.reserve({"chat:99999": 1.0}) == 1.0

@@ -29,18 +29,36 @@ class RateLimiter(Protocol):
 
 
 class InMemoryRateLimiter:
-    """One process's budgets; it lives on one event loop, so no lock is needed."""
+    """One process's budgets; it lives on one event loop, so no lock is needed.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    A bucket whose next free slot has passed holds nothing a new call would not start with,
+    so such buckets are dropped once there are `prune_above` of them: per-chat buckets of a
+    million chats seen once must not stay in memory (the Redis limiter's keys expire alike).
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, prune_above: int = 10_000
+    ) -> None:
         self._clock = clock
         self._next_free: dict[str, float] = {}
+        self._prune_above = prune_above
 
     async def reserve(self, buckets: dict[str, float]) -> float:
         now = self._clock()
         slot = max([now, *(self._next_free.get(b, now) for b in buckets)])
         for bucket, interval in buckets.items():
             self._next_free[bucket] = slot + interval
+        if len(self._next_free) > self._prune_above:
+            self._prune(now)
         return slot - now
+
+    def _prune(self, now: float) -> None:
+        self._next_free = {b: t for b, t in self._next_free.items() if t > now}
+        # Still crowded with live buckets: let the threshold follow, so pruning stays rare.
+        self._prune_above = max(self._prune_above, 2 * len(self._next_free))
+
+    def __len__(self) -> int:
+        return len(self._next_free)
 
     async def pause(self, bucket: str, seconds: float) -> None:
         until = self._clock() + seconds
