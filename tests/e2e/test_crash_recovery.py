@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from easyflow.domain.errors import TransientStorageError
 from easyflow.domain.messaging import (
     DeliveryResult,
     DeliveryStatus,
@@ -24,6 +25,7 @@ from easyflow.domain.messaging import (
 )
 from easyflow.domain.tenancy import Integration
 from easyflow.services.outbox import OutboxSender, idempotency_key
+from easyflow.services.retries import RetrySchedule
 from support.hub import CHAT, Hub
 
 from .test_transient_failures import FlakyFactory  # the injected failing unit of work
@@ -210,3 +212,43 @@ async def test_a_database_blip_while_recording_a_sent_message_is_retried(hub: Hu
     sent = await hub.container.inbox.outbox(hub.tenant_id, DeliveryStatus.SENT)
     assert [(r.id, r.attempts) for r in sent if r.id == item.id] == [(item.id, 1)]
     assert await hub.container.recovery.run(now=datetime.now(UTC) + timedelta(hours=1)) == (0, 0)
+
+
+class RedisDownOnce:
+    """The real messenger, except that its first send meets an unreachable Redis (the shared
+    rate-limit budget), which PlatformClient consults before the request leaves."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.failed = False
+
+    async def send(self, message: OutboundMessage) -> DeliveryResult:
+        if not self.failed:
+            self.failed = True
+            raise TransientStorageError("redis unreachable (rate limit): Connection closed")
+        result: DeliveryResult = await self._real.send(message)
+        return result
+
+
+async def test_redis_down_before_the_send_retries_the_row_instead_of_killing_it(
+    hub: Hub,
+) -> None:
+    item = await _queued_reply(hub)
+    integration = await hub.container.integrations.get(hub.tenant_id, hub.integration_id)
+    messenger = RedisDownOnce(hub.container.adapters.messenger(integration))
+    c = hub.container
+    c.outbox = OutboxSender(  # retries due at once
+        c.uow,
+        AdaptersWith(c.adapters, messenger, False),
+        c.outbox._locks,
+        c.metrics,
+        retry=RetrySchedule(base_seconds=0.0),
+    )
+    await hub.container.queue.send_outbox(item.id)
+    await hub.settle()
+
+    [row] = await hub.container.inbox.outbox(hub.tenant_id, DeliveryStatus.FAILED)
+    assert row.id == item.id and "redis unreachable" in (row.last_error or "")
+    assert await hub.container.recovery.run(now=datetime.now(UTC) + timedelta(hours=1)) == (0, 1)
+    await hub.settle()
+    assert hub.sent().count(TEXT) == 1

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import structlog
 from taskiq import AsyncBroker, InMemoryBroker
 
+from easyflow.state.errors import transient_redis_errors
+
 log = structlog.get_logger("easyflow.jobs")
 
 PROCESS_INBOUND = "easyflow.process_inbound"
@@ -71,10 +73,12 @@ class TaskiqQueue:
         self._tasks[SEND_OUTBOX] = self.broker.register_task(send_outbox, task_name=SEND_OUTBOX)
 
     async def process_inbound(self, event_id: int) -> None:
-        await self._tasks[PROCESS_INBOUND].kiq(event_id)
+        with transient_redis_errors("enqueue"):  # the row is committed: the sweep finds it
+            await self._tasks[PROCESS_INBOUND].kiq(event_id)
 
     async def send_outbox(self, outbox_id: int) -> None:
-        await self._tasks[SEND_OUTBOX].kiq(outbox_id)
+        with transient_redis_errors("enqueue"):
+            await self._tasks[SEND_OUTBOX].kiq(outbox_id)
 
     def busy(self) -> bool:
         """True while an in-process task runs (in-memory broker; always False otherwise)."""

@@ -130,10 +130,13 @@ class OutboxSender:
         platform = integration.platform
         try:
             ids = await _call(self._adapters.messenger(integration), item)
-        except RetryableError as exc:
+        except (RetryableError, TransientStorageError) as exc:
+            # TransientStorageError: shared state (Redis: the rate-limit budget) failed before
+            # the request left, so the row was not sent and is simply retried.
             dead = self._retry.exhausted(item.attempts)
             error = gave_up(item.attempts, str(exc)) if dead else str(exc)
-            at = self._retry.next_attempt_at(item.attempts, exc.retry_after)
+            retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
+            at = self._retry.next_attempt_at(item.attempts, retry_after)
             await self._fail(item, error, dead=dead, at=at, lease=lease, platform=platform)
             return dead  # a dead row no longer holds the queue; a retrying one does
         except PlatformError as exc:
