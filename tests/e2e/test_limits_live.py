@@ -179,6 +179,7 @@ async def test_memory_stays_flat_under_oversized_requests(served: Served) -> Non
     await attack(256 * MB)
 
     growth = served.peak_rss() - baseline
+    print(f"peak RSS {baseline / MB:.1f} MB; growth after 7 x 256 MB requests {growth / MB:.2f} MB")
     assert growth < ALLOWED_GROWTH, f"peak RSS grew by {growth / MB:.1f} MB"
     with sqlite3.connect(served.database) as db:
         assert db.execute("SELECT count(*) FROM integrations").fetchone() == (0,)
