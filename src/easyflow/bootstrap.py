@@ -206,6 +206,14 @@ def build_container(
         settings.job_concurrency,
     )
     replies = ReplyService(uow, adapters, metrics, settings.ai_cooldown_seconds)
+    outbox = OutboxSender(
+        uow,
+        adapters,
+        locks,
+        metrics,
+        lease_seconds=settings.send_lease_seconds,
+        retry=RetrySchedule(settings.retry_base_seconds, max_attempts=settings.outbox_max_attempts),
+    )
     container = Container(
         settings=settings,
         engine=engine,
@@ -231,17 +239,10 @@ def build_container(
             metrics,
             settings.lock_ttl_seconds,
             RetrySchedule(settings.retry_base_seconds, max_attempts=settings.inbound_max_attempts),
+            send_lease=settings.send_lease_seconds,
+            direct_send=outbox.deliver_claimed,
         ),
-        outbox=OutboxSender(
-            uow,
-            adapters,
-            locks,
-            metrics,
-            lease_seconds=settings.send_lease_seconds,
-            retry=RetrySchedule(
-                settings.retry_base_seconds, max_attempts=settings.outbox_max_attempts
-            ),
-        ),
+        outbox=outbox,
         health=IntegrationHealth(uow, adapters, metrics, settings.health_cache_seconds),
         recovery=RecoverySweep(uow, queue, metrics, settings.stuck_after_seconds),
         clients=clients,

@@ -344,6 +344,7 @@ class OutboxRepository(Protocol):
         *,
         conversation_id: int | None = None,
         message_id: int | None = None,
+        lease_until: datetime | None = None,
     ) -> OutboxItem: ...
 
     async def get(self, outbox_id: int) -> OutboxItem | None: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import structlog
 
@@ -24,7 +25,7 @@ from easyflow.domain.ai import (
     Role,
 )
 from easyflow.domain.errors import PlatformError
-from easyflow.domain.messaging import Conversation, MessageDirection, StoredMessage
+from easyflow.domain.messaging import Contact, Conversation, MessageDirection, StoredMessage
 from easyflow.domain.tenancy import Integration, PlatformKind, Tenant
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Adapters, ChatModel, UnitOfWork, UnitOfWorkFactory
@@ -41,6 +42,17 @@ log = structlog.get_logger("easyflow.conversations")
 
 LOCAL = "local"
 HISTORY_LIMIT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedReply:
+    """What `ReplyService.answer` needs, read by `prepare` in the caller's transaction."""
+
+    tenant: Tenant
+    conversation: Conversation
+    history: tuple[StoredMessage, ...]
+    facts: GroundingFacts
+    ai_integrations: tuple[Integration, ...]
 
 
 def to_turns(history: Sequence[StoredMessage]) -> tuple[ChatTurn, ...]:
@@ -78,17 +90,39 @@ class ReplyService:
         shared contact); it links the contact to the orders that carry it.
         """
         async with self._uow() as uow:
-            facts = await self._facts(uow, tenant, conversation, history, shared_phone)
-            ai_integrations = await uow.integrations.list(tenant.id, kind=PlatformKind.AI)
+            contact = await uow.contacts.get(tenant.id, conversation.contact_id)
+            prepared = await self.prepare(uow, tenant, conversation, contact, history, shared_phone)
+            await uow.commit()
+        return await self.answer(prepared)
+
+    async def prepare(
+        self,
+        uow: UnitOfWork,
+        tenant: Tenant,
+        conversation: Conversation,
+        contact: Contact,
+        history: Sequence[StoredMessage],
+        shared_phone: str | None = None,
+    ) -> PreparedReply:
+        """What the answer needs from the database, read (and a proven phone written) in the
+        caller's unit of work, so that recording a message and grounding its answer share one
+        transaction; the caller commits."""
+        facts = await self._facts(uow, tenant, conversation, contact, history, shared_phone)
+        ai_integrations = await uow.integrations.list(tenant.id, kind=PlatformKind.AI)
+        return PreparedReply(tenant, conversation, tuple(history), facts, tuple(ai_integrations))
+
+    async def answer(self, prepared: PreparedReply) -> ChatReply:
+        """Walk the provider chain; no database work (it runs outside any transaction)."""
+        tenant, conversation, facts = prepared.tenant, prepared.conversation, prepared.facts
         request = ChatRequest(
             profile=tenant.ai_profile,
-            history=to_turns(history[-HISTORY_LIMIT:]),
+            history=to_turns(prepared.history[-HISTORY_LIMIT:]),
             facts=facts,
             user_ref=f"tenant-{tenant.id}-conversation-{conversation.id}",
         )
         # A customer out of guesses gets the local responder's hand-over, whatever the chain.
         chain = (
-            self._chain(tenant, ai_integrations)
+            self._chain(tenant, prepared.ai_integrations)
             if facts.phone_check is not PhoneCheck.LOCKED_OUT
             else [(LOCAL, self._adapters.chat_model(None, LOCAL))]
         )
@@ -111,12 +145,12 @@ class ReplyService:
         uow: UnitOfWork,
         tenant: Tenant,
         conversation: Conversation,
+        contact: Contact,
         history: Sequence[StoredMessage],
         shared_phone: str | None,
     ) -> GroundingFacts:
         """What this customer may be told about the orders their last message is about."""
         question = read_question(history, shared_phone)
-        contact = await uow.contacts.get(tenant.id, conversation.contact_id)
         # A group's conversation belongs to whoever wrote first, and everyone reads it.
         shared_chat = contact.external_id != conversation.chat_id
         access, linked = (
@@ -150,7 +184,6 @@ class ReplyService:
             )
         if access.proven:
             await uow.contacts.set_phone(tenant.id, conversation.contact_id, access.proven)
-            await uow.commit()
             log.info(
                 "contact proved a phone number",
                 contact_id=conversation.contact_id,

@@ -18,8 +18,9 @@ after an ambiguous commit never stores a second reply.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -39,13 +40,13 @@ from easyflow.domain.messaging import (
     InboundKind,
     MessageAuthor,
     MessageDirection,
+    OutboxItem,
     OutboxKind,
-    StoredMessage,
 )
-from easyflow.domain.tenancy import Tenant
+from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Locks, TaskQueue, UnitOfWork, UnitOfWorkFactory
-from easyflow.services.conversations import HISTORY_LIMIT, ReplyService
+from easyflow.services.conversations import HISTORY_LIMIT, PreparedReply, ReplyService
 from easyflow.services.retries import RetrySchedule, describe, gave_up
 
 log = structlog.get_logger("easyflow.messaging")
@@ -53,11 +54,13 @@ log = structlog.get_logger("easyflow.messaging")
 
 @dataclass(slots=True)
 class _Recorded:
-    tenant: Tenant
     conversation: Conversation
-    history: list[StoredMessage]
     outbox_ids: list[int]
-    wants_reply: bool
+    prepared: PreparedReply | None  # None: no reply wanted
+
+
+# Sends a row the processor stored already claimed (`OutboxSender.deliver_claimed`).
+DirectSend = Callable[[OutboxItem, Integration, datetime], Awaitable[None]]
 
 
 def conversation_lock(integration_id: int, chat_id: str) -> str:
@@ -74,8 +77,12 @@ class InboundProcessor:
         metrics: Metrics,
         lock_ttl: float = 120.0,
         retry: RetrySchedule | None = None,
+        send_lease: float = 60.0,
+        direct_send: DirectSend | None = None,
     ) -> None:
         self._uow = uow
+        self._send_lease = timedelta(seconds=send_lease)
+        self._direct_send = direct_send
         self._replies = replies
         self._queue = queue
         self._locks = locks
@@ -158,6 +165,8 @@ class InboundProcessor:
             log.warning("could not record the failure; the event stays pending", error=reason)
 
     async def _handle(self, event: InboundEvent) -> None:
+        # Ownership was proved at the edge (the webhook's secret named the integration); the
+        # integration is read once here, with its decrypted credentials, and passed along.
         async with self._uow() as uow:
             try:
                 integration = await uow.integrations.get(event.tenant_id, event.integration_id)
@@ -170,16 +179,22 @@ class InboundProcessor:
             recorded = await self._record(uow, event)
             await uow.commit()
         outbox_ids = recorded.outbox_ids
-        if recorded.wants_reply:
-            reply = await self._replies.reply(
-                recorded.tenant,
-                recorded.conversation,
-                recorded.history,
-                shared_phone=event.message.shared_phone,
-            )
+        claimed: OutboxItem | None = None
+        if recorded.prepared is not None:
+            reply = await self._replies.answer(recorded.prepared)
+            lease = datetime.now(UTC) + self._send_lease
             async with self._uow() as uow:
-                outbox_ids += await self._store_reply(uow, event, recorded.conversation.id, reply)
+                stored, claimed = await self._store_reply(
+                    uow, event, recorded.conversation.id, reply, lease if not outbox_ids else None
+                )
                 await uow.commit()
+            outbox_ids += stored
+        if claimed is not None and self._direct_send is not None:
+            # This worker holds the chat's lock and the chat had nothing unsent: the reply
+            # goes out now, without a task, a read and a claim of its own. The row was stored
+            # claimed (a lease), so a crash from here on is the sender's "in flight" case.
+            await self._direct_send(claimed, integration, lease)
+            return
         for outbox_id in outbox_ids:
             await self._queue.send_outbox(outbox_id)
 
@@ -222,15 +237,26 @@ class InboundProcessor:
         )
         if not wants_reply:
             await uow.inbound.mark(event.id, EventStatus.DONE)
+            return _Recorded(conversation, outbox_ids, None)
         history = await uow.messages.history(tenant.id, conversation.id, HISTORY_LIMIT)
-        return _Recorded(tenant, conversation, history, outbox_ids, wants_reply)
+        prepared = await self._replies.prepare(
+            uow, tenant, conversation, contact, history, message.shared_phone
+        )
+        return _Recorded(conversation, outbox_ids, prepared)
 
     async def _store_reply(
-        self, uow: UnitOfWork, event: InboundEvent, conversation_id: int, reply: ChatReply
-    ) -> list[int]:
+        self,
+        uow: UnitOfWork,
+        event: InboundEvent,
+        conversation_id: int,
+        reply: ChatReply,
+        lease: datetime | None,
+    ) -> tuple[list[int], OutboxItem | None]:
+        """Store the reply and its outbox row; the row comes back claimed until `lease`, for
+        this worker to send, when given one and the chat has nothing older unsent (FIFO)."""
         tenant_id = event.tenant_id
         if not await uow.inbound.mark(event.id, EventStatus.DONE):
-            return []  # done already (another worker, or our own commit that looked failed)
+            return [], None  # done already (another worker, or our own commit that looked failed)
         await uow.ai_usage.record(
             tenant_id, conversation_id, reply.provider, reply.model, reply.usage
         )
@@ -241,7 +267,7 @@ class InboundProcessor:
             log.info(
                 "conversation handed over", conversation_id=conversation_id, reason=reply.reason
             )
-            return []
+            return [], None
         stored = await uow.messages.add(
             tenant_id,
             conversation_id,
@@ -250,6 +276,11 @@ class InboundProcessor:
             text=reply.text,
             status=DeliveryStatus.PENDING,
         )
+        direct = (
+            lease is not None
+            and self._direct_send is not None
+            and not await uow.outbox.unsent_for_conversation(conversation_id)
+        )
         item = await uow.outbox.add(
             tenant_id,
             event.integration_id,
@@ -257,8 +288,9 @@ class InboundProcessor:
             {"chat_id": event.message.chat_id, "text": reply.text},
             conversation_id=conversation_id,
             message_id=stored.id,
+            lease_until=lease if direct else None,
         )
-        return [item.id]
+        return [item.id], item if direct else None
 
 
 def _waiting(event: InboundEvent) -> bool:

@@ -120,6 +120,16 @@ class OutboxSender:
             return True
         return await self._deliver(item, integration, lease_until)
 
+    async def deliver_claimed(
+        self, item: OutboxItem, integration: Integration, lease_until: datetime
+    ) -> None:
+        """Send a row its caller stored already claimed until `lease_until`, holding the
+        conversation's lock (the inbound processor, for the chat's only unsent reply)."""
+        try:
+            await self._deliver(item, integration, lease_until)
+        except TransientStorageError as exc:
+            log.warning("outbox row left to the sweep", outbox_id=item.id, error=str(exc))
+
     def _repeatable(self, item: OutboxItem, integration: Integration) -> bool:
         """Whether sending an in-doubt row again cannot show the customer a second copy."""
         if item.kind is OutboxKind.CALLBACK_ANSWER:

@@ -67,7 +67,7 @@ def create_engine(
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=False,  # a SELECT 1 per checkout; a dropped connection is transient anyway
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "easyflow"}},
     )

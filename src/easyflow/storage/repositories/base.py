@@ -4,9 +4,9 @@ and the not-found rule (a row of another tenant does not exist)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, exists, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,6 +28,33 @@ def insert(connection: AsyncConnection, table: Table) -> Insert:
     if name == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"no upsert support for the {name} dialect")
+
+
+def owned_insert(
+    connection: AsyncConnection,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    owner: Table,
+    owner_id: int,
+) -> Insert:
+    """INSERT of one row only if `owner_id` in `owner` is `values["tenant_id"]`'s, in one
+    statement: `INSERT … SELECT … WHERE EXISTS (…)`. Nothing inserted (no row returned) means
+    the owner is not the tenant's; the composite foreign keys would refuse it anyway, but
+    a NotFoundError is the caller's answer and keeps the transaction usable."""
+    row = dict(values)
+    for column in table.c:  # Python-side defaults, which INSERT … SELECT does not apply
+        default = column.default
+        if column.name in row or default is None or not hasattr(default, "arg"):
+            continue
+        if default.is_callable:
+            row[column.name] = default.arg(None)
+        elif default.is_scalar:
+            row[column.name] = default.arg
+    names = list(row)
+    guard = exists().where(owner.c.id == owner_id, owner.c.tenant_id == values["tenant_id"])
+    source = select(*(literal(row[name], table.c[name].type) for name in names)).where(guard)
+    return insert(connection, table).from_select(names, source)
 
 
 def batched(items: Sequence[T], size: int = BATCH_SIZE) -> Iterator[Sequence[T]]:

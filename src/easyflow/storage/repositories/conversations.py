@@ -12,7 +12,12 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.engine import Row
 
 from easyflow.domain.messaging import Contact, Conversation, ConversationStatus, Sender
-from easyflow.storage.repositories.base import Repository, insert, require_changed, require_row
+from easyflow.storage.repositories.base import (
+    Repository,
+    owned_insert,
+    require_changed,
+    require_row,
+)
 from easyflow.storage.tables import contacts, conversations, integrations
 
 
@@ -43,14 +48,16 @@ def _conversation(row: Row) -> Conversation:
 class SqlContactRepository(Repository):
     async def upsert(self, tenant_id: int, integration_id: int, sender: Sender) -> Contact:
         """The contact for this sender, created or refreshed with what the sender shows now."""
-        await self._require_owned(integrations, tenant_id, integration_id, "integration")
-        insertion = insert(self._connection, contacts).values(
-            tenant_id=tenant_id,
-            integration_id=integration_id,
-            external_id=sender.external_id,
-            display_name=sender.display_name,
-            username=sender.username,
-            language=sender.language,
+        values = {
+            "tenant_id": tenant_id,
+            "integration_id": integration_id,
+            "external_id": sender.external_id,
+            "display_name": sender.display_name,
+            "username": sender.username,
+            "language": sender.language,
+        }
+        insertion = owned_insert(
+            self._connection, contacts, values, owner=integrations, owner_id=integration_id
         )
         new = insertion.excluded
         # Some updates carry no profile (a callback, a status): keep what we knew.
@@ -69,7 +76,8 @@ class SqlContactRepository(Repository):
                 "updated_at": new.updated_at,
             },
         ).returning(*contacts.c)
-        return _contact((await self._connection.execute(statement)).one())
+        row = (await self._connection.execute(statement)).first()
+        return _contact(require_row(row, "integration", integration_id))
 
     async def get(self, tenant_id: int, contact_id: int) -> Contact:
         query = select(contacts).where(
@@ -101,14 +109,16 @@ class SqlConversationRepository(Repository):
         self, tenant_id: int, integration_id: int, contact_id: int, chat_id: str, at: datetime
     ) -> Conversation:
         """The open or existing conversation of this chat; `at` only moves its clock forward."""
-        await self._require_owned(integrations, tenant_id, integration_id, "integration")
-        insertion = insert(self._connection, conversations).values(
-            tenant_id=tenant_id,
-            integration_id=integration_id,
-            contact_id=contact_id,
-            chat_id=chat_id,
-            status=ConversationStatus.OPEN.value,
-            last_message_at=at,
+        values = {
+            "tenant_id": tenant_id,
+            "integration_id": integration_id,
+            "contact_id": contact_id,
+            "chat_id": chat_id,
+            "status": ConversationStatus.OPEN.value,
+            "last_message_at": at,
+        }
+        insertion = owned_insert(
+            self._connection, conversations, values, owner=integrations, owner_id=integration_id
         )
         new, current = insertion.excluded, conversations.c.last_message_at
         later = or_(current.is_(None), new.last_message_at > current)
@@ -119,7 +129,8 @@ class SqlConversationRepository(Repository):
                 "updated_at": new.updated_at,
             },
         ).returning(*conversations.c)
-        return _conversation((await self._connection.execute(statement)).one())
+        row = (await self._connection.execute(statement)).first()
+        return _conversation(require_row(row, "integration", integration_id))
 
     async def get(self, tenant_id: int, conversation_id: int) -> Conversation:
         query = select(conversations).where(

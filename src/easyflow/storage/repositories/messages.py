@@ -20,7 +20,8 @@ from easyflow.domain.messaging import (
 )
 from easyflow.storage.repositories.base import (
     Repository,
-    insert,
+    not_found,
+    owned_insert,
     require_changed,
     require_row,
 )
@@ -57,24 +58,27 @@ class SqlMessageRepository(Repository):
         platform_message_id: str | None = None,
     ) -> StoredMessage:
         """Append a message; with `inbound_event_id`, a second add returns the first row."""
-        await self._require_owned(conversations, tenant_id, conversation_id, "conversation")
+        values = {
+            "tenant_id": tenant_id,
+            "conversation_id": conversation_id,
+            "direction": direction.value,
+            "author": author.value,
+            "text": text,
+            "status": status.value,
+            "inbound_event_id": inbound_event_id,
+            "platform_message_id": platform_message_id,
+        }
         statement = (
-            insert(self._connection, messages)
-            .values(
-                tenant_id=tenant_id,
-                conversation_id=conversation_id,
-                direction=direction.value,
-                author=author.value,
-                text=text,
-                status=status.value,
-                inbound_event_id=inbound_event_id,
-                platform_message_id=platform_message_id,
+            owned_insert(
+                self._connection, messages, values, owner=conversations, owner_id=conversation_id
             )
             .on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
             .returning(*messages.c)
         )
         row = (await self._connection.execute(statement)).first()
-        if row is None:
+        if row is None:  # stored before (the event's), or not the tenant's conversation
+            if inbound_event_id is None:
+                raise not_found("conversation", conversation_id)
             row = await self._by_inbound_event(tenant_id, inbound_event_id)
         return _message(row)
 

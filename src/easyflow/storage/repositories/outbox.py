@@ -25,6 +25,7 @@ from easyflow.storage.repositories.base import (
     Repository,
     ids,
     not_found,
+    owned_insert,
     require_changed,
 )
 from easyflow.storage.tables import integrations, outbox
@@ -69,26 +70,31 @@ class SqlOutboxRepository(Repository):
         *,
         conversation_id: int | None = None,
         message_id: int | None = None,
+        lease_until: datetime | None = None,
     ) -> OutboxItem:
-        """A pending row, due now."""
-        await self._require_owned(integrations, tenant_id, integration_id, "integration")
+        """A pending row, due now; with `lease_until`, claimed already by the caller (its
+        first attempt), as `claim` would: it sends the row itself, without another claim."""
         now = utcnow()
-        statement = (
-            outbox.insert()
-            .values(
-                tenant_id=tenant_id,
-                integration_id=integration_id,
-                conversation_id=conversation_id,
-                message_id=message_id,
-                kind=kind.value,
-                payload=payload,
-                status=DeliveryStatus.PENDING.value,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            .returning(*outbox.c)
-        )
-        return _item((await self._connection.execute(statement)).one())
+        values = {
+            "tenant_id": tenant_id,
+            "integration_id": integration_id,
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+            "kind": kind.value,
+            "payload": payload,
+            "status": DeliveryStatus.PENDING.value,
+            "next_attempt_at": now,
+            "created_at": now,
+            "lease_until": lease_until,
+            "attempts": 0 if lease_until is None else 1,
+        }
+        statement = owned_insert(
+            self._connection, outbox, values, owner=integrations, owner_id=integration_id
+        ).returning(*outbox.c)
+        row = (await self._connection.execute(statement)).first()
+        if row is None:
+            raise not_found("integration", integration_id)
+        return _item(row)
 
     async def claim(
         self, outbox_id: int, now: datetime, lease_until: datetime

@@ -1,0 +1,104 @@
+"""What one processed text message costs the database: statements and transactions, counted.
+
+Counts, not timings: SQLAlchemy event listeners on the hub's engine count what the jobs
+(processing the inbound event and sending the reply) execute, from the stored event to the
+reply recorded by the sandbox; the webhook intake is not counted. A round trip is a statement,
+a BEGIN, a COMMIT or a ROLLBACK — each is one exchange with PostgreSQL (on SQLite, a hop to the
+driver's thread). Issue 6 aims at 3 transactions and 15 round trips per message; the bounds
+below pin what the pipeline costs today (it was 10 transactions and 48 round trips), so any
+regression fails here and each further cut lowers them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from support.hub import CHAT, Hub
+
+pytestmark = pytest.mark.asyncio
+
+MAX_TRANSACTIONS = 6
+MAX_ROUND_TRIPS = 30
+
+_IN_JOB: contextvars.ContextVar[bool] = contextvars.ContextVar("in_job", default=False)
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.statements: list[str] = []
+
+    def execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not _IN_JOB.get() or statement.lstrip()[:5].upper() == "BEGIN":
+            return  # SQLite's BEGIN IMMEDIATE is counted once, as the transaction's begin
+        self.counts["statements"] += 1
+        self.statements.append(" ".join(statement.split())[:110])
+
+    def bump(self, name: str) -> Any:
+        def listener(*args: Any) -> None:
+            if _IN_JOB.get():
+                self.counts[name] += 1
+
+        return listener
+
+    @property
+    def round_trips(self) -> int:
+        c = self.counts
+        return c["statements"] + c["begins"] + c["commits"] + c["rollbacks"]
+
+    def report(self, backend: str) -> str:
+        lines = [f"{backend}: {dict(self.counts)}, round trips {self.round_trips}"]
+        return "\n".join(lines + [f"  {s}" for s in self.statements])
+
+
+def _counted(handler: Any) -> Any:
+    async def run(item_id: int) -> None:
+        token = _IN_JOB.set(True)
+        try:
+            await handler(item_id)
+        finally:
+            _IN_JOB.reset(token)
+
+    return run
+
+
+async def _one_message(hub: Hub, monkeypatch: pytest.MonkeyPatch, text: str) -> _Tally:
+    tally = _Tally()
+    engine = hub.container.engine.sync_engine
+    listeners = [
+        ("before_cursor_execute", tally.execute),
+        ("begin", tally.bump("begins")),
+        ("commit", tally.bump("commits")),
+        ("rollback", tally.bump("rollbacks")),
+    ]
+    # The queue looks its handlers up on the container at each task.
+    monkeypatch.setattr(hub.container, "handle_inbound", _counted(hub.container.handle_inbound))
+    monkeypatch.setattr(hub.container, "send_outbox", _counted(hub.container.send_outbox))
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        await hub.customer_writes(text)
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    return tally
+
+
+async def test_a_text_message_becomes_a_reply_within_its_round_trip_budget(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, db_backend: str
+) -> None:
+    await hub.customer_writes("hello")  # the chat exists, as for most messages
+    sent_before = len(hub.sent(CHAT))
+
+    tally = await _one_message(hub, monkeypatch, "how long is delivery?")
+
+    print(tally.report(db_backend))
+    assert len(hub.sent(CHAT)) == sent_before + 1
+    assert "2-4 days" in hub.sent(CHAT)[-1]
+    assert tally.counts["begins"] <= MAX_TRANSACTIONS, tally.report(db_backend)
+    assert tally.round_trips <= MAX_ROUND_TRIPS, tally.report(db_backend)
