@@ -33,6 +33,7 @@ from easyflow.services.outbox import OutboxSender
 from easyflow.services.recovery import RecoverySweep
 from easyflow.services.retries import RetrySchedule
 from easyflow.services.tenants import TenantService
+from easyflow.state.integration_cache import InMemoryIntegrationCache, RedisIntegrationCache
 from easyflow.state.locks import InMemoryLocks, RedisLocks
 from easyflow.state.ratelimit import RedisRateLimiter
 from easyflow.storage import migrate
@@ -137,6 +138,7 @@ class Container:
     health: IntegrationHealth
     recovery: RecoverySweep
     clients: HttpClients
+    integration_cache: InMemoryIntegrationCache
     redis: Any = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
 
@@ -149,6 +151,7 @@ class Container:
         if check_secret_keys:
             await self.check_secret_keys()
         await self.queue.broker.startup()
+        await self.integration_cache.start()
 
     async def check_secret_keys(self) -> None:
         """SecretKeyMismatch unless the configured keys decrypt every stored secret.
@@ -162,6 +165,7 @@ class Container:
             raise SecretKeyMismatch(len(unreadable), total)
 
     async def aclose(self) -> None:
+        await self.integration_cache.aclose()
         await self.queue.broker.shutdown()
         await self.clients.aclose()
         if self.redis is not None:
@@ -176,13 +180,17 @@ class Container:
         await self.outbox.send_outbox(outbox_id)
 
 
-def _shared_state(settings: Settings) -> tuple[Any, RateLimiter, Locks]:
+def _shared_state(
+    settings: Settings,
+) -> tuple[Any, RateLimiter, Locks, InMemoryIntegrationCache]:
+    ttl = settings.webhook_cache_seconds
     if settings.broker_url.startswith(("redis://", "rediss://")):
         import redis.asyncio as aioredis
 
         redis = aioredis.from_url(settings.broker_url)
-        return redis, RedisRateLimiter(redis), RedisLocks(redis)
-    return None, InMemoryRateLimiter(), InMemoryLocks()
+        cache = RedisIntegrationCache(redis, ttl)
+        return redis, RedisRateLimiter(redis), RedisLocks(redis), cache
+    return None, InMemoryRateLimiter(), InMemoryLocks(), InMemoryIntegrationCache(ttl)
 
 
 def build_container(
@@ -193,10 +201,14 @@ def build_container(
     registry: PlatformRegistry | None = None,
 ) -> Container:
     registry = registry or PlatformRegistry()
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     uow = SqlUnitOfWorkFactory(engine, CredentialCipher(settings.fernet_keys()))
     metrics = Metrics()
-    redis, limiter, locks = _shared_state(settings)
+    redis, limiter, locks, cache = _shared_state(settings)
     clients = HttpClients(transports)
     adapters = PlatformAdapters(
         registry, settings, clients, limiter, metrics, retry or RetryPolicy()
@@ -228,8 +240,9 @@ def build_container(
             registry.check_credentials,
             settings.public_url,
             timedelta(seconds=settings.webhook_secret_overlap_seconds),
+            cache,
         ),
-        intake=WebhookIntake(uow, adapters, queue, metrics),
+        intake=WebhookIntake(uow, adapters, queue, metrics, cache),
         inbox=InboxService(uow, queue),
         inbound=InboundProcessor(
             uow,
@@ -246,6 +259,7 @@ def build_container(
         health=IntegrationHealth(uow, adapters, metrics, settings.health_cache_seconds),
         recovery=RecoverySweep(uow, queue, metrics, settings.stuck_after_seconds),
         clients=clients,
+        integration_cache=cache,
         redis=redis,
     )
     container.readiness = _readiness(engine, redis)

@@ -47,7 +47,15 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     lock_ttl_seconds: float = 120.0
     job_concurrency: int = 16  # handlers running at once per process
+    # Connections kept per process: enough for every handler and as many requests at once,
+    # so none is opened and closed per request under load (overflow ones are closed on
+    # return). Keep processes × (pool + overflow) under the server's max_connections.
+    database_pool_size: int = Field(default=32, ge=1, le=1000)
+    database_max_overflow: int = Field(default=16, ge=0, le=1000)
     health_cache_seconds: float = 60.0
+    # How long intake keeps an integration it read (state/integration_cache.py); changes made
+    # through the hub invalidate it at once, this bounds what they cannot reach. 0: no cache.
+    webhook_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     ai_cooldown_seconds: float = 60.0
     # Request bodies (api/limits.py): a Telegram update is a few KiB; the largest valid admin
     # body, an AI profile at its schema maxima, is 1.8 MiB in ASCII. Unauthenticated admin

@@ -437,6 +437,29 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
 
+    def autocommit(self) -> UnitOfWork:
+        """A unit in which every statement commits on its own: no BEGIN/COMMIT round trips.
+
+        For work that is one statement (intake's insert); `commit()` has nothing to do.
+        """
+        ...
+
+
+class IntegrationCache(Protocol):
+    """Integrations as webhook intake needs them, kept in process (state/integration_cache)."""
+
+    def get(self, platform: str, integration_id: int) -> Integration | None: ...
+
+    def find(self, platform: str, secret: str) -> Integration | None:
+        """By a webhook secret it accepts; the caller still verifies in constant time."""
+        ...
+
+    def put(self, integration: Integration) -> None: ...
+
+    async def invalidate(self, integration_id: int) -> None:
+        """Forget it here and, where processes share state, in every process."""
+        ...
+
 
 # --------------------------------------------------------------------------- jobs and shared state
 

@@ -131,9 +131,12 @@ class FlakyUnitOfWork:
     """A real unit of work whose commit meets `error` inside the block when the factory says
     so, so the real unit of work's boundary sees the driver's error (and translates it)."""
 
-    def __init__(self, real: SqlUnitOfWork, factory: FlakyFactory) -> None:
+    def __init__(
+        self, real: SqlUnitOfWork, factory: FlakyFactory, *, autocommit: bool = False
+    ) -> None:
         self._real = real
         self._factory = factory
+        self._autocommit = autocommit
         self._touched: set[str] = set()
 
     def __getattr__(self, name: str) -> object:
@@ -142,6 +145,12 @@ class FlakyUnitOfWork:
 
     async def __aenter__(self) -> FlakyUnitOfWork:
         await self._real.__aenter__()
+        if self._autocommit and self._factory.always:
+            # Autocommit has no commit to fail: the outage meets its first statement, and
+            # the real unit's boundary translates it as it would the driver's error.
+            error = self._factory.error()
+            await self._real.__aexit__(type(error), error, None)
+            raise error
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -174,6 +183,9 @@ class FlakyFactory:
 
     def __call__(self) -> FlakyUnitOfWork:
         return FlakyUnitOfWork(self._real(), self)
+
+    def autocommit(self) -> FlakyUnitOfWork:
+        return FlakyUnitOfWork(self._real.autocommit(), self, autocommit=True)
 
 
 def _install(hub: Hub, flaky: FlakyFactory, max_attempts: int = 8) -> None:
@@ -285,7 +297,13 @@ async def test_a_webhook_meeting_a_database_outage_is_refused_503_then_redeliver
     c = hub.container
     flaky = FlakyFactory(c.uow)
     flaky.always = True
-    c.intake = WebhookIntake(flaky, c.adapters, c.queue, c.metrics)  # type: ignore[arg-type]
+    c.intake = WebhookIntake(
+        flaky,  # type: ignore[arg-type]
+        c.adapters,
+        c.queue,
+        c.metrics,
+        c.integration_cache,
+    )
     update = {
         "update_id": 900001,
         "message": {

@@ -18,7 +18,8 @@ from easyflow.domain.errors import UnauthenticatedError
 _bearer = HTTPBearer(auto_error=False, description="A tenant API key: `ef_<prefix>_<secret>`")
 
 
-def container(request: Request) -> Any:
+async def container(request: Request) -> Any:
+    # async: a plain `def` dependency runs in the thread pool, a hop on every request.
     return request.app.state.container
 
 
@@ -32,7 +33,7 @@ async def tenant_id(
     # Only a route mounted outside the edge step gets here: authenticate late, but still.
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise UnauthenticatedError("missing bearer API key")
-    return int(await container(request).tenants.authenticate(credentials.credentials))
+    return int(await request.app.state.container.tenants.authenticate(credentials.credentials))
 
 
 Container = Annotated[Any, Depends(container)]

@@ -59,6 +59,8 @@ class Integration:
     # Secrets an inbound webhook may carry: the current one first, then the one it replaced
     # (accepted for a short overlap after rotation so queued deliveries are not rejected).
     webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    # When the previous secret stops being accepted (None: no previous secret accepted).
+    previous_secret_expires_at: datetime | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_active(self) -> bool:

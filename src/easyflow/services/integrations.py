@@ -25,7 +25,7 @@ from easyflow.domain.errors import (
 )
 from easyflow.domain.messaging import WebhookRegistration
 from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
-from easyflow.ports import Adapters, UnitOfWorkFactory
+from easyflow.ports import Adapters, IntegrationCache, UnitOfWorkFactory
 
 log = structlog.get_logger("easyflow.integrations")
 
@@ -52,8 +52,12 @@ class IntegrationService:
         check_credentials: CredentialCheck,
         public_url: str,
         secret_overlap: timedelta = timedelta(hours=1),
+        cache: IntegrationCache | None = None,
     ) -> None:
         self._uow = uow
+        # What webhook intake has cached of an integration is dropped after every change
+        # committed here (every process's copy, where processes share state).
+        self._cache = cache
         self._adapters = adapters
         self._check_credentials = check_credentials
         self._public_url = public_url
@@ -87,6 +91,7 @@ class IntegrationService:
             except PlatformError as exc:
                 raise InvalidRequestError(f"{platform} refused the integration: {exc}") from exc
             await uow.commit()
+        await self._invalidate(integration.id)
         return integration
 
     async def _identify(
@@ -157,6 +162,7 @@ class IntegrationService:
         async with self._uow() as uow:
             await uow.integrations.set_status(tenant_id, integration_id, status)
             await uow.commit()
+        await self._invalidate(integration_id)
         if is_messenger and status is IntegrationStatus.PAUSED:
             try:
                 await self._adapters.messenger(integration).delete_webhook()
@@ -187,6 +193,7 @@ class IntegrationService:
                 previous_expires_at=datetime.now(UTC) + self._overlap,
             )
             await uow.commit()
+        await self._invalidate(integration_id)
         try:
             await self._register_webhook(integration, secret)
         except PlatformError as exc:
@@ -201,6 +208,7 @@ class IntegrationService:
                     previous_expires_at=datetime.now(UTC),
                 )
                 await uow.commit()
+            await self._invalidate(integration_id)
             raise InvalidRequestError(
                 f"{integration.platform} refused the new secret: {exc}"
             ) from exc
@@ -227,3 +235,8 @@ class IntegrationService:
         async with self._uow() as uow:
             await uow.integrations.delete(tenant_id, integration_id)
             await uow.commit()
+        await self._invalidate(integration_id)
+
+    async def _invalidate(self, integration_id: int) -> None:
+        if self._cache is not None:
+            await self._cache.invalidate(integration_id)

@@ -29,6 +29,8 @@ _DRIVERS = {
     "postgresql+psycopg2": POSTGRES_DRIVER,
     "postgresql+asyncpg": POSTGRES_DRIVER,
 }
+# Execution option of a connection whose statements each commit alone (storage/uow.py).
+AUTOCOMMIT_OPTION = "easyflow_autocommit"
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
@@ -60,14 +62,16 @@ def create_engine(
     """
     url = normalise_url(database_url)
     if url.drivername == SQLITE_DRIVER:
-        return _sqlite_engine(url, echo=echo)
+        return _sqlite_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
     return create_async_engine(
         url,
         echo=echo,
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=False,  # a SELECT 1 per checkout; a dropped connection is transient anyway
+        # No pre-ping: it costs a SELECT 1 per checkout, and a dropped connection surfaces as
+        # TransientStorageError, which is retried (jobs) or answered 503 (webhooks).
+        pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "easyflow"}},
     )
@@ -78,10 +82,12 @@ def is_memory_database(url: URL) -> bool:
     return database in ("", ":memory:") or "mode=memory" in database or ":memory:" in database
 
 
-def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
-    if not is_memory_database(url):
+def _sqlite_engine(url: URL, *, echo: bool, **pool: int) -> AsyncEngine:
+    if is_memory_database(url):
+        pool = {}  # one static connection: there is no pool to size
+    else:
         _private_database_file(Path(url.database or "").expanduser())
-    engine = create_async_engine(url, echo=echo, hide_parameters=True)
+    engine = create_async_engine(url, echo=echo, hide_parameters=True, **pool)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine
@@ -111,4 +117,5 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _on_sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if not connection.get_execution_options().get(AUTOCOMMIT_OPTION):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

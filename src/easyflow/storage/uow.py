@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -37,6 +37,7 @@ from easyflow.ports import (
     TenantRepository,
 )
 from easyflow.storage.crypto import CredentialCipher
+from easyflow.storage.engine import AUTOCOMMIT_OPTION
 from easyflow.storage.failures import translated
 from easyflow.storage.repositories import (
     SqlAiUsageRepository,
@@ -53,6 +54,13 @@ from easyflow.storage.repositories import (
 from easyflow.storage.repositories.integrations import ReencryptReport, UnreadableRow
 
 LOCK_TIMEOUT_SECONDS = 30.0  # as SQLite's own busy_timeout
+# Execution options of an autocommit unit. PostgreSQL: the driver sends no BEGIN/COMMIT.
+# SQLite: the driver never begins (engine.py), so skipping our BEGIN IMMEDIATE is enough; its
+# isolation-level switch would cost thread hops and a PRAGMA on every checkout and return.
+_AUTOCOMMIT: dict[str, dict[str, Any]] = {
+    "postgresql": {"isolation_level": "AUTOCOMMIT"},
+    "sqlite": {AUTOCOMMIT_OPTION: True},
+}
 
 
 class SqlUnitOfWork:
@@ -75,8 +83,11 @@ class SqlUnitOfWork:
         engine: AsyncEngine,
         cipher: CredentialCipher,
         write_lock: asyncio.Lock | None = None,
+        *,
+        autocommit: bool = False,
     ) -> None:
         self._engine = engine
+        self._autocommit = autocommit
         self._cipher = cipher
         self._write_lock = write_lock
         self._holds_lock = False
@@ -101,6 +112,8 @@ class SqlUnitOfWork:
             self._holds_lock = True
         try:
             connection = await self._engine.connect()
+            if self._autocommit:
+                await connection.execution_options(**_AUTOCOMMIT[self._engine.dialect.name])
         except Exception as exc:
             self._release()
             error = translated(exc)
@@ -141,6 +154,8 @@ class SqlUnitOfWork:
             self._write_lock.release()
 
     async def commit(self) -> None:
+        if self._autocommit:
+            return  # every statement committed as it ran
         try:
             await self.connection.commit()
         except Exception as exc:
@@ -194,3 +209,10 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self._cipher, self._write_lock)
+
+    def autocommit(self) -> SqlUnitOfWork:
+        """A unit whose statements each commit as they run (no BEGIN/COMMIT round trips).
+
+        On SQLite it still queues on the write lock: a statement is a write transaction.
+        """
+        return SqlUnitOfWork(self.engine, self._cipher, self._write_lock, autocommit=True)

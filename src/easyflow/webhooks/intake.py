@@ -1,4 +1,9 @@
-"""Webhook intake: verify -> read -> parse -> dedupe -> store -> commit -> enqueue -> ack.
+"""Webhook intake: verify -> read -> parse -> dedupe and store -> enqueue -> ack.
+
+The integration (decrypted secrets, status, tenant) comes from an in-process cache that
+IntegrationService invalidates (ports.IntegrationCache), and the events are stored by one
+`INSERT … ON CONFLICT DO NOTHING RETURNING` in autocommit: an accepted delivery costs one
+database round trip, committed before the ack.
 
 Nothing is stored for a request that fails authentication, and the platform's ack is
 returned only after the events are committed, so an acknowledged update is never lost. A
@@ -21,11 +26,17 @@ from typing import Any
 
 import structlog
 
-from easyflow.domain.errors import MalformedPayloadError, WebhookSignatureError
+from easyflow.domain.errors import MalformedPayloadError, NotFoundError, WebhookSignatureError
 from easyflow.domain.messaging import EventStatus, InboundKind, InboundMessage, Sender
 from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
-from easyflow.ports import Adapters, TaskQueue, UnitOfWork, UnitOfWorkFactory, WebhookParser
+from easyflow.ports import (
+    Adapters,
+    IntegrationCache,
+    TaskQueue,
+    UnitOfWorkFactory,
+    WebhookParser,
+)
 from easyflow.webhooks.payloads import UnprocessableEventError, decode_json
 
 log = structlog.get_logger("easyflow.webhooks")
@@ -35,9 +46,15 @@ BodyReader = Callable[[], Awaitable[bytes]]
 
 class WebhookIntake:
     def __init__(
-        self, uow: UnitOfWorkFactory, adapters: Adapters, queue: TaskQueue, metrics: Metrics
+        self,
+        uow: UnitOfWorkFactory,
+        adapters: Adapters,
+        queue: TaskQueue,
+        metrics: Metrics,
+        cache: IntegrationCache,
     ) -> None:
         self._uow = uow
+        self._cache = cache
         self._adapters = adapters
         self._queue = queue
         self._metrics = metrics
@@ -81,54 +98,85 @@ class WebhookIntake:
     ) -> tuple[list[int], str]:
         """Ids of the new events to process, and the outcome for the metrics."""
         scheme = parser.scheme
-        # One unit for lookup and insert (no extra round trip); the body read inside it is
-        # bounded in size and time by the limits middleware, and reached only by a sender
-        # the headers authenticated (or, for body signatures, by the integration's id).
-        async with self._uow() as uow:
-            integration = await self._find(uow, parser, integration_id, headers)
-            if integration is None:
-                raise WebhookSignatureError("no integration for this webhook")
-            if not scheme.covers_body:
-                scheme.verify(integration.webhook_secrets, headers, b"")
-            body = await read_body()
-            if scheme.covers_body:
-                scheme.verify(integration.webhook_secrets, headers, body)
-            document = decode_json(body)
-            try:
-                messages, error = parser.parse_document(document), None
-            except UnprocessableEventError as exc:
-                messages, error = [_placeholder(exc)], exc.reason
-            if not integration.is_active or not messages:
-                return [], "ignored"  # paused, or an update type the hub ignores
-            rows = [(m.event_id, m.chat_id, m) for m in messages]
-            raw = document if isinstance(document, dict) else {"body": document}
-            new_ids = await uow.inbound.add_many(
-                integration.tenant_id, integration.id, parser.platform, rows, raw
-            )
-            if error is not None:
-                for event_id in new_ids:
-                    await uow.inbound.mark(event_id, EventStatus.FAILED, error=error)
-                log.warning("unprocessable webhook event stored as failed", reason=error)
-            await uow.commit()
+        integration = await self._integration(parser, integration_id, headers)
+        if integration is None:
+            raise WebhookSignatureError("no integration for this webhook")
+        if not scheme.covers_body:
+            scheme.verify(integration.webhook_secrets, headers, b"")
+        # No connection is held while the body streams in: it is bounded in size and time by
+        # the limits middleware, and reached only by a sender the headers authenticated (or,
+        # for body signatures, that named an existing integration).
+        body = await read_body()
+        if scheme.covers_body:
+            scheme.verify(integration.webhook_secrets, headers, body)
+        document = decode_json(body)
+        try:
+            messages, error = parser.parse_document(document), None
+        except UnprocessableEventError as exc:
+            messages, error = [_placeholder(exc)], exc.reason
+        if not integration.is_active or not messages:
+            return [], "ignored"  # paused, or an update type the hub ignores
+        rows = [(m.event_id, m.chat_id, m) for m in messages]
+        raw = document if isinstance(document, dict) else {"body": document}
+        try:
+            new_ids = await self._insert(integration, parser.platform, rows, raw, error)
+        except NotFoundError:
+            # Deleted since it was cached (another process): nothing was stored.
+            await self._cache.invalidate(integration.id)
+            raise WebhookSignatureError("no integration for this webhook") from None
         if error is not None:
             return [], "unprocessable"
         return new_ids, "accepted"
 
-    async def _find(
+    async def _insert(
         self,
-        uow: UnitOfWork,
-        parser: WebhookParser,
-        integration_id: int | None,
-        headers: Mapping[str, str],
+        integration: Integration,
+        platform: str,
+        rows: list[tuple[str, str, InboundMessage]],
+        raw: dict[str, Any],
+        error: str | None,
+    ) -> list[int]:
+        ids = integration.tenant_id, integration.id, platform
+        if error is None:
+            # The common case is one INSERT … RETURNING: in autocommit it is one round trip,
+            # committed when it returns (the rare stale-id path may add two statements, each
+            # safe to repeat on redelivery).
+            async with self._uow.autocommit() as uow:
+                return await uow.inbound.add_many(*ids, rows, raw)
+        # Stored and marked failed together, or a half-stored event would be processed.
+        async with self._uow() as uow:
+            new_ids = await uow.inbound.add_many(*ids, rows, raw)
+            for event_id in new_ids:
+                await uow.inbound.mark(event_id, EventStatus.FAILED, error=error)
+            await uow.commit()
+        log.warning("unprocessable webhook event stored as failed", reason=error)
+        return new_ids
+
+    async def _integration(
+        self, parser: WebhookParser, integration_id: int | None, headers: Mapping[str, str]
     ) -> Integration | None:
+        """From the cache, else read (and decrypted) once and cached."""
+        platform = parser.platform
         if integration_id is not None:
-            return await uow.integrations.get_for_webhook(parser.platform, integration_id)
-        # The single-channel route names no integration: a scheme whose header carries the
-        # secret itself (Telegram) identifies it; the lookup is by hash, then verify() compares.
-        presented = parser.scheme.presented_secret(headers)
-        if not presented:
-            raise WebhookSignatureError("this platform's webhooks need the integration id")
-        return await uow.integrations.find_by_webhook_secret(parser.platform, presented)
+            cached = self._cache.get(platform, integration_id)
+            if cached is not None:
+                return cached
+            async with self._uow.autocommit() as uow:
+                found = await uow.integrations.get_for_webhook(platform, integration_id)
+        else:
+            # The single-channel route names no integration: a scheme whose header carries
+            # the secret itself (Telegram) identifies it; verify() still compares.
+            presented = parser.scheme.presented_secret(headers)
+            if not presented:
+                raise WebhookSignatureError("this platform's webhooks need the integration id")
+            cached = self._cache.find(platform, presented)
+            if cached is not None:
+                return cached
+            async with self._uow.autocommit() as uow:
+                found = await uow.integrations.find_by_webhook_secret(platform, presented)
+        if found is not None:
+            self._cache.put(found)
+        return found
 
 
 def _placeholder(exc: UnprocessableEventError) -> InboundMessage:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import String, and_, cast, func, or_, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 
 from easyflow.domain.errors import InvalidRequestError
 from easyflow.domain.messaging import EventStatus, InboundEvent, InboundMessage
@@ -98,7 +99,13 @@ class SqlInboundEventRepository(Repository):
         new_ids: list[int] = []
         inserted: set[str] = set()
         for batch in batched(rows):
-            for row in await self._connection.execute(statement, list(batch)):
+            try:
+                result = await self._connection.execute(statement, list(batch))
+            except IntegrityError:
+                # Not a duplicate (ON CONFLICT skips those): the integration's row is gone,
+                # deleted after the caller looked it up (a cached lookup, for intake).
+                raise not_found("integration", rows[0]["integration_id"]) from None
+            for row in result:
                 new_ids.append(row.id)
                 inserted.add(row.event_id)
         return new_ids, {r["event_id"] for r in rows} - inserted

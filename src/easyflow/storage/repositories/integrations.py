@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -265,15 +265,19 @@ class SqlIntegrationRepository(Repository):
         secrets = [row.webhook_secret_encrypted]
         expires_at = row.previous_webhook_secret_expires_at
         # A previous secret with no expiry predates expiries: it is not accepted any more.
-        if expires_at is not None and expires_at > utcnow():
+        overlap = expires_at is not None and expires_at > utcnow()
+        if overlap:
             secrets.append(row.previous_webhook_secret_encrypted)
         try:
-            return self._decrypted(row, secrets)
+            integration = self._decrypted(row, secrets)
         except UndecryptableError:
             raise UndecryptableError(
                 f"the stored secrets of integration {row.id} cannot be decrypted with the "
                 "configured keys (EASYFLOW_SECRET_KEYS)"
             ) from None
+        if overlap:
+            return replace(integration, previous_secret_expires_at=expires_at)
+        return integration
 
     def _decrypted(self, row: Row, secrets: builtins.list[str | None]) -> Integration:
         return Integration(
