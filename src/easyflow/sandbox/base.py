@@ -1,6 +1,6 @@
 """What every emulator shares: the `Emulator` protocol, the clock, the context and control errors.
 
-An emulator is one platform (DESIGN.md §4): an ASGI app served under `/<slug>` with the
+An emulator is one platform: an ASGI app served under `/<slug>` with the
 platform's own paths beneath, a control router served under `/_sandbox/<slug>`, and state that
 `reset()` puts back to the configured seeds. `SandboxContext` carries what the emulators share:
 the fault engine, the clock (injectable, so flood control and TTLs can be tested without

@@ -1,4 +1,4 @@
-"""Fault injection shared by every emulator (DESIGN.md §4: 5xx rates, 429 storms, latency,
+"""Fault injection shared by every emulator (5xx rates, 429 storms, latency,
 timeouts, malformed bodies).
 
 A `FaultSpec` says which calls it hits (platform, optional method name and path prefix) and

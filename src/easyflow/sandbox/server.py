@@ -1,5 +1,5 @@
 """The sandbox server: every emulator under `/<platform>`, the control API under `/_sandbox/`
-(DESIGN.md §4, docs/sandbox.md).
+(docs/sandbox.md).
 
 `create_sandbox_app()` builds a `Sandbox`: an ASGI app (serve it with uvicorn, or hand it to
 `httpx.ASGITransport`) plus the emulators' Python APIs (`sandbox.telegram`, `sandbox.openai`).
