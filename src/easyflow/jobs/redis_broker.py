@@ -22,6 +22,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AckableMessage
 from taskiq_redis import RedisStreamBroker
 
+from easyflow.state.tasks import cancelling
+
 log = structlog.get_logger("easyflow.jobs")
 
 FIRST_BACKOFF, MAX_BACKOFF = 0.1, 5.0
@@ -42,7 +44,7 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
                 await asyncio.sleep(backoff)
                 await self._recreate_group()
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                if _cancelling():
+                if cancelling():
                     # redis-py may report a read cut short by our own cancellation as a
                     # closed connection: the worker is stopping, not Redis failing.
                     raise asyncio.CancelledError from exc
@@ -61,8 +63,3 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
                     raise
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 pass  # still down: the next read fails again and we come back here
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0

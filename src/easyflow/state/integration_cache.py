@@ -16,7 +16,6 @@ process on the embedded default changing the file under a running `serve`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import time
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from typing import Any
 import structlog
 
 from easyflow.domain.tenancy import Integration
+from easyflow.state.tasks import cancel_and_wait, cancelling
 
 log = structlog.get_logger("easyflow.integration_cache")
 
@@ -144,9 +144,7 @@ class RedisIntegrationCache(InMemoryIntegrationCache):
 
     async def aclose(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await cancel_and_wait(self._listener)
             self._listener = None
 
     async def _listen(self) -> None:
@@ -161,6 +159,8 @@ class RedisIntegrationCache(InMemoryIntegrationCache):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if cancelling():  # redis-py reported our own cancellation as a dropped read
+                    raise asyncio.CancelledError from exc
                 self._subscribed.clear()
                 self.clear()
                 log.warning("cache invalidations unavailable; retrying", error=str(exc))
