@@ -289,10 +289,13 @@ class InboundEventRepository(Protocol):
         platform: str,
         events: Sequence[tuple[str, str, InboundMessage]],
         raw: dict[str, Any],
+        *,
+        failure: str | None = None,
     ) -> list[int]:
         """Store (event_id, conversation_key, message) rows; ids of the rows that were new.
 
-        A row whose (integration, event_id) exists already is skipped, not an error.
+        A row whose (integration, event_id) exists already is skipped, not an error. With a
+        `failure`, the rows are stored `failed` with that reason (content the hub cannot use).
         """
         ...
 

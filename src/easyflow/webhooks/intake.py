@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 
 from easyflow.domain.errors import MalformedPayloadError, NotFoundError, WebhookSignatureError
-from easyflow.domain.messaging import EventStatus, InboundKind, InboundMessage, Sender
+from easyflow.domain.messaging import InboundKind, InboundMessage, Sender
 from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import (
@@ -136,20 +136,15 @@ class WebhookIntake:
         raw: dict[str, Any],
         error: str | None,
     ) -> list[int]:
-        ids = integration.tenant_id, integration.id, platform
-        if error is None:
-            # The common case is one INSERT … RETURNING: in autocommit it is one round trip,
-            # committed when it returns (the rare stale-id path may add two statements, each
-            # safe to repeat on redelivery).
-            async with self._uow.autocommit() as uow:
-                return await uow.inbound.add_many(*ids, rows, raw)
-        # Stored and marked failed together, or a half-stored event would be processed.
-        async with self._uow() as uow:
-            new_ids = await uow.inbound.add_many(*ids, rows, raw)
-            for event_id in new_ids:
-                await uow.inbound.mark(event_id, EventStatus.FAILED, error=error)
-            await uow.commit()
-        log.warning("unprocessable webhook event stored as failed", reason=error)
+        # One INSERT … RETURNING: in autocommit it is one round trip, committed when it
+        # returns (the rare stale-id path may add two statements, each safe to repeat on
+        # redelivery). Unusable content is stored `failed` by the same statement.
+        async with self._uow.autocommit() as uow:
+            new_ids = await uow.inbound.add_many(
+                integration.tenant_id, integration.id, platform, rows, raw, failure=error
+            )
+        if error is not None:
+            log.warning("unprocessable webhook event stored as failed", reason=error)
         return new_ids
 
     async def _integration(

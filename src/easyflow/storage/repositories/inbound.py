@@ -61,12 +61,15 @@ class SqlInboundEventRepository(Repository):
         events: Sequence[tuple[str, str, InboundMessage]],
         raw: dict[str, Any],
         *,
+        failure: str | None = None,
         dedup_window: timedelta = DEDUP_WINDOW,
     ) -> list[int]:
         """Store (event_id, conversation_key, message) rows; ids of the rows that were new,
         in arrival order. A row whose (integration, event_id) was received within
-        `dedup_window` is a redelivery and is skipped; an older one is a reused id."""
+        `dedup_window` is a redelivery and is skipped; an older one is a reused id. With a
+        `failure`, the rows are stored `failed` with that reason, never to be processed."""
         received_at = utcnow()
+        status = EventStatus.PENDING if failure is None else EventStatus.FAILED
         rows = [
             {
                 "tenant_id": tenant_id,
@@ -76,7 +79,8 @@ class SqlInboundEventRepository(Repository):
                 "conversation_key": conversation_key,
                 "message": message_to_json(message),
                 "raw": raw,
-                "status": EventStatus.PENDING.value,
+                "status": status.value,
+                "error": failure,
                 "attempts": 0,
                 "received_at": received_at,
             }
