@@ -16,12 +16,11 @@ from collections.abc import AsyncGenerator
 
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AckableMessage
 from taskiq_redis import RedisStreamBroker
 
+from easyflow.state.errors import REDIS_UNAVAILABLE
 from easyflow.state.tasks import cancelling
 
 log = structlog.get_logger("easyflow.jobs")
@@ -43,7 +42,7 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
                 log.warning("redis lost the task queue's consumer group: recreating it")
                 await asyncio.sleep(backoff)
                 await self._recreate_group()
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except (*REDIS_UNAVAILABLE, OSError) as exc:
                 if cancelling():
                     # redis-py may report a read cut short by our own cancellation as a
                     # closed connection: the worker is stopping, not Redis failing.
@@ -61,5 +60,5 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):  # another worker was first: fine
                     raise
-            except (RedisConnectionError, RedisTimeoutError, OSError):
+            except (*REDIS_UNAVAILABLE, OSError):
                 pass  # still down: the next read fails again and we come back here

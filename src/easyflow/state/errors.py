@@ -14,10 +14,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from easyflow.domain.errors import TransientStorageError
 
+# What a Redis that is restarting or unreachable raises.
+REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
+
 
 @contextmanager
 def transient_redis_errors(what: str) -> Iterator[None]:
     try:
         yield
-    except (RedisConnectionError, RedisTimeoutError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         raise TransientStorageError(f"redis unreachable ({what}): {exc}") from exc
