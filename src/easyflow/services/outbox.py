@@ -56,7 +56,6 @@ class OutboxSender:
         adapters: Adapters,
         locks: Locks,
         metrics: Metrics,
-        max_attempts: int = 8,
         lease_seconds: float = 60.0,
         retry: RetrySchedule | None = None,
     ) -> None:
@@ -64,7 +63,7 @@ class OutboxSender:
         self._adapters = adapters
         self._locks = locks
         self._metrics = metrics
-        self._retry = retry or RetrySchedule(max_attempts=max_attempts)
+        self._retry = retry or RetrySchedule()
         self._lease = timedelta(seconds=lease_seconds)
 
     async def send_outbox(self, outbox_id: int) -> None:
