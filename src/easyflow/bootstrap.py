@@ -254,6 +254,7 @@ def build_container(
             RetrySchedule(settings.retry_base_seconds, max_attempts=settings.inbound_max_attempts),
             send_lease=settings.send_lease_seconds,
             direct_send=outbox.deliver_claimed,
+            integrations=cache,
         ),
         outbox=outbox,
         health=IntegrationHealth(uow, adapters, metrics, settings.health_cache_seconds),

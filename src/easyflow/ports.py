@@ -307,6 +307,10 @@ class InboundEventRepository(Protocol):
         """Pending events of one conversation in arrival order."""
         ...
 
+    async def pending_in_chat_of(self, event_id: int) -> list[InboundEvent]:
+        """Pending events of `event_id`'s conversation in arrival order, in one statement."""
+        ...
+
     async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> bool:
         """Record an attempt's outcome on a pending event; False if it was not pending."""
         ...
@@ -348,7 +352,11 @@ class OutboxRepository(Protocol):
         conversation_id: int | None = None,
         message_id: int | None = None,
         lease_until: datetime | None = None,
-    ) -> OutboxItem: ...
+        lease_if_first: bool = False,
+    ) -> OutboxItem:
+        """A pending row; claimed until `lease_until` when given (with `lease_if_first`:
+        only if its conversation has nothing older unsent — the row's lease tells)."""
+        ...
 
     async def get(self, outbox_id: int) -> OutboxItem | None: ...
 
@@ -362,7 +370,17 @@ class OutboxRepository(Protocol):
         """Take the row for sending if it is due and nobody holds it; None otherwise."""
         ...
 
-    async def mark_sent(self, outbox_id: int, now: datetime) -> None: ...
+    async def mark_sent(
+        self,
+        outbox_id: int,
+        now: datetime,
+        *,
+        message: tuple[int, int] | None = None,
+        platform_message_id: str | None = None,
+    ) -> None:
+        """Sent; with `message` (tenant id, message id), that message too, atomically in
+        one statement where the database can (see `UnitOfWorkFactory.single_write`)."""
+        ...
 
     async def mark_failed(
         self,
@@ -440,6 +458,12 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
 
+    def single_write(self) -> UnitOfWork:
+        """A unit for one repository write that the database does in one statement
+        (PostgreSQL: data-modifying CTEs), then in autocommit with no BEGIN/COMMIT round
+        trips; where it takes several statements (SQLite), an ordinary transaction."""
+        ...
+
     def autocommit(self) -> UnitOfWork:
         """A unit in which every statement commits on its own: no BEGIN/COMMIT round trips.
 
@@ -478,4 +502,7 @@ class TaskQueue(Protocol):
 class Locks(Protocol):
     """Named mutual exclusion shared by every worker (in-process or Redis)."""
 
-    def hold(self, key: str, ttl_seconds: float) -> AbstractAsyncContextManager[None]: ...
+    def hold(self, key: str, ttl_seconds: float) -> AbstractAsyncContextManager[bool]:
+        """Held inside the block, which gets True when it had to wait for another holder
+        (so what the lock guards may have changed since the caller last read it)."""
+        ...

@@ -140,6 +140,7 @@ class Contact:
     external_id: str
     display_name: str
     username: str | None = None
+    phone: str | None = None  # proven (digits); personal data, never logged
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,3 +205,4 @@ class OutboxItem:
     # Set by a claim that took the row over from a worker whose lease lapsed without a
     # result: that attempt may have reached the platform.
     in_doubt: bool = False
+    lease_until: datetime | None = None  # a worker holds the row for sending until then

@@ -156,7 +156,7 @@ class ReplyService:
         access, linked = (
             (Access((), PhoneCheck.NONE), False)
             if shared_chat
-            else await self._access(uow, tenant, conversation, question)
+            else await self._access(uow, tenant, conversation, contact, question)
         )
         return GroundingFacts(
             orders=access.visible,
@@ -167,10 +167,20 @@ class ReplyService:
         )
 
     async def _access(
-        self, uow: UnitOfWork, tenant: Tenant, conversation: Conversation, question: Question
+        self,
+        uow: UnitOfWork,
+        tenant: Tenant,
+        conversation: Conversation,
+        contact: Contact,
+        question: Question,
     ) -> tuple[Access, bool]:
         """What the customer may see; stores a newly proven phone number. Also: linked?"""
-        stored = await uow.contacts.phone(tenant.id, conversation.contact_id)
+        # The contact was read (or upserted) in this transaction: its phone is current.
+        stored = (
+            contact.phone
+            if contact.id == conversation.contact_id
+            else await uow.contacts.phone(tenant.id, conversation.contact_id)
+        )
         orders = await uow.orders.find_by_numbers(tenant.id, question.numbers)
         access = decide(question, orders, stored)
         if access.check is PhoneCheck.MISMATCH:

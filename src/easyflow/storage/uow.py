@@ -210,6 +210,10 @@ class SqlUnitOfWorkFactory:
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self._cipher, self._write_lock)
 
+    def single_write(self) -> SqlUnitOfWork:
+        """See `ports.UnitOfWorkFactory.single_write`."""
+        return self.autocommit() if self.engine.dialect.name == "postgresql" else self()
+
     def autocommit(self) -> SqlUnitOfWork:
         """A unit whose statements each commit as they run (no BEGIN/COMMIT round trips).
 

@@ -153,6 +153,22 @@ class SqlInboundEventRepository(Repository):
         )
         return [_event(row) for row in await self._connection.execute(query)]
 
+    async def pending_in_chat_of(self, event_id: int) -> list[InboundEvent]:
+        """Pending events of `event_id`'s conversation in arrival order, in one statement."""
+        event = inbound_events.alias("event")
+        same_chat = and_(
+            event.c.id == event_id,
+            event.c.integration_id == inbound_events.c.integration_id,
+            event.c.conversation_key == inbound_events.c.conversation_key,
+        )
+        query = (
+            select(inbound_events)
+            .join(event, same_chat)
+            .where(inbound_events.c.status == EventStatus.PENDING.value)
+            .order_by(inbound_events.c.id)
+        )
+        return [_event(row) for row in await self._connection.execute(query)]
+
     async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> bool:
         """Record the outcome of one processing attempt (each call counts as an attempt).
 
