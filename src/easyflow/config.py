@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     inbound_max_attempts: int = Field(default=8, ge=1)
     outbox_max_attempts: int = 8
     lock_ttl_seconds: float = 120.0
-    job_concurrency: int = 16  # handlers running at once per process
+    job_concurrency: int = 16  # inbound handlers at once per process, and as many sends
     # Connections kept per process: enough for every handler and as many requests at once,
     # so none is opened and closed per request under load (overflow ones are closed on
     # return). Keep processes × (pool + overflow) under the server's max_connections.
