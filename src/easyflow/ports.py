@@ -259,6 +259,20 @@ class MessageRepository(Protocol):
         """Append a message; with `inbound_event_id`, a second add returns the first row."""
         ...
 
+    async def add_inbound_with_history(
+        self,
+        tenant_id: int,
+        conversation_id: int,
+        *,
+        text: str,
+        inbound_event_id: int,
+        platform_message_id: str | None = None,
+        limit: int,
+    ) -> builtins.list[StoredMessage]:
+        """A customer's message stored once per event, and the last `limit` messages with it,
+        oldest first (one round trip where the database allows)."""
+        ...
+
     async def history(
         self, tenant_id: int, conversation_id: int, limit: int
     ) -> list[StoredMessage]:

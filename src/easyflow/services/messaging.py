@@ -230,15 +230,13 @@ class InboundProcessor:
             # A closed chat is over; a customer writing again starts it afresh.
             await uow.conversations.set_status(tenant.id, conversation.id, ConversationStatus.OPEN)
             conversation = replace(conversation, status=ConversationStatus.OPEN)
-        await uow.messages.add(
+        history = await uow.messages.add_inbound_with_history(
             tenant.id,
             conversation.id,
-            direction=MessageDirection.INBOUND,
-            author=MessageAuthor.CUSTOMER,
             text=message.text,
-            status=DeliveryStatus.RECEIVED,
             inbound_event_id=event.id,
             platform_message_id=message.platform_message_id,
+            limit=HISTORY_LIMIT,
         )
         outbox_ids = []
         if message.callback_id:  # the customer's client spins until the query is answered
@@ -258,7 +256,6 @@ class InboundProcessor:
         if not wants_reply:
             await uow.inbound.mark(event.id, EventStatus.DONE)
             return _Recorded(conversation, outbox_ids, None)
-        history = await uow.messages.history(tenant.id, conversation.id, HISTORY_LIMIT)
         prepared = await self._replies.prepare(
             uow, tenant, conversation, contact, history, message.shared_phone
         )

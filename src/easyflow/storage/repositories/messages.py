@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, union_all, update
 from sqlalchemy.engine import Row
 
 from easyflow.domain.messaging import (
@@ -68,19 +68,63 @@ class SqlMessageRepository(Repository):
             "inbound_event_id": inbound_event_id,
             "platform_message_id": platform_message_id,
         }
-        statement = (
-            owned_insert(
-                self._connection, messages, values, owner=conversations, owner_id=conversation_id
-            )
-            .on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
-            .returning(*messages.c)
-        )
+        statement = self._insert(values).returning(*messages.c)
         row = (await self._connection.execute(statement)).first()
         if row is None:  # stored before (the event's), or not the tenant's conversation
             if inbound_event_id is None:
                 raise not_found("conversation", conversation_id)
             row = await self._by_inbound_event(tenant_id, inbound_event_id)
         return _message(row)
+
+    async def add_inbound_with_history(
+        self,
+        tenant_id: int,
+        conversation_id: int,
+        *,
+        text: str,
+        inbound_event_id: int,
+        platform_message_id: str | None = None,
+        limit: int,
+    ) -> list[StoredMessage]:
+        """Store a customer's message (once per event, as `add`) and return the last `limit`
+        messages with it, oldest first: one statement on PostgreSQL (the INSERT as a CTE
+        beside the read), two elsewhere."""
+        fields = {
+            "direction": MessageDirection.INBOUND,
+            "author": MessageAuthor.CUSTOMER,
+            "text": text,
+            "status": DeliveryStatus.RECEIVED,
+            "inbound_event_id": inbound_event_id,
+            "platform_message_id": platform_message_id,
+        }
+        if self._connection.dialect.name != "postgresql":
+            await self.add(tenant_id, conversation_id, **fields)  # type: ignore[arg-type]
+            return await self.history(tenant_id, conversation_id, limit)
+        values = {"tenant_id": tenant_id, "conversation_id": conversation_id} | {
+            key: getattr(value, "value", value) for key, value in fields.items()
+        }
+        new = self._insert(values).returning(*messages.c).cte("new_message")
+        # A row inserted by this statement is not visible to its own read: it comes from the
+        # CTE's RETURNING; on a repeat (the event's row exists) the read has it.
+        older = (
+            select(messages)
+            .where(messages.c.tenant_id == tenant_id, messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.id.desc())
+            .limit(limit)
+            .subquery("older")
+        )
+        statement = union_all(select(*older.c), select(*new.c))
+        rows = sorted((await self._connection.execute(statement)).all(), key=lambda r: r.id)
+        if all(row.inbound_event_id != inbound_event_id for row in rows):
+            raise not_found("conversation", conversation_id)  # not the tenant's
+        return [_message(row) for row in rows[-limit:]]
+
+    def _insert(self, values: dict[str, Any]) -> Any:
+        """INSERT of one message into its tenant's conversation; once per inbound event."""
+        conversation_id = values["conversation_id"]
+        return owned_insert(
+            self._connection, messages, values, owner=conversations, owner_id=conversation_id
+        ).on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
 
     async def history(
         self, tenant_id: int, conversation_id: int, limit: int
