@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, union_all, update
+from sqlalchemy import CompoundSelect, bindparam, exists, select, union_all, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Row
 
 from easyflow.domain.messaging import (
@@ -26,6 +27,7 @@ from easyflow.storage.repositories.base import (
     require_row,
 )
 from easyflow.storage.tables import conversations, messages
+from easyflow.storage.types import utcnow
 
 
 def _message(row: Row) -> StoredMessage:
@@ -42,6 +44,47 @@ def _message(row: Row) -> StoredMessage:
         error=row.error,
         sent_at=row.sent_at,
     )
+
+
+def _inbound_with_history() -> CompoundSelect:
+    """PostgreSQL: INSERT of an inbound message (once per event, only into the tenant's
+    conversation) as a CTE, beside the read of the conversation's last messages.
+
+    A row inserted by the statement is not visible to its own read: it comes from the CTE's
+    RETURNING; on a repeat (the event's row exists) the read has it.
+    """
+    names = [
+        "tenant_id", "conversation_id", "direction", "author", "text", "status",
+        "inbound_event_id", "platform_message_id", "created_at",
+    ]  # fmt: skip
+    yours = exists().where(
+        conversations.c.id == bindparam("conversation_id"),
+        conversations.c.tenant_id == bindparam("tenant_id"),
+    )
+    source = select(*(bindparam(name, type_=messages.c[name].type) for name in names))
+    new = (
+        postgresql.insert(messages)
+        .from_select(names, source.where(yours))
+        .on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
+        .returning(*messages.c)
+        .cte("new_message")
+    )
+    older = (
+        select(messages)
+        .where(
+            messages.c.tenant_id == bindparam("tenant_id"),
+            messages.c.conversation_id == bindparam("conversation_id"),
+        )
+        .order_by(messages.c.id.desc())
+        .limit(bindparam("limit"))
+        .subquery("older")
+    )
+    return union_all(select(*older.c), select(*new.c))
+
+
+# Built once: its CTE's and subquery's column collections cost more to build than it takes
+# to run.
+_INBOUND_WITH_HISTORY = _inbound_with_history()
 
 
 class SqlMessageRepository(Repository):
@@ -100,21 +143,15 @@ class SqlMessageRepository(Repository):
         if self._connection.dialect.name != "postgresql":
             await self.add(tenant_id, conversation_id, **fields)  # type: ignore[arg-type]
             return await self.history(tenant_id, conversation_id, limit)
-        values = {"tenant_id": tenant_id, "conversation_id": conversation_id} | {
-            key: getattr(value, "value", value) for key, value in fields.items()
+        params: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "conversation_id": conversation_id,
+            "limit": limit,
+            "created_at": utcnow(),
         }
-        new = self._insert(values).returning(*messages.c).cte("new_message")
-        # A row inserted by this statement is not visible to its own read: it comes from the
-        # CTE's RETURNING; on a repeat (the event's row exists) the read has it.
-        older = (
-            select(messages)
-            .where(messages.c.tenant_id == tenant_id, messages.c.conversation_id == conversation_id)
-            .order_by(messages.c.id.desc())
-            .limit(limit)
-            .subquery("older")
-        )
-        statement = union_all(select(*older.c), select(*new.c))
-        rows = sorted((await self._connection.execute(statement)).all(), key=lambda r: r.id)
+        params |= {key: getattr(value, "value", value) for key, value in fields.items()}
+        result = await self._connection.execute(_INBOUND_WITH_HISTORY, params)
+        rows = sorted(result.all(), key=lambda r: r.id)
         if all(row.inbound_event_id != inbound_event_id for row in rows):
             raise not_found("conversation", conversation_id)  # not the tenant's
         return [_message(row) for row in rows[-limit:]]
