@@ -510,6 +510,10 @@ class Marketplace(Protocol):
 
     def streams(self) -> tuple[SyncStream, ...]: ...
 
+    async def check(self) -> None:
+        """Prove the credentials with one cheap call; the platform's typed error if not."""
+        ...
+
     async def read_page(
         self, stream: str, window: SyncWindow, cursor: dict[str, Any] | None
     ) -> Page:
@@ -559,14 +563,26 @@ class SyncRepository(Protocol):
         window: SyncWindow,
         *,
         slot: str | None = None,
+        page_cursor: dict[str, Any] | None = None,
     ) -> SyncRun | None:
-        """A new running run, or None when one runs already (or `slot` was taken)."""
+        """A new running run, or None when one runs already (or `slot` was taken).
+
+        With `page_cursor`, the run resumes a failed one from its last committed page.
+        """
         ...
 
     async def get_run(self, run_id: int) -> SyncRun | None: ...
 
-    async def claim(self, run_id: int, owner: str, lease_until: datetime, now: datetime) -> bool:
-        """Take the run's lease if it is running and nobody holds a live lease."""
+    async def claim(
+        self,
+        run_id: int,
+        owner: str,
+        lease_until: datetime,
+        now: datetime,
+        ticket: int | None = None,
+    ) -> bool:
+        """Take the run's lease if it is running and nobody holds a live lease; with `ticket`,
+        only if the run has had exactly that many steps (a repeated task is a no-op)."""
         ...
 
     async def save_page(
@@ -614,12 +630,29 @@ class SyncRepository(Protocol):
 
     async def failures(self, run_id: int, limit: int = 100) -> builtins.list[RecordFailure]: ...
 
+    async def order_statuses(
+        self, tenant_id: int, batch: Sequence[Order]
+    ) -> dict[tuple[str, str], tuple[Any, datetime]]:
+        """Stored (status, updated_at) of these orders by (source, external id)."""
+        ...
+
 
 class SyncQueue(Protocol):
-    async def sync_step(self, run_id: int) -> None: ...
+    async def sync_step(self, run_id: int, ticket: int | None = None) -> None:
+        """Enqueue the next step of a run; `ticket`: the steps it has had (None: any)."""
+        ...
 
 
 class OrderEvents(Protocol):
     """Where the sync hands order status changes (notifications, analytics)."""
 
     async def publish(self, events: Sequence[OrderStatusChanged]) -> None: ...
+
+
+class SyncUnitOfWork(UnitOfWork, Protocol):
+    sync: SyncRepository
+    products: ProductRepository
+
+
+class SyncUnitOfWorkFactory(Protocol):
+    def __call__(self) -> SyncUnitOfWork: ...

@@ -285,7 +285,6 @@ class PlatformClient:
         self._metrics.api_calls.labels(self.spec.name, ctx.method, outcome).inc()
         self._metrics.api_response_seconds.labels(self.spec.name, ctx.method).observe(elapsed)
 
-
     # -- appended for platforms with several hosts or a second identity header
 
     def on_host(self, base_url: str) -> PlatformClient:

@@ -54,7 +54,12 @@ def _definitions() -> tuple[PlatformDefinition, ...]:
             credentials=openai.CREDENTIALS,
             build=openai.create_adapter,
         ),
-        PlatformDefinition(wildberries.SPEC, wildberries.classify, wildberries.CREDENTIALS, wildberries.create_adapter),  # noqa: E501
+        PlatformDefinition(
+            wildberries.SPEC,
+            wildberries.classify,
+            wildberries.CREDENTIALS,
+            wildberries.create_adapter,
+        ),
         PlatformDefinition(ozon.SPEC, ozon.classify, ozon.CREDENTIALS, ozon.create_adapter),
     )
 

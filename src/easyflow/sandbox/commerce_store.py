@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 NEW, ASSEMBLING, SHIPPED, DELIVERED, CANCELLED = 0, 1, 2, 3, -1
+# A status the platform introduced and the hub does not know yet (a mapping error to record).
+UNKNOWN = 9
 STAGES = {
+    "unknown": UNKNOWN,
     "new": NEW,
     "assembling": ASSEMBLING,
     "shipped": SHIPPED,

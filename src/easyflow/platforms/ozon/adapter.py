@@ -54,6 +54,10 @@ class OzonMarketplace:
     def streams(self) -> tuple[SyncStream, ...]:
         return STREAMS
 
+    async def check(self) -> None:
+        """Prove Client-Id and Api-Key with one cheap read."""
+        await self._call("/v2/warehouse/list", {})
+
     async def _call(self, method: str, body: Any, *, stocks: bool = False) -> Any:
         scopes = {"stocks": "stocks"} if stocks else None
         return await self._client.call(method, json=body, headers=self._headers, scopes=scopes)

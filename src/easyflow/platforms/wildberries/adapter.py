@@ -58,6 +58,21 @@ class WildberriesMarketplace:
     def streams(self) -> tuple[SyncStream, ...]:
         return STREAMS
 
+    async def check(self) -> None:
+        """Prove the token once, when the integration is connected: expiry from its payload,
+        validity and category from one `/ping` (which must not be polled: 3 per 30 s)."""
+        expires = self._token.expires_at
+        if expires is not None and expires <= datetime.now(expires.tzinfo):
+            raise ConfigurationError("the Wildberries token has expired", platform="wildberries")
+        usable = [f for f in facts.HOSTS if f in self._token.categories]
+        if not usable:
+            raise ConfigurationError(
+                "the Wildberries token has none of the categories the hub uses "
+                f"({', '.join(facts.HOSTS)})",
+                platform="wildberries",
+            )
+        await self._call(usable[0], "ping", path="/ping", http_method="GET")
+
     async def _call(self, family: str, method: str, *, write: bool = False, **kw: Any) -> Any:
         token.require(self._token, family, write=write)
         scope = {family: method}

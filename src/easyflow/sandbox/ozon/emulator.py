@@ -128,7 +128,7 @@ class OzonSandbox:
         return {
             "index": i,
             "posting_number": self.posting_number(i),
-            "status": STATUS[self.orders.stage(i)],
+            "status": STATUS.get(self.orders.stage(i), "awaiting_verification"),
             "changed_at": self.orders.changed_at(i),
         }
 
@@ -140,7 +140,7 @@ class OzonSandbox:
             "posting_number": self.posting_number(i),
             "order_id": 33_301_885_134 + i,
             "order_number": self.posting_number(i)[:-2],
-            "status": STATUS[book.stage(i)],
+            "status": STATUS.get(book.stage(i), "awaiting_verification"),
             "substatus": "posting_created",
             "in_process_at": _iso(book.created_at(i)),
             "shipment_date": _iso(book.created_at(i) + 86_400),
@@ -267,7 +267,7 @@ def postings_list(emu: OzonSandbox, body: dict[str, Any]) -> Any:
         last = (book.changed_at(i), i)
         if not since <= book.created_at(i) <= to:
             continue
-        if statuses and STATUS[book.stage(i)] not in statuses:
+        if statuses and STATUS.get(book.stage(i)) not in statuses:
             continue
         found.append(emu.posting(i))
         if len(found) > limit:

@@ -43,6 +43,7 @@ DEFAULT_LIMITS = {
     "content": Limit(60.0, 100, 5),
     "statistics": Limit(60.0, 1, 1),
     "analytics": Limit(60.0, 3, 3),
+    "ping": Limit(30.0, 3, 3),
 }
 Handler = Callable[["WildberriesSandbox", Request, Any, dict[str, str]], Awaitable[Any]]
 
@@ -133,7 +134,8 @@ class WildberriesSandbox:
         path = request.path_params["path"]
         host, _, rest = path.partition("/")
         family = HOSTS.get(host)
-        route = handlers.ROUTES.get((request.method, "/" + rest)) if family else None
+        key = "/" + rest + (f"#{family}" if rest == "ping" else "")
+        route = handlers.ROUTES.get((request.method, key)) if family else None
         params: dict[str, str] = {}
         if route is None and family:
             route, params = handlers.match(request.method, "/" + rest)

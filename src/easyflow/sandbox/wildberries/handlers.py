@@ -104,7 +104,7 @@ async def statuses(emu: WildberriesSandbox, _r: Request, body: Any, _p: dict[str
     for task_id in ids:
         i = int(task_id) - TASK_BASE if isinstance(task_id, int) else -1
         if 0 <= i < emu.orders.n:
-            supplier, wb = STATUS[emu.orders.stage(i)]
+            supplier, wb = STATUS.get(emu.orders.stage(i), ("new", "waiting"))
             out.append({"id": task_id, "supplierStatus": supplier, "wbStatus": wb})
     return {"orders": out}
 
@@ -229,6 +229,11 @@ async def sales_funnel(emu: WildberriesSandbox, _r: Request, body: Any, _p: dict
     }
 
 
+async def ping(emu: WildberriesSandbox, _r: Request, _b: Any, _p: dict[str, str]) -> Any:
+    stamp = datetime.fromtimestamp(emu.now(), MOSCOW).isoformat(timespec="seconds")
+    return {"TS": stamp, "Status": "OK"}
+
+
 ROUTES: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/api/v1/supplier/orders"): ("statistics", "statistics:orders", statistics_orders),
     ("GET", "/api/v3/orders/new"): ("marketplace", "marketplace", new_tasks),
@@ -238,6 +243,10 @@ ROUTES: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/api/v3/warehouses"): ("marketplace", "marketplace", warehouses),
     ("POST", "/api/analytics/v3/sales-funnel/products"): ("analytics", "analytics", sales_funnel),
 }
+for _host in ("marketplace", "statistics", "content", "analytics"):
+    # Every host answers /ping (3 per 30 s): it checks the token and its category.
+    ROUTES[("GET", f"/ping#{_host}")] = (_host, "ping", ping)
+
 _PATTERNS = [
     (
         "PUT",
