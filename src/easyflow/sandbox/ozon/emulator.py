@@ -89,7 +89,7 @@ class OzonSandbox:
     def _init_state(self) -> None:
         self.keys = dict(self.config.keys)
         self.orders = OrderBook(seed=1, products=self.config.products)
-        self.products = ProductBook(count=self.config.products, t0=self.now() - 86_400)
+        self.products = ProductBook(count=self.config.products, t0=float(int(self.now()) - 86_400))
         self.buckets = Buckets(self.config.limits or {})
         self.stats: dict[str, int] = Counter()
 
@@ -227,7 +227,9 @@ class OzonSandbox:
         self.stats[f"fault_{kind}"] += 1
         if kind == "rate_limit":
             response = _rpc(429, 8, "You have reached request rate limit per second")
-            response.headers["Retry-After"] = str(whole_seconds(retry_after or 1.0))
+            # An injected fault may ask for less than a second (fast tests); the platform's own
+            # limits always answer in whole seconds.
+            response.headers["Retry-After"] = f"{retry_after:g}" if retry_after else "1"
             return response
         if kind == "malformed":
             return Response(b'{"postings":[{"posting_', media_type="application/json")

@@ -77,7 +77,7 @@ class WildberriesSandbox:
     def _init_state(self) -> None:
         self.tokens = set(self.config.tokens)
         self.orders = OrderBook(products=self.config.products)
-        self.products = ProductBook(count=self.config.products, t0=self.now() - 86_400)
+        self.products = ProductBook(count=self.config.products, t0=float(int(self.now()) - 86_400))
         self.buckets = Buckets(self.config.limits or {})
         self.stats: dict[str, int] = Counter()
         self.stock_requests: list[dict[str, Any]] = []
@@ -211,7 +211,9 @@ class WildberriesSandbox:
         self.stats[f"fault_{kind}"] += 1
         if kind == "rate_limit":
             response = _json(429, gateway_error(429, "too many requests", "limited"))
-            response.headers["X-Ratelimit-Retry"] = str(whole_seconds(retry_after or 1.0))
+            # An injected fault may ask for less than a second (fast tests); the platform's own
+            # limits always answer in whole seconds.
+            response.headers["X-Ratelimit-Retry"] = f"{retry_after:g}" if retry_after else "1"
             return response
         if kind == "malformed":
             return Response(b'{"orders":[{"id":', status_code=200, media_type="application/json")
