@@ -19,6 +19,7 @@ checkpoint. A run failing after its retries keeps its checkpoint; the next start
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -201,20 +202,39 @@ class SyncEngine:
         marketplace = self._adapters.marketplace(integration)
         declared = _declared(marketplace, run.stream)
         window = SyncWindow(run.since, run.until)
-        cursor = run.page_cursor
         started, pages = time.monotonic(), 0
-        while pages < self.settings.pages_per_step:
-            try:
-                page = await self._read(marketplace, declared, window, cursor)
-            except Exception as exc:
-                return await self._fail(run, integration, exc)
-            await self._commit_page(run, integration, declared, page)
-            pages += 1
-            cursor = page.next
-            if cursor is None:
-                return await self._succeed(run, integration, declared)
-            if time.monotonic() - started >= self.settings.step_seconds:
-                break
+
+        def fetch(cursor: dict[str, Any] | None) -> asyncio.Task[Page]:
+            return asyncio.ensure_future(self._read(marketplace, declared, window, cursor))
+
+        # The next page is read while this one commits (its cursor is known once it arrives):
+        # a page's time is the slower of the two, not their sum. Nothing of the page read
+        # ahead is committed before its turn, so the checkpoint still never runs ahead.
+        pending = fetch(run.page_cursor)
+        try:
+            while True:
+                try:
+                    page = await pending
+                except Exception as exc:
+                    return await self._fail(run, integration, exc)
+                pages += 1
+                last = (
+                    page.next is None
+                    or pages >= self.settings.pages_per_step
+                    or time.monotonic() - started >= self.settings.step_seconds
+                )
+                if not last:
+                    pending = fetch(page.next)
+                await self._commit_page(run, integration, declared, page)
+                if page.next is None:
+                    return await self._succeed(run, integration, declared)
+                if last:
+                    break
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
         async with self._uow() as uow:
             await uow.sync.release(run.id, self._owner)
             current = await uow.sync.get_run(run.id)
