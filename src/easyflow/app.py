@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from easyflow import __version__
-from easyflow.api import admin, events, health, keys, webhooks
+from easyflow.api import admin, events, health, keys, sync, webhooks
 from easyflow.api.auth import ApiKeyMiddleware
 from easyflow.api.errors import install_error_handlers
 from easyflow.api.limits import BodyLimitMiddleware, BodyLimits
@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 await stack.enter_async_context(
                     periodic("recovery", c.settings.recovery_interval_seconds, c.recovery.run)
                 )
+                # The embedded default schedules syncs in process; production runs one or
+                # more `easyflow scheduler` (slots make a second one harmless).
+                await stack.enter_async_context(periodic("sync-scheduler", 30.0, c.scheduler.tick))
             yield
 
     app = FastAPI(
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(admin.router)
     app.include_router(keys.router)
     app.include_router(events.router)
+    app.include_router(sync.router)
     return app
 
 

@@ -20,10 +20,11 @@ from easyflow.domain.errors import NotFoundError
 from easyflow.domain.tenancy import Integration, PlatformKind
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, RetryPolicy
 from easyflow.jobs.queue import TaskiqQueue, build_broker
+from easyflow.jobs.sync import SyncTasks
 from easyflow.observability.metrics import Metrics
 from easyflow.platforms import local
 from easyflow.platforms.registry import PlatformRegistry
-from easyflow.ports import ChatModel, Locks, Messenger, WebhookParser
+from easyflow.ports import ChatModel, Locks, Marketplace, Messenger, WebhookParser
 from easyflow.services.conversations import LOCAL, ReplyService
 from easyflow.services.health import IntegrationHealth
 from easyflow.services.inbox import InboxService
@@ -32,6 +33,8 @@ from easyflow.services.messaging import InboundProcessor
 from easyflow.services.outbox import OutboxSender
 from easyflow.services.recovery import RecoverySweep
 from easyflow.services.retries import RetrySchedule
+from easyflow.services.sync import SyncEngine
+from easyflow.services.sync_schedule import SyncScheduler
 from easyflow.services.tenants import TenantService
 from easyflow.state.integration_cache import InMemoryIntegrationCache, RedisIntegrationCache
 from easyflow.state.locks import InMemoryLocks, RedisLocks
@@ -106,6 +109,9 @@ class PlatformAdapters:
             return self._local
         return self._build(integration)
 
+    def marketplace(self, integration: Integration) -> Marketplace:
+        return self._build(integration)
+
     def _build(self, integration: Integration) -> Any:
         definition = self._registry.get(integration.platform)
         client = PlatformClient(
@@ -141,6 +147,9 @@ class Container:
     integration_cache: InMemoryIntegrationCache
     redis: Any = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    sync: Any = None  # SyncEngine, SyncTasks, SyncScheduler (services/sync*.py, jobs/sync.py)
+    sync_tasks: Any = None
+    scheduler: Any = None
 
     async def start(self, *, check_secret_keys: bool = True) -> None:
         """Migrate the embedded database, refuse keys that cannot read what is stored, start
@@ -265,6 +274,9 @@ def build_container(
     )
     container.readiness = _readiness(engine, redis)
     queue.bind(container)
+    container.sync = SyncEngine(uow, adapters, metrics)
+    container.sync_tasks = SyncTasks(queue.broker, container.sync)
+    container.scheduler = SyncScheduler(uow, container.sync, container.sync_tasks, locks)
     return container
 
 

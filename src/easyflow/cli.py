@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from easyflow.cli_sync import register as _register_sync
 from easyflow.config import Settings
 from easyflow.domain.errors import EasyFlowError
 from easyflow.observability.logging import configure_logging
@@ -279,3 +280,6 @@ def integrations_list(tenant: TenantOpt) -> None:
 
 def main() -> None:
     app()
+
+
+_register_sync(app, add_app)

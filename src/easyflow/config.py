@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_BASE_URLS = {
     "telegram": "https://api.telegram.org",
     "openai": "https://api.openai.com/v1",
+    "wildberries": "https://{family}.wildberries.ru",  # one host per API family
+    "ozon": "https://api-seller.ozon.ru",
 }
 
 

@@ -13,7 +13,16 @@ from datetime import datetime
 from typing import Any, Protocol, Self
 
 from easyflow.domain.ai import AiProfile, ChatReply, ChatRequest, TokenUsage
-from easyflow.domain.commerce import Order
+from easyflow.domain.commerce import (
+    Order,
+    OrderFilters,
+    OrderStatusChanged,
+    Product,
+    ProductFilters,
+    SalesReport,
+    StockChange,
+    StockReport,
+)
 from easyflow.domain.messaging import (
     BotIdentity,
     Contact,
@@ -33,6 +42,15 @@ from easyflow.domain.messaging import (
     StoredMessage,
     WebhookInfo,
     WebhookRegistration,
+)
+from easyflow.domain.sync import (
+    Page,
+    RecordFailure,
+    RunStatus,
+    SyncRun,
+    SyncStream,
+    SyncType,
+    SyncWindow,
 )
 from easyflow.domain.tenancy import (
     ApiKeyInfo,
@@ -520,3 +538,161 @@ class Locks(Protocol):
         """Held inside the block, which gets True when it had to wait for another holder
         (so what the lock guards may have changed since the caller last read it)."""
         ...
+
+
+# --------------------------------------------------------------------------- marketplaces and sync
+
+
+class Marketplace(Protocol):
+    """A marketplace account: the seed's adapter methods plus the streams the sync reads."""
+
+    platform: str
+
+    def streams(self) -> tuple[SyncStream, ...]: ...
+
+    async def check(self) -> None:
+        """Prove the credentials with one cheap call; the platform's typed error if not."""
+        ...
+
+    async def read_page(
+        self, stream: str, window: SyncWindow, cursor: dict[str, Any] | None
+    ) -> Page:
+        """One page of `stream` inside `window`, after `cursor` (None: the first page)."""
+        ...
+
+    async def get_orders(self, filters: OrderFilters, limit: int = 100) -> builtins.list[Order]: ...
+
+    async def get_order_details(self, order_id: str) -> Order: ...
+
+    async def get_products(self, filters: ProductFilters) -> builtins.list[Product]: ...
+
+    async def update_product_stock(self, product_id: str, quantity: int) -> StockReport: ...
+
+    async def update_stocks(self, changes: Sequence[StockChange]) -> StockReport:
+        """Many changes, batched as the platform allows; per-item failures in the report."""
+        ...
+
+    async def get_analytics(self, date_from: datetime, date_to: datetime) -> SalesReport: ...
+
+
+class MarketplaceAdapters(Protocol):
+    def marketplace(self, integration: Integration) -> Marketplace: ...
+
+
+class ProductRepository(Protocol):
+    async def upsert_many(
+        self, tenant_id: int, integration_id: int, products: Sequence[Product], run_id: int
+    ) -> int: ...
+
+    async def mark_unseen_deleted(self, tenant_id: int, integration_id: int, run_id: int) -> int:
+        """Products a complete read (`run_id`) did not return: marked deleted, kept."""
+        ...
+
+    async def list(
+        self, tenant_id: int, integration_id: int, *, limit: int = 100
+    ) -> builtins.list[Product]: ...
+
+
+class SyncRepository(Protocol):
+    async def start_run(
+        self,
+        tenant_id: int,
+        integration_id: int,
+        stream: str,
+        sync_type: SyncType,
+        window: SyncWindow,
+        *,
+        slot: str | None = None,
+        page_cursor: dict[str, Any] | None = None,
+    ) -> SyncRun | None:
+        """A new running run, or None when one runs already (or `slot` was taken).
+
+        With `page_cursor`, the run resumes a failed one from its last committed page.
+        """
+        ...
+
+    async def get_run(self, run_id: int) -> SyncRun | None: ...
+
+    async def claim(
+        self,
+        run_id: int,
+        owner: str,
+        lease_until: datetime,
+        now: datetime,
+        ticket: int | None = None,
+    ) -> bool:
+        """Take the run's lease if it is running and nobody holds a live lease; with `ticket`,
+        only if the run has had exactly that many steps (a repeated task is a no-op)."""
+        ...
+
+    async def save_page(
+        self,
+        run_id: int,
+        owner: str,
+        page_cursor: dict[str, Any] | None,
+        records: int,
+        failures: Sequence[RecordFailure],
+        high_water: datetime | None,
+        lease_until: datetime,
+    ) -> bool:
+        """Advance the run by one committed page; False if `owner` lost the lease."""
+        ...
+
+    async def release(self, run_id: int, owner: str) -> None: ...
+
+    async def finish(
+        self, run_id: int, status: RunStatus, at: datetime, error: str | None = None
+    ) -> SyncRun | None:
+        """End a running run; with success the stream's watermark moves to the run's end."""
+        ...
+
+    async def count_attempt(self, run_id: int) -> int: ...
+
+    async def watermark(self, integration_id: int, stream: str) -> datetime | None: ...
+
+    async def reset(self, tenant_id: int, integration_id: int, stream: str) -> None:
+        """Forget the watermark: the next run reads the stream's whole window again."""
+        ...
+
+    async def last_runs(
+        self, tenant_id: int | None, integration_id: int | None = None
+    ) -> builtins.list[SyncRun]:
+        """The latest run of every (integration, stream), optionally of one integration."""
+        ...
+
+    async def last_started(
+        self, integration_ids: Sequence[int]
+    ) -> dict[tuple[int, str], datetime]: ...
+
+    async def stalled(self, now: datetime) -> builtins.list[int]:
+        """Running runs whose lease lapsed or was never taken: their worker is gone."""
+        ...
+
+    async def failures(self, run_id: int, limit: int = 100) -> builtins.list[RecordFailure]: ...
+
+    async def order_statuses(
+        self, tenant_id: int, batch: Sequence[Order]
+    ) -> dict[tuple[str, str], tuple[Any, datetime]]:
+        """Stored (status, updated_at) of these orders by (source, external id)."""
+        ...
+
+
+class SyncQueue(Protocol):
+    async def sync_step(self, run_id: int, ticket: int | None = None) -> None:
+        """Enqueue the next step of a run; `ticket`: the steps it has had (None: any)."""
+        ...
+
+
+class OrderEvents(Protocol):
+    """Where the sync hands order status changes (notifications, analytics)."""
+
+    async def publish(self, events: Sequence[OrderStatusChanged]) -> None: ...
+
+
+class SyncUnitOfWork(UnitOfWork, Protocol):
+    sync: SyncRepository
+    products: ProductRepository
+
+
+class SyncUnitOfWorkFactory(Protocol):
+    def __call__(self) -> SyncUnitOfWork: ...

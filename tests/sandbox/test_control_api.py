@@ -15,7 +15,8 @@ BOTS = "/_sandbox/telegram/bots"
 
 async def test_index_lists_the_platforms(client: httpx.AsyncClient) -> None:
     body = (await client.get("/_sandbox")).json()
-    assert body == {"platforms": ["openai", "telegram"], "faults": 0, "busy": False}
+    platforms = ["openai", "ozon", "telegram", "wildberries"]
+    assert body == {"platforms": platforms, "faults": 0, "busy": False}
 
 
 async def test_register_bots_with_a_generated_or_given_token(client: httpx.AsyncClient) -> None:

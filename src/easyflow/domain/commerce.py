@@ -78,3 +78,86 @@ def extract_order_numbers(text: str) -> tuple[str, ...]:
     found = [m.group(1).strip("-") for m in _ORDER_NUMBER.finditer(text)]
     found += _BARE_NUMBER.findall(text)
     return tuple(dict.fromkeys(n for n in found if n))
+
+
+# --------------------------------------------------------------------------- marketplaces
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A product card as a marketplace lists it; `external_id` is the platform's product id."""
+
+    external_id: str
+    offer_id: str  # the seller's own article / vendor code
+    name: str
+    updated_at: datetime
+    source: str = "manual"
+    barcodes: tuple[str, ...] = ()
+    # Ids the marketplace wants in stock updates (Wildberries sizes' chrtID; Ozon product id).
+    stock_keys: tuple[str, ...] = ()
+    archived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilters:
+    """What `Marketplace.get_orders` narrows by; None means no bound."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    statuses: tuple[OrderStatus, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFilters:
+    offer_ids: tuple[str, ...] = ()
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StockChange:
+    """Set the available quantity of one product at one warehouse (absolute, so idempotent)."""
+
+    product_id: str
+    quantity: int
+    warehouse_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StockFailure:
+    product_id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class StockReport:
+    """What a stock push achieved: items applied, and each refused item with the reason."""
+
+    updated: tuple[str, ...] = ()
+    failed: tuple[StockFailure, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SalesReport:
+    """Totals for a period, as the marketplace's analytics report them."""
+
+    date_from: datetime
+    date_to: datetime
+    orders: int
+    units: int
+    revenue: Decimal
+    currency: str = "RUB"
+    by_product: tuple[tuple[str, int, Decimal], ...] = ()  # (offer id, units, revenue)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusChanged:
+    """Domain event: a synced order moved from one status to another."""
+
+    tenant_id: int
+    source: str
+    external_id: str
+    number: str
+    old_status: OrderStatus | None
+    new_status: OrderStatus
+    customer_phone: str | None = None

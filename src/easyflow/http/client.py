@@ -21,6 +21,7 @@ the platform's format when they are added; this holds for rows stored before tha
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json as jsonlib
 import re
@@ -283,3 +284,20 @@ class PlatformClient:
         elapsed = time.perf_counter() - started
         self._metrics.api_calls.labels(self.spec.name, ctx.method, outcome).inc()
         self._metrics.api_response_seconds.labels(self.spec.name, ctx.method).observe(elapsed)
+
+    # -- appended for platforms with several hosts or a second identity header
+
+    def on_host(self, base_url: str) -> PlatformClient:
+        """This account's client on another host of the platform (Wildberries has one host per
+        API family); rate-limit budgets, retries and metrics stay shared."""
+        clone = copy.copy(self)
+        clone._base_url = base_url.rstrip("/")
+        return clone
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    def credential(self, name: str) -> str:
+        """A credential field that is not the secret (Ozon's Client-Id goes in its own header)."""
+        return self._credentials.get(name, "")

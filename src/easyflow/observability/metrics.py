@@ -92,3 +92,35 @@ class Metrics:
             ["platform"],
             registry=r,
         )
+        # Sync (services/sync.py): integration_sync_success_total above counts the successes.
+        self.sync_failures = Counter(
+            "integration_sync_failures_total",
+            "Sync runs that failed",
+            ["platform", "sync_type"],
+            registry=r,
+        )
+        self.sync_records = Counter(
+            "integration_sync_records_total",
+            "Records synced (upserted) per stream",
+            ["platform", "stream"],
+            registry=r,
+        )
+        self.sync_record_errors = Counter(
+            "integration_sync_record_errors_total",
+            "Records a sync could not map, recorded with their run",
+            ["platform", "stream"],
+            registry=r,
+        )
+        self.sync_duration = Histogram(
+            "integration_sync_duration_seconds",
+            "Duration of finished sync runs",
+            ["platform", "stream"],
+            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600),
+            registry=r,
+        )
+        self.sync_lag = Gauge(
+            "integration_sync_lag_seconds",
+            "Age of the oldest stream watermark: changes newer than this may not be synced",
+            ["platform", "stream"],
+            registry=r,
+        )

@@ -13,7 +13,7 @@ from typing import Any
 from easyflow.domain.errors import NotFoundError
 from easyflow.http import PlatformClient, PlatformSpec
 from easyflow.http.client import Classifier
-from easyflow.platforms import openai, telegram
+from easyflow.platforms import openai, ozon, telegram, wildberries
 from easyflow.platforms.credentials import CredentialField, check_credentials
 from easyflow.ports import WebhookParser
 
@@ -54,6 +54,13 @@ def _definitions() -> tuple[PlatformDefinition, ...]:
             credentials=openai.CREDENTIALS,
             build=openai.create_adapter,
         ),
+        PlatformDefinition(
+            wildberries.SPEC,
+            wildberries.classify,
+            wildberries.CREDENTIALS,
+            wildberries.create_adapter,
+        ),
+        PlatformDefinition(ozon.SPEC, ozon.classify, ozon.CREDENTIALS, ozon.create_adapter),
     )
 
 

@@ -25,9 +25,11 @@ from starlette.types import Receive, Scope, Send
 from easyflow.sandbox.base import Clock, ControlError, Emulator, SandboxContext
 from easyflow.sandbox.faults import FaultEngine, FaultSpec
 from easyflow.sandbox.openai import OpenAIConfig, OpenAISandbox
+from easyflow.sandbox.ozon import OzonConfig, OzonSandbox
 from easyflow.sandbox.server_control import control_router
 from easyflow.sandbox.telegram import TelegramConfig, TelegramSandbox
 from easyflow.sandbox.telegram_state import TelegramBot
+from easyflow.sandbox.wildberries import WildberriesConfig, WildberriesSandbox
 
 
 @dataclass
@@ -63,6 +65,8 @@ def default_emulators() -> tuple[EmulatorSpec, ...]:
     return (
         EmulatorSpec("telegram", lambda c, ctx: TelegramSandbox(c.telegram, ctx)),
         EmulatorSpec("openai", lambda c, ctx: OpenAISandbox(c.openai, ctx)),
+        EmulatorSpec("wildberries", lambda _c, ctx: WildberriesSandbox(WildberriesConfig(), ctx)),
+        EmulatorSpec("ozon", lambda _c, ctx: OzonSandbox(OzonConfig(), ctx)),
     )
 
 

@@ -8,6 +8,7 @@ database itself refuses a row whose parent belongs to another tenant. Timestamps
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ForeignKey,
     ForeignKeyConstraint,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from easyflow.storage.types import Id, Json, UtcDateTime, utcnow
@@ -103,6 +105,8 @@ integrations = Table(
     _created_at(),
     _updated_at(),
     UniqueConstraint("tenant_id", "id"),
+    Column("last_sync_at", UtcDateTime),  # 0003_sync: the last finished sync run of any stream
+    Column("sync_status", String(STATUS)),  # and its outcome
 )
 
 contacts = Table(
@@ -253,4 +257,96 @@ ai_usage = Table(
     Column("total_tokens", Integer, nullable=False),
     _created_at(),
     Index(None, "tenant_id", "created_at"),
+)
+
+
+# --------------------------------------------------------------------------- sync (0003_sync)
+
+products = Table(
+    "products",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("integration_id", Id, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("external_id", String(NAME), nullable=False),
+    Column("offer_id", String(NAME), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("barcodes", Json, nullable=False),
+    Column("stock_keys", Json, nullable=False),
+    Column("archived", Boolean, nullable=False, default=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # The run that last returned it: a complete read that did not marks it deleted.
+    Column("seen_run_id", Id),
+    Column("deleted_at", UtcDateTime),
+    UniqueConstraint("tenant_id", "integration_id", "external_id"),
+    Index(None, "integration_id", "seen_run_id"),
+    _owned_by("integrations", "integration_id"),
+)
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("integration_id", Id, nullable=False),
+    Column("stream", String(32), nullable=False),
+    # Every change up to here is committed; incremental runs start from it minus look-back.
+    Column("watermark", UtcDateTime),
+    _updated_at(),
+    UniqueConstraint("integration_id", "stream"),
+    _owned_by("integrations", "integration_id"),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("integration_id", Id, nullable=False),
+    Column("stream", String(32), nullable=False),
+    Column("sync_type", String(STATUS), nullable=False),
+    Column("status", String(STATUS), nullable=False),
+    # A scheduled run's slot ("every-900s:1234"): two schedulers cannot both start it.
+    Column("slot", String(64)),
+    Column("since", UtcDateTime),
+    Column("until", UtcDateTime, nullable=False),
+    # The committed position inside the run: the next page starts after it.
+    Column("page_cursor", Json),
+    Column("high_water", UtcDateTime),
+    Column("pages", Integer, nullable=False, default=0),
+    Column("records", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    # The worker running a step holds the run until then; a lapsed lease frees it.
+    Column("lease_owner", String(64)),
+    Column("lease_until", UtcDateTime),
+    Column("started_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("finished_at", UtcDateTime),
+    Column("error", Text),
+    UniqueConstraint("integration_id", "stream", "slot"),
+    Index(None, "status", "lease_until"),
+    Index(None, "integration_id", "stream", "id"),
+    # At most one running run per (integration, stream), whatever the number of workers.
+    Index(
+        "ix_sync_runs_one_running",
+        "integration_id",
+        "stream",
+        unique=True,
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
+    ),
+    _owned_by("integrations", "integration_id"),
+)
+
+sync_errors = Table(
+    "sync_errors",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("run_id", Id, ForeignKey("sync_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(NAME), nullable=False),
+    Column("reason", Text, nullable=False),
+    _created_at(),
+    Index(None, "run_id"),
 )

@@ -34,6 +34,8 @@ from easyflow.ports import (
     MessageRepository,
     OrderRepository,
     OutboxRepository,
+    ProductRepository,
+    SyncRepository,
     TenantRepository,
 )
 from easyflow.storage.crypto import CredentialCipher
@@ -52,6 +54,7 @@ from easyflow.storage.repositories import (
     SqlTenantRepository,
 )
 from easyflow.storage.repositories.integrations import ReencryptReport, UnreadableRow
+from easyflow.storage.repositories.sync import SqlProductRepository, SqlSyncRepository
 
 LOCK_TIMEOUT_SECONDS = 30.0  # as SQLite's own busy_timeout
 # Execution options of an autocommit unit. PostgreSQL: the driver sends no BEGIN/COMMIT.
@@ -77,6 +80,8 @@ class SqlUnitOfWork:
     outbox: OutboxRepository
     orders: OrderRepository
     ai_usage: AiUsageRepository
+    sync: SyncRepository
+    products: ProductRepository
 
     def __init__(
         self,
@@ -134,6 +139,8 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(connection)
         self.orders = SqlOrderRepository(connection)
         self.ai_usage = SqlAiUsageRepository(connection)
+        self.sync = SqlSyncRepository(connection)
+        self.products = SqlProductRepository(connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -1,0 +1,131 @@
+"""Admin API of marketplace syncs (Bearer API key): trigger, backfill, reset, status, errors.
+
+A triggered run is recorded at once and handed to the job layer; the answer is the run
+(202), or 409 when the stream is already running.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from easyflow.api.deps import Container, RowId, TenantId
+from easyflow.domain.errors import ConflictError, InvalidRequestError, NotFoundError
+from easyflow.domain.sync import SyncRun, SyncType
+
+router = APIRouter(prefix="/api/v1", tags=["sync"])
+Stream = Path(pattern=r"^[a-z_]{1,32}$", description="a stream the platform declares")
+
+
+class SyncIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["incremental", "full", "backfill"] = "incremental"
+    since: datetime | None = Field(
+        default=None, description="backfill from here (aware time; the platform's window caps it)"
+    )
+
+
+class SyncRunOut(BaseModel):
+    id: int
+    integration_id: int
+    stream: str
+    sync_type: str
+    status: str
+    since: datetime | None
+    until: datetime
+    pages: int
+    records: int
+    errors: int
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    lag_seconds: float | None = Field(description="age of the newest change known synced")
+
+    @classmethod
+    def of(cls, run: SyncRun) -> SyncRunOut:
+        lag = None
+        if run.status.value == "succeeded":
+            lag = max(0.0, (datetime.now(UTC) - run.until).total_seconds())
+        return cls(
+            id=run.id,
+            integration_id=run.integration_id,
+            stream=run.stream,
+            sync_type=run.sync_type.value,
+            status=run.status.value,
+            since=run.since,
+            until=run.until,
+            pages=run.pages,
+            records=run.records,
+            errors=run.errors,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            error=run.error,
+            lag_seconds=lag,
+        )
+
+
+class RecordErrorOut(BaseModel):
+    external_id: str
+    reason: str
+
+
+@router.post(
+    "/integrations/{integration_id}/sync/{stream}",
+    response_model=SyncRunOut,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def trigger_sync(
+    integration_id: RowId,
+    tenant: TenantId,
+    c: Container,
+    body: SyncIn | None = None,
+    stream: str = Stream,
+) -> Any:
+    """Start a run now (incremental, full, or a backfill from `since`)."""
+    body = body or SyncIn()
+    if body.since is not None and (body.since.tzinfo is None or body.type != "backfill"):
+        raise InvalidRequestError("since: an aware time, and only with type backfill")
+    run = await c.sync.start(tenant, integration_id, stream, SyncType(body.type), since=body.since)
+    if run is None:
+        raise ConflictError(f"a {stream} sync of integration {integration_id} is running")
+    await c.sync_tasks.sync_step(run.id, run.attempts)
+    return SyncRunOut.of(run)
+
+
+@router.post(
+    "/integrations/{integration_id}/sync/{stream}/reset", status_code=status.HTTP_204_NO_CONTENT
+)
+async def reset_sync(
+    integration_id: RowId, tenant: TenantId, c: Container, stream: str = Stream
+) -> Response:
+    """Forget the stream's watermark (and stop its run): the next run reads everything."""
+    await c.sync.reset(tenant, integration_id, stream)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/sync/status", response_model=list[SyncRunOut])
+async def sync_status(
+    tenant: TenantId, c: Container, integration_id: int | None = Query(None, ge=1)
+) -> Any:
+    """The last run of every stream of the tenant's integrations."""
+    async with c.uow() as uow:
+        runs = await uow.sync.last_runs(tenant, integration_id)
+    return [SyncRunOut.of(r) for r in runs]
+
+
+@router.get("/sync/runs/{run_id}/errors", response_model=list[RecordErrorOut])
+async def run_errors(
+    run_id: RowId, tenant: TenantId, c: Container, limit: int = Query(100, ge=1, le=1000)
+) -> Any:
+    """Records the run could not map, with the reason."""
+    async with c.uow() as uow:
+        run = await uow.sync.get_run(run_id)
+        if run is None or run.tenant_id != tenant:
+            raise NotFoundError(f"sync run {run_id} not found")
+        return [
+            RecordErrorOut(external_id=f.external_id, reason=f.reason)
+            for f in await uow.sync.failures(run_id, limit)
+        ]

@@ -1,0 +1,43 @@
+"""Ozon Seller API: FBS postings (v4, cursor), products (v3, last_id), stocks (v2, per-item
+errors inside a 200), analytics (docs: https://docs.ozon.ru/api/seller/).
+
+Auth is two headers: `Client-Id` (the seller id, not secret) and `Api-Key`. The server works
+in UTC. Deprecated calls (`/v3/posting/fbs/list`, `/v2/product/list`,
+`/v1/product/import/stocks`) are not used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from easyflow.domain.tenancy import PlatformKind
+from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec
+from easyflow.platforms.credentials import CredentialField
+from easyflow.platforms.ozon.adapter import STREAMS, OzonMarketplace
+from easyflow.platforms.ozon.errors import classify
+from easyflow.platforms.ozon.facts import RATE_LIMITS
+
+SPEC = PlatformSpec(
+    name="ozon",
+    kind=PlatformKind.COMMERCE,
+    base_url="https://api-seller.ozon.ru",
+    auth=Auth(AuthStyle.HEADER, credential="api_key", header="Api-Key", template="{secret}"),
+    rate_limits=RATE_LIMITS,
+    timeout=60.0,
+    docs="https://docs.ozon.ru/api/seller/",
+)
+CREDENTIALS = (
+    CredentialField("client_id", pattern=r"[0-9]{1,20}", expected="the numeric Client-Id"),
+    CredentialField(
+        "api_key",
+        pattern=r"[A-Za-z0-9-]{16,64}",
+        expected="an Ozon Api-Key (uuid-like) from Settings → Seller API",
+    ),
+)
+
+
+def create_adapter(client: PlatformClient, settings: dict[str, Any]) -> OzonMarketplace:
+    return OzonMarketplace(client, settings)
+
+
+__all__ = ["CREDENTIALS", "SPEC", "STREAMS", "OzonMarketplace", "classify", "create_adapter"]

@@ -1,0 +1,318 @@
+"""`WildberriesMarketplace`: the Marketplace port over WB's API families.
+
+Streams the sync reads:
+- `orders`: statistics orders by `lastChangeDate` (every sales channel, cancellations
+  included); the next page starts at the last row's `lastChangeDate`, so the boundary rows
+  repeat and are dropped by `srid`; an answer with nothing newer than its `dateFrom` ends it;
+- `products`: content cards, keyset cursor (`updatedAt` + `nmID`), done when `total < limit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from easyflow.domain.commerce import (
+    Order,
+    OrderFilters,
+    OrderStatus,
+    Product,
+    ProductFilters,
+    SalesReport,
+    StockChange,
+    StockFailure,
+    StockReport,
+)
+from easyflow.domain.errors import ConfigurationError, NotFoundError, RejectedError
+from easyflow.domain.sync import CursorKind, Page, RecordFailure, SyncStream, SyncWindow
+from easyflow.http import PlatformClient
+from easyflow.platforms.wildberries import facts, token, wire
+from easyflow.platforms.wildberries.errors import ConflictItems
+
+STREAMS = (
+    SyncStream(
+        "orders",
+        CursorKind.TIMESTAMP,
+        "order",
+        lookback=timedelta(hours=2),  # statistics refresh every 30 min; late rows land behind
+        every=timedelta(minutes=15),
+        max_window=timedelta(days=90),  # statistics keep 90 days
+    ),
+    SyncStream("products", CursorKind.KEYSET, "product", every=timedelta(hours=1)),
+)
+
+
+class WildberriesMarketplace:
+    platform = wire.SOURCE
+
+    def __init__(self, client: PlatformClient, settings: dict[str, Any]) -> None:
+        self._token = token.decode(client.credential("token"))
+        self._clients = {
+            family: client.on_host(_host(client.base_url, h)) for family, h in facts.HOSTS.items()
+        }
+        self._warehouse = settings.get("warehouse_id")
+        self._stats_cap = int(settings.get("statistics_page_cap") or facts.STATS_PAGE_CAP)
+
+    def streams(self) -> tuple[SyncStream, ...]:
+        return STREAMS
+
+    async def check(self) -> None:
+        """Prove the token once, when the integration is connected: expiry from its payload,
+        validity and category from one `/ping` (which must not be polled: 3 per 30 s)."""
+        expires = self._token.expires_at
+        if expires is not None and expires <= datetime.now(expires.tzinfo):
+            raise ConfigurationError("the Wildberries token has expired", platform="wildberries")
+        usable = [f for f in facts.HOSTS if f in self._token.categories]
+        if not usable:
+            raise ConfigurationError(
+                "the Wildberries token has none of the categories the hub uses "
+                f"({', '.join(facts.HOSTS)})",
+                platform="wildberries",
+            )
+        await self._call(usable[0], "ping", path="/ping", http_method="GET")
+
+    async def _call(self, family: str, method: str, *, write: bool = False, **kw: Any) -> Any:
+        token.require(self._token, family, write=write)
+        scope = {family: method}
+        return await self._clients[family].call(method, scopes=scope, **kw)
+
+    # -- sync streams
+
+    async def read_page(
+        self, stream: str, window: SyncWindow, cursor: dict[str, Any] | None
+    ) -> Page:
+        if stream == "orders":
+            return await self._orders_page(window, cursor)
+        if stream == "products":
+            return await self._cards_page(cursor)
+        raise NotFoundError(f"wildberries has no stream {stream!r}")
+
+    async def _orders_page(self, window: SyncWindow, cursor: dict[str, Any] | None) -> Page:
+        since = window.since or window.until - STREAMS[0].max_window
+        date_from = (cursor or {}).get("dateFrom") or wire.to_moscow(since)
+        boundary = set((cursor or {}).get("seen") or ())
+        rows = await self._call(
+            "statistics",
+            "supplier/orders",
+            path="/api/v1/supplier/orders",
+            http_method="GET",
+            params={"dateFrom": date_from, "flag": 0},
+        )
+        rows = rows if isinstance(rows, list) else []
+        start = wire.parse_moscow(date_from)
+        records, failures, newest, last_seen = [], [], start, []
+        for row in rows:
+            srid = str(row.get("srid", ""))
+            try:
+                changed = wire.parse_moscow(str(row["lastChangeDate"]))
+                if srid in boundary and changed <= start:
+                    continue  # the boundary row of the previous page, again
+                records.append(wire.statistics_order(row))
+            except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+                failures.append(RecordFailure(srid or "?", f"unmappable row: {exc!r}"))
+                continue
+            if changed > newest:
+                newest, last_seen = changed, [srid]
+            elif changed == newest:
+                last_seen.append(srid)
+        if newest <= start:
+            return Page(tuple(records), None, tuple(failures), None)
+        nxt = {"dateFrom": wire.to_moscow(newest), "seen": last_seen}
+        return Page(tuple(records), nxt, tuple(failures), newest)
+
+    async def _cards_page(self, cursor: dict[str, Any] | None) -> Page:
+        request_cursor: dict[str, Any] = {"limit": facts.CARDS_LIMIT, **(cursor or {})}
+        body = {"settings": {"cursor": request_cursor, "filter": {"withPhoto": -1}}}
+        answer = await self._call(
+            "content", "cards/list", path="/content/v2/get/cards/list?locale=ru", json=body
+        )
+        records, failures = [], []
+        for card in answer.get("cards") or []:
+            try:
+                records.append(wire.card_product(card))
+            except (KeyError, ValueError, TypeError) as exc:
+                failures.append(RecordFailure(str(card.get("nmID", "?")), repr(exc)))
+        got = answer.get("cursor") or {}
+        done = int(got.get("total", 0)) < facts.CARDS_LIMIT
+        nxt = None if done else {"updatedAt": got.get("updatedAt"), "nmID": got.get("nmID")}
+        return Page(tuple(records), nxt, tuple(failures))
+
+    # -- the seed's methods
+
+    async def get_orders(self, filters: OrderFilters, limit: int = 100) -> list[Order]:
+        """FBS orders with their statuses; `statuses=(NEW,)` reads the new assembly tasks."""
+        if filters.statuses == (OrderStatus.NEW,):
+            answer = await self._call(
+                "marketplace", "orders/new", path="/api/v3/orders/new", http_method="GET"
+            )
+            tasks = list(answer.get("orders") or [])
+        else:
+            tasks = await self._tasks(filters, limit)
+        statuses = await self._statuses([int(t["id"]) for t in tasks])
+        orders = wire.fbs_orders(tasks, statuses)
+        if filters.statuses:
+            orders = [o for o in orders if o.status in filters.statuses]
+        return orders[:limit]
+
+    async def _tasks(self, filters: OrderFilters, limit: int) -> list[dict[str, Any]]:
+        until = filters.until or datetime.now().astimezone()
+        since = max(filters.since or until - timedelta(days=30), until - timedelta(days=30))
+        params: dict[str, Any] = {
+            "limit": min(limit, facts.ORDERS_PER_REQUEST),
+            "next": 0,
+            "dateFrom": int(since.timestamp()),
+            "dateTo": int(until.timestamp()),
+        }
+        tasks: list[dict[str, Any]] = []
+        while len(tasks) < limit:
+            answer = await self._call(
+                "marketplace", "orders", path="/api/v3/orders", http_method="GET", params=params
+            )
+            page = answer.get("orders") or []
+            if not page:
+                break
+            tasks += page
+            params["next"] = answer.get("next", 0)
+        return tasks
+
+    async def _statuses(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), facts.ORDERS_PER_REQUEST):
+            chunk = ids[start : start + facts.ORDERS_PER_REQUEST]
+            answer = await self._call(
+                "marketplace",
+                "orders/status",
+                path="/api/v3/orders/status",
+                json={"orders": chunk},
+            )
+            found.update({int(s["id"]): s for s in answer.get("orders") or []})
+        return found
+
+    async def get_order_details(self, order_id: str) -> Order:
+        """WB has no single-order call: the order is found among the last 30 days' tasks."""
+        for order in await self.get_orders(OrderFilters(), limit=10_000):
+            if order.external_id == order_id:
+                return order
+        raise NotFoundError(f"wildberries order {order_id} not found in the last 30 days")
+
+    async def get_products(self, filters: ProductFilters) -> list[Product]:
+        products: list[Product] = []
+        cursor: dict[str, Any] | None = None
+        while True:
+            page = await self._cards_page(cursor)
+            products += [p for p in page.records if _wanted(p, filters)]
+            if page.next is None:
+                return products
+            cursor = page.next
+
+    async def update_product_stock(self, product_id: str, quantity: int) -> StockReport:
+        return await self.update_stocks([StockChange(product_id, quantity)])
+
+    async def update_stocks(self, changes: Sequence[StockChange]) -> StockReport:
+        """PUT per warehouse, 1000 sizes (`chrtId`) a request; a 409 names refused items."""
+        updated: list[str] = []
+        failed: list[StockFailure] = []
+        by_warehouse: dict[str, list[StockChange]] = {}
+        for change in changes:
+            if not 0 <= change.quantity <= facts.MAX_AMOUNT or not change.product_id.isdigit():
+                failed.append(
+                    StockFailure(change.product_id, "invalid", "amount 0..100000, numeric chrtId")
+                )
+                continue
+            warehouse = change.warehouse_id or await self._default_warehouse()
+            by_warehouse.setdefault(warehouse, []).append(change)
+        for warehouse, items in by_warehouse.items():
+            for start in range(0, len(items), facts.STOCKS_PER_REQUEST):
+                batch = items[start : start + facts.STOCKS_PER_REQUEST]
+                ok, bad = await self._put_stocks(warehouse, batch)
+                updated += ok
+                failed += bad
+        return StockReport(tuple(updated), tuple(failed))
+
+    async def _put_stocks(
+        self, warehouse: str, batch: Sequence[StockChange]
+    ) -> tuple[list[str], list[StockFailure]]:
+        body = {"stocks": [{"chrtId": int(c.product_id), "amount": c.quantity} for c in batch]}
+        ids = [c.product_id for c in batch]
+        try:
+            await self._call(
+                "marketplace",
+                "stocks",
+                write=True,
+                path=f"/api/v3/stocks/{warehouse}",
+                http_method="PUT",
+                json=body,
+            )
+        except ConflictItems as exc:
+            return [], [StockFailure(i, _code(exc), str(exc)) for i in ids]
+        except RejectedError as exc:
+            return [], [StockFailure(i, "rejected", str(exc)) for i in ids]
+        return ids, []
+
+    async def _default_warehouse(self) -> str:
+        if self._warehouse is None:
+            answer = await self._call(
+                "marketplace", "warehouses", path="/api/v3/warehouses", http_method="GET"
+            )
+            if not answer:
+                raise ConfigurationError("no seller warehouse on Wildberries", platform="wb")
+            self._warehouse = str(answer[0]["id"])
+        return str(self._warehouse)
+
+    async def get_analytics(self, date_from: datetime, date_to: datetime) -> SalesReport:
+        body = {
+            "selectedPeriod": {
+                "start": date_from.date().isoformat(),
+                "end": date_to.date().isoformat(),
+            },
+            "nmIds": [],
+            "brandNames": [],
+            "subjectIds": [],
+            "tagIds": [],
+            "skipDeletedNm": False,
+            "orderBy": {"field": "orders", "mode": "desc"},
+            "limit": 1000,
+            "offset": 0,
+        }
+        answer = await self._call(
+            "analytics", "sales-funnel", path="/api/analytics/v3/sales-funnel/products", json=body
+        )
+        rows = []
+        for item in (answer.get("data") or {}).get("products") or []:
+            stats = (item.get("statistic") or {}).get("selected") or {}
+            rows.append(
+                (
+                    str((item.get("product") or {}).get("vendorCode", "")),
+                    int(stats.get("orderCount", 0)),
+                    Decimal(str(stats.get("orderSum", 0))),
+                )
+            )
+        return SalesReport(
+            date_from,
+            date_to,
+            sum(r[1] for r in rows),
+            sum(r[1] for r in rows),
+            sum((r[2] for r in rows), Decimal(0)),
+            by_product=tuple(rows),
+        )
+
+
+def _host(base_url: str, host: str) -> str:
+    """Production: `https://{family}.wildberries.ru`; a proxy or the sandbox serving every
+    family under one base names the family in the path instead."""
+    if "{family}" in base_url:
+        return base_url.replace("{family}", host)
+    return f"{base_url}/{host}"
+
+
+def _wanted(product: Product, filters: ProductFilters) -> bool:
+    if filters.offer_ids and product.offer_id not in filters.offer_ids:
+        return False
+    text = (filters.text or "").lower()
+    return not text or text in product.offer_id.lower() or text in product.name.lower()
+
+
+def _code(exc: ConflictItems) -> str:
+    return str(exc.items[0].get("code", "conflict")) if exc.items else "conflict"

@@ -1,0 +1,146 @@
+"""The control API the marketplace emulators share, under `/_sandbox/<slug>`: grow the store
+(N orders in one call, a million included), move orders along their lifecycle, edit old
+orders late, give an order a customer's phone, add or remove products, read what the hub
+pushed (stocks), set the rate limits, and read the request counters.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from easyflow.sandbox.base import ControlError, UnknownObject
+from easyflow.sandbox.buckets import Limit
+from easyflow.sandbox.commerce_store import STAGES, OrderBook, ProductBook
+
+
+class CommerceEmulator(Protocol):
+    orders: OrderBook
+    products: ProductBook
+    stats: dict[str, int]
+
+    def now(self) -> float: ...
+
+    def order_ref(self, i: int) -> dict[str, Any]: ...
+
+    def set_limits(self, limits: dict[str, Limit] | None) -> None: ...
+
+    def credentials(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class GenerateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=1, le=10_000_000)
+    spread_seconds: float = Field(default=86_400.0, gt=0, le=365 * 86_400)
+    ago_seconds: float = Field(default=0.0, ge=0, description="the newest is this old")
+
+
+class AdvanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(default=1, ge=1, le=1_000_000)
+    since_index: int = Field(default=0, ge=0)
+
+
+class ChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str | None = Field(default=None, description="new, assembling, shipped, …")
+    seconds_ago: float = Field(default=0.0, ge=0, description="a late edit: changed back then")
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class LimitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    period: float = Field(gt=0)
+    limit: int = Field(ge=1)
+    burst: int = Field(ge=1)
+
+
+def commerce_router(emulator: CommerceEmulator) -> APIRouter:
+    api = APIRouter(tags=["sandbox"])
+
+    @api.post("/credentials", status_code=201)
+    async def credentials(body: dict[str, Any]) -> dict[str, Any]:
+        return emulator.credentials(body)
+
+    @api.post("/orders", status_code=201)
+    async def generate(body: GenerateIn) -> dict[str, Any]:
+        end = emulator.now() - body.ago_seconds
+        made = emulator.orders.generate(body.count, end - body.spread_seconds, end)
+        return {"first": made.start, "count": len(made), "total": emulator.orders.n}
+
+    @api.get("/orders")
+    async def count() -> dict[str, Any]:
+        return {"total": emulator.orders.n, "edited": len(emulator.orders.edits)}
+
+    @api.get("/orders/{index}")
+    async def order(index: int) -> dict[str, Any]:
+        _known(emulator.orders, index)
+        return emulator.order_ref(index)
+
+    @api.post("/orders/advance")
+    async def advance(body: AdvanceIn) -> dict[str, Any]:
+        """Move the next `count` open orders (from `since_index`) one stage on, now."""
+        book, i = emulator.orders, body.since_index
+        moved: list[int] = []
+        while len(moved) < body.count and i < book.n:
+            stage = book.stage(i)
+            if 0 <= stage < STAGES["delivered"]:
+                book.change(i, emulator.now(), stage=stage + 1)
+                moved.append(i)
+            i += 1
+        return {"moved": moved}
+
+    @api.post("/orders/{index}")
+    async def change(index: int, body: ChangeIn) -> dict[str, Any]:
+        _known(emulator.orders, index)
+        stage = None
+        if body.status is not None:
+            if body.status not in STAGES:
+                raise ControlError(f"status is one of {sorted(STAGES)}")
+            stage = STAGES[body.status]
+        emulator.orders.change(
+            index, emulator.now() - body.seconds_ago, stage=stage, phone=body.phone
+        )
+        return emulator.order_ref(index)
+
+    @api.post("/products", status_code=201)
+    async def add_products(body: AdvanceIn) -> dict[str, Any]:
+        emulator.products.count += body.count
+        emulator.orders.products = emulator.products.count
+        return {"total": emulator.products.count}
+
+    @api.delete("/products/{index}")
+    async def remove_product(index: int) -> dict[str, Any]:
+        if not 0 <= index < emulator.products.count:
+            raise UnknownObject(f"no product {index}")
+        emulator.products.removed.add(index)
+        return {"removed": index}
+
+    @api.get("/stocks")
+    async def stocks() -> dict[str, Any]:
+        return {
+            "stocks": [
+                {"warehouse": w, "key": k, "amount": a}
+                for (w, k), a in emulator.products.stocks.items()
+            ]
+        }
+
+    @api.put("/limits")
+    async def limits(body: dict[str, LimitIn] | None = None) -> dict[str, Any]:
+        """Replace the rate limits; an empty body turns them off (an unthrottled sandbox)."""
+        rules = {g: Limit(v.period, v.limit, v.burst) for g, v in (body or {}).items()}
+        emulator.set_limits(rules or None)
+        return {"groups": sorted(rules)}
+
+    @api.get("/stats")
+    async def stats() -> dict[str, Any]:
+        return dict(emulator.stats)
+
+    return api
+
+
+def _known(book: OrderBook, index: int) -> None:
+    if not 0 <= index < book.n:
+        raise UnknownObject(f"no order {index}")

@@ -1,0 +1,174 @@
+"""How the Wildberries emulator renders its store: statistics rows (Moscow time, rubles),
+assembly tasks (kopecks), statuses, cards, and the error bodies of each API family."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from easyflow.sandbox.commerce_store import (
+    ASSEMBLING,
+    CANCELLED,
+    DELIVERED,
+    NEW,
+    SHIPPED,
+    OrderBook,
+    ProductBook,
+    mix,
+)
+
+MOSCOW = timezone(timedelta(hours=3))
+TASK_BASE = 5_000_000
+NM_BASE = 100_000_000
+CHRT_BASE = 200_000_000
+WAREHOUSE = 658434
+STATUS = {  # stage -> (supplierStatus, wbStatus)
+    NEW: ("new", "waiting"),
+    ASSEMBLING: ("confirm", "waiting"),
+    SHIPPED: ("complete", "sorted"),
+    DELIVERED: ("complete", "sold"),
+    CANCELLED: ("cancel", "canceled"),
+}
+
+
+def moscow(t: float) -> str:
+    return datetime.fromtimestamp(int(t), MOSCOW).replace(tzinfo=None).isoformat()
+
+
+def parse_moscow(text: str) -> float:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=MOSCOW)
+    return value.timestamp()
+
+
+def utc(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def srid(book: OrderBook, i: int) -> str:
+    return f"{i}.r{mix(i, book.seed + 7):08x}.3.0"
+
+
+def order_uid(book: OrderBook, i: int) -> str:
+    return f"{165918930 + i}_{mix(i, book.seed + 9):032x}"
+
+
+def statistics_row(book: OrderBook, i: int) -> dict[str, Any]:
+    p = book.product(i)
+    rubles = book.price_kopecks(i) // 100
+    cancelled = book.stage(i) == CANCELLED
+    return {
+        "date": moscow(book.created_at(i)),
+        "lastChangeDate": moscow(book.changed_at(i)),
+        "warehouseName": "Подольск",
+        "warehouseType": "Склад продавца",
+        "countryName": "Россия",
+        "oblastOkrugName": "Центральный федеральный округ",
+        "regionName": "Московская",
+        "supplierArticle": f"art-{p}",
+        "nmId": NM_BASE + p,
+        "barcode": f"46{p:011d}",
+        "category": "Одежда",
+        "subject": "Футболки",
+        "brand": "Acme",
+        "techSize": "M",
+        "incomeID": 0,
+        "isSupply": False,
+        "isRealization": True,
+        "totalPrice": rubles,
+        "discountPercent": 0,
+        "spp": 0,
+        "finishedPrice": rubles,
+        "priceWithDisc": rubles,
+        "isCancel": cancelled,
+        "cancelDate": moscow(book.changed_at(i)) if cancelled else "0001-01-01T00:00:00",
+        "sticker": str(900_000_000 + i),
+        "gNumber": f"{34343462218572569531 + i}",
+        "srid": srid(book, i),
+    }
+
+
+def task(book: OrderBook, i: int) -> dict[str, Any]:
+    p = book.product(i)
+    price = book.price_kopecks(i)
+    return {
+        "id": TASK_BASE + i,
+        "orderUid": order_uid(book, i),
+        "rid": srid(book, i),
+        "article": f"art-{p}",
+        "nmId": NM_BASE + p,
+        "chrtId": CHRT_BASE + p,
+        "skus": [f"46{p:011d}"],
+        "createdAt": utc(book.created_at(i)).replace(".000Z", "Z"),
+        "warehouseId": WAREHOUSE,
+        "officeId": 123,
+        "offices": ["Калуга"],
+        "price": price,
+        "salePrice": price,
+        "finalPrice": price,
+        "convertedPrice": price,
+        "convertedFinalPrice": price,
+        "currencyCode": 643,
+        "convertedCurrencyCode": 643,
+        "cargoType": 1,
+        "deliveryType": "fbs",
+        "isZeroOrder": False,
+        "comment": "",
+        "address": None,
+        "options": {"isB2b": False},
+        "scanPrice": None,
+        "colorCode": "",
+        "supplyId": None,
+    }
+
+
+def card(products: ProductBook, j: int) -> dict[str, Any]:
+    return {
+        "nmID": NM_BASE + j,
+        "imtID": 99_000_000 + j,
+        "nmUUID": f"01bda0b1-5c0b-736c-b2be-{j:012d}",
+        "subjectID": 105,
+        "subjectName": "Футболки",
+        "vendorCode": f"art-{j}",
+        "brand": "Acme",
+        "title": f"Футболка {j}",
+        "description": "",
+        "needKiz": False,
+        "photos": [],
+        "dimensions": {
+            "length": 30,
+            "width": 20,
+            "height": 3,
+            "weightBrutto": 0.25,
+            "isValid": True,
+        },
+        "characteristics": [],
+        "sizes": [
+            {"chrtID": CHRT_BASE + j, "techSize": "M", "wbSize": "48", "skus": [f"46{j:011d}"]}
+        ],
+        "tags": [],
+        "createdAt": utc(products.t0),
+        "updatedAt": utc(products.updated_at(j)),
+    }
+
+
+def gateway_error(status: int, title: str, detail: str) -> dict[str, Any]:
+    return {
+        "title": title,
+        "detail": detail,
+        "code": "07e4668e-ac2242c5c8c5-[UK-4dx7JUdskGZ]",
+        "requestId": "9d3c02cc698f8b041c661a7c28bed293",
+        "origin": "s2s-api-auth-catalog",
+        "status": status,
+        "statusText": title.title(),
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def family_error(family: str, status: int, message: str, code: str = "IncorrectParameter") -> Any:
+    if family == "content":
+        return {"data": None, "error": True, "errorText": message, "additionalErrors": None}
+    if family == "statistics":
+        return {"errors": [message]}
+    return {"code": code, "message": message, "data": None}

@@ -1,0 +1,403 @@
+"""The sync engine: streams an adapter declares, read page by page into the database.
+
+    run = await engine.start(tenant_id, integration_id, "orders")   # records the run
+    while (await engine.step(run.id)).more: ...                      # or the job layer
+
+A run's window is fixed when it starts: incremental runs read from the stream's watermark
+minus its look-back (marketplace orders change status for days; re-reading is harmless as
+upserts are keyed), full runs the whole window the platform keeps. Every page is upserted in
+bulk and the run's page cursor saved **in the same transaction**, so the checkpoint never
+passes uncommitted data; the watermark moves to the run's end only when the run succeeds.
+
+A run is cut into steps of at most `pages_per_step` pages or `step_seconds`: a step claims the
+run's lease (and its ticket: the number of steps so far), so a broker redelivering a step's
+task, or a second worker, finds the ticket used and does nothing; a worker killed mid-step
+leaves a lease that lapses, and the recovery sweep hands the run out again from its
+checkpoint. A run failing after its retries keeps its checkpoint; the next start resumes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from easyflow.domain.commerce import Order, OrderStatusChanged, Product
+from easyflow.domain.errors import (
+    ConfigurationError,
+    InvalidRequestError,
+    RejectedError,
+    is_transient,
+)
+from easyflow.domain.sync import (
+    CursorKind,
+    Page,
+    RunStatus,
+    SyncRun,
+    SyncStream,
+    SyncType,
+    SyncWindow,
+)
+from easyflow.domain.tenancy import Integration, PlatformKind
+from easyflow.observability.metrics import Metrics
+from easyflow.ports import (
+    Marketplace,
+    MarketplaceAdapters,
+    SyncUnitOfWork,
+    SyncUnitOfWorkFactory,
+)
+from easyflow.services.retries import RetrySchedule, describe
+
+log = structlog.get_logger("easyflow.sync")
+
+# Called inside a page's transaction with the status changes it commits (transactional
+# outbox: a notification exists exactly when the change does).
+ChangeHook = Callable[[SyncUnitOfWork, Integration, Sequence[OrderStatusChanged]], Awaitable[None]]
+Progress = Callable[[SyncRun], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    pages_per_step: int = 50
+    step_seconds: float = 20.0  # well inside the broker's redelivery timeout
+    lease_seconds: float = 60.0
+    retry: RetrySchedule = field(
+        default_factory=lambda: RetrySchedule(base_seconds=2.0, cap_seconds=60.0, max_attempts=3)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    run: SyncRun | None
+    more: bool  # another step is due (the caller enqueues it)
+    ran: bool  # False: someone else holds the run, or the run is over
+
+    @property
+    def ticket(self) -> int:
+        return self.run.attempts if self.run else 0
+
+
+class LeaseLost(Exception):
+    """Another worker took the run over (this one was too slow): stop, commit nothing."""
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        uow: SyncUnitOfWorkFactory,
+        adapters: MarketplaceAdapters,
+        metrics: Metrics,
+        settings: SyncSettings | None = None,
+        on_changes: ChangeHook | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._uow = uow
+        self._adapters = adapters
+        self._metrics = metrics
+        self.settings = settings or SyncSettings()
+        self._on_changes = on_changes
+        self._clock = clock
+        self._owner = f"{uuid.uuid4().hex[:12]}"
+
+    # -- starting
+
+    async def streams(self, tenant_id: int, integration_id: int) -> tuple[SyncStream, ...]:
+        integration = await self._integration(tenant_id, integration_id)
+        return self._adapters.marketplace(integration).streams()
+
+    async def start(
+        self,
+        tenant_id: int,
+        integration_id: int,
+        stream: str,
+        sync_type: SyncType = SyncType.INCREMENTAL,
+        *,
+        since: datetime | None = None,
+        slot: str | None = None,
+    ) -> SyncRun | None:
+        """Record a new run (or resume the stream's failed one); None if one is running."""
+        integration = await self._integration(tenant_id, integration_id)
+        declared = _declared(self._adapters.marketplace(integration), stream)
+        now = self._clock()
+        async with self._uow() as uow:
+            last = await uow.sync.last_runs(tenant_id, integration_id)
+            failed = next((r for r in last if r.stream == stream), None)
+            if (
+                failed
+                and failed.status is RunStatus.FAILED
+                and failed.page_cursor
+                and (sync_type is failed.sync_type)
+            ):
+                window = SyncWindow(failed.since, failed.until)
+                cursor: dict[str, Any] | None = failed.page_cursor
+            else:
+                watermark = await uow.sync.watermark(integration_id, stream)
+                window = _window(declared, sync_type, watermark, since, now)
+                cursor = None
+            run = await uow.sync.start_run(
+                tenant_id,
+                integration_id,
+                stream,
+                sync_type,
+                window,
+                slot=slot,
+                page_cursor=cursor,
+            )
+            await uow.commit()
+        if run is not None:
+            log.info(
+                "sync run started",
+                run=run.id,
+                integration=integration_id,
+                stream=stream,
+                sync_type=sync_type.value,
+                resumed=cursor is not None,
+            )
+        return run
+
+    async def reset(self, tenant_id: int, integration_id: int, stream: str) -> None:
+        """Forget the stream's watermark and cancel its running run: the next run is full."""
+        await self._integration(tenant_id, integration_id)
+        async with self._uow() as uow:
+            await uow.sync.reset(tenant_id, integration_id, stream)
+            await uow.commit()
+
+    # -- running
+
+    async def step(self, run_id: int, ticket: int | None = None) -> StepResult:
+        """Run up to one step of the run; a no-op when another worker holds it."""
+        now = self._clock()
+        lease = now + timedelta(seconds=self.settings.lease_seconds)
+        async with self._uow() as uow:
+            claimed = await uow.sync.claim(run_id, self._owner, lease, now, ticket)
+            run = await uow.sync.get_run(run_id)
+            await uow.commit()
+        if not claimed or run is None:
+            return StepResult(run, more=False, ran=False)
+        try:
+            return await self._step(run)
+        except LeaseLost:
+            log.warning("sync run taken over by another worker", run=run_id)
+            return StepResult(run, more=False, ran=False)
+
+    async def run_to_end(self, run_id: int, progress: Progress | None = None) -> SyncRun | None:
+        """Every step of the run in this process (CLI, tests, the embedded default)."""
+        result = await self.step(run_id)
+        while result.more:
+            if progress and result.run:
+                progress(result.run)
+            result = await self.step(run_id, result.ticket)
+        async with self._uow() as uow:
+            return await uow.sync.get_run(run_id)
+
+    async def _step(self, run: SyncRun) -> StepResult:
+        integration = await self._integration(run.tenant_id, run.integration_id)
+        marketplace = self._adapters.marketplace(integration)
+        declared = _declared(marketplace, run.stream)
+        window = SyncWindow(run.since, run.until)
+        started, pages = time.monotonic(), 0
+
+        def fetch(cursor: dict[str, Any] | None) -> asyncio.Task[Page]:
+            return asyncio.ensure_future(self._read(marketplace, declared, window, cursor))
+
+        # The next page is read while this one commits (its cursor is known once it arrives):
+        # a page's time is the slower of the two, not their sum. Nothing of the page read
+        # ahead is committed before its turn, so the checkpoint still never runs ahead.
+        pending = fetch(run.page_cursor)
+        try:
+            while True:
+                try:
+                    page = await pending
+                except Exception as exc:
+                    return await self._fail(run, integration, exc)
+                pages += 1
+                last = (
+                    page.next is None
+                    or pages >= self.settings.pages_per_step
+                    or time.monotonic() - started >= self.settings.step_seconds
+                )
+                if not last:
+                    pending = fetch(page.next)
+                await self._commit_page(run, integration, declared, page)
+                if page.next is None:
+                    return await self._succeed(run, integration, declared)
+                if last:
+                    break
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+        async with self._uow() as uow:
+            await uow.sync.release(run.id, self._owner)
+            current = await uow.sync.get_run(run.id)
+            await uow.commit()
+        return StepResult(current, more=True, ran=True)
+
+    async def _read(
+        self,
+        marketplace: Marketplace,
+        stream: SyncStream,
+        window: SyncWindow,
+        cursor: dict[str, Any] | None,
+    ) -> Page:
+        """One page; connection errors, timeouts and 5xx retried with backoff."""
+        retry = self.settings.retry
+        attempt = 0
+        while True:
+            try:
+                return await marketplace.read_page(stream.name, window, cursor)
+            except Exception as exc:
+                attempt += 1
+                if not is_transient(exc) or retry.exhausted(attempt):
+                    raise
+                wait = retry.delay(attempt, getattr(exc, "retry_after", None))
+                log.info(
+                    "sync page failed: retrying",
+                    stream=stream.name,
+                    attempt=attempt,
+                    wait=round(wait, 2),
+                    error=describe(exc),
+                )
+                await asyncio.sleep(wait)
+
+    async def _commit_page(
+        self, run: SyncRun, integration: Integration, stream: SyncStream, page: Page
+    ) -> None:
+        lease = self._clock() + timedelta(seconds=self.settings.lease_seconds)
+        async with self._uow() as uow:
+            if stream.record == "order":
+                records = [r for r in page.records if isinstance(r, Order)]
+                changes = await _status_changes(uow, run.tenant_id, records)
+                await uow.orders.upsert_many(run.tenant_id, records)
+                if changes and self._on_changes is not None:
+                    await self._on_changes(uow, integration, changes)
+            else:
+                products = [r for r in page.records if isinstance(r, Product)]
+                await uow.products.upsert_many(run.tenant_id, run.integration_id, products, run.id)
+            saved = await uow.sync.save_page(
+                run.id,
+                self._owner,
+                page.next,
+                len(page.records),
+                page.failures,
+                page.high_water,
+                lease,
+            )
+            if not saved:
+                raise LeaseLost(run.id)
+            await uow.commit()
+        labels = (integration.platform, stream.name)
+        self._metrics.sync_records.labels(*labels).inc(len(page.records))
+        if page.failures:
+            self._metrics.sync_record_errors.labels(*labels).inc(len(page.failures))
+
+    async def _succeed(
+        self, run: SyncRun, integration: Integration, stream: SyncStream
+    ) -> StepResult:
+        now = self._clock()
+        async with self._uow() as uow:
+            if stream.cursor is CursorKind.KEYSET:
+                # A complete read: what it did not return, the platform no longer has.
+                await uow.products.mark_unseen_deleted(run.tenant_id, run.integration_id, run.id)
+            finished = await uow.sync.finish(run.id, RunStatus.SUCCEEDED, now)
+            await uow.commit()
+        if finished is not None:
+            self._observe(finished, integration, ok=True)
+            log.info(
+                "sync run succeeded",
+                run=run.id,
+                stream=run.stream,
+                pages=finished.pages,
+                records=finished.records,
+                errors=finished.errors,
+            )
+        return StepResult(finished, more=False, ran=True)
+
+    async def _fail(self, run: SyncRun, integration: Integration, exc: Exception) -> StepResult:
+        reason = describe(exc)
+        async with self._uow() as uow:
+            finished = await uow.sync.finish(run.id, RunStatus.FAILED, self._clock(), reason)
+            await uow.commit()
+        if finished is not None:
+            self._observe(finished, integration, ok=False)
+        log.warning(
+            "sync run failed",
+            run=run.id,
+            stream=run.stream,
+            error=reason,
+            permanent=isinstance(exc, (ConfigurationError, RejectedError)),
+        )
+        return StepResult(finished, more=False, ran=True)
+
+    def _observe(self, run: SyncRun, integration: Integration, *, ok: bool) -> None:
+        counter = self._metrics.sync_success if ok else self._metrics.sync_failures
+        counter.labels(integration.platform, run.sync_type.value).inc()
+        if run.finished_at is not None:
+            elapsed = (run.finished_at - run.started_at).total_seconds()
+            self._metrics.sync_duration.labels(integration.platform, run.stream).observe(elapsed)
+        if ok:
+            lag = (self._clock() - run.until).total_seconds()
+            self._metrics.sync_lag.labels(integration.platform, run.stream).set(max(0.0, lag))
+
+    async def _integration(self, tenant_id: int, integration_id: int) -> Integration:
+        async with self._uow() as uow:
+            integration = await uow.integrations.get(tenant_id, integration_id)
+        if integration.kind is not PlatformKind.COMMERCE:
+            raise InvalidRequestError(f"integration {integration_id} is not a marketplace")
+        return integration
+
+
+def _declared(marketplace: Marketplace, stream: str) -> SyncStream:
+    for declared in marketplace.streams():
+        if declared.name == stream:
+            return declared
+    names = ", ".join(s.name for s in marketplace.streams())
+    raise InvalidRequestError(f"{marketplace.platform} has no stream {stream!r} (it has {names})")
+
+
+def _window(
+    stream: SyncStream,
+    sync_type: SyncType,
+    watermark: datetime | None,
+    since: datetime | None,
+    now: datetime,
+) -> SyncWindow:
+    if stream.cursor is CursorKind.KEYSET:
+        return SyncWindow(None, now)
+    oldest = now - stream.max_window
+    if sync_type is SyncType.BACKFILL and since is not None:
+        return SyncWindow(max(since, oldest), now)
+    if sync_type is SyncType.INCREMENTAL and watermark is not None:
+        return SyncWindow(max(watermark - stream.lookback, oldest), now)
+    return SyncWindow(None, now)
+
+
+async def _status_changes(
+    uow: SyncUnitOfWork, tenant_id: int, records: Sequence[Order]
+) -> list[OrderStatusChanged]:
+    """Orders of the page whose stored status this page changes (new orders are not changes:
+    a first sync must not announce every old order)."""
+    stored = await uow.sync.order_statuses(tenant_id, records)
+    changes: dict[tuple[str, str], OrderStatusChanged] = {}
+    for order in records:
+        before = stored.get((order.source, order.external_id))
+        if before is None or before[0] is order.status or order.updated_at < before[1]:
+            continue
+        changes[(order.source, order.external_id)] = OrderStatusChanged(
+            tenant_id,
+            order.source,
+            order.external_id,
+            order.number,
+            before[0],
+            order.status,
+            order.customer_phone,
+        )
+    return list(changes.values())
