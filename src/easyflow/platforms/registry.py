@@ -13,7 +13,7 @@ from typing import Any
 from easyflow.domain.errors import NotFoundError
 from easyflow.http import PlatformClient, PlatformSpec
 from easyflow.http.client import Classifier
-from easyflow.platforms import openai, telegram
+from easyflow.platforms import anthropic, openai, telegram, yandexgpt
 from easyflow.platforms.credentials import CredentialField, check_credentials
 from easyflow.ports import WebhookParser
 
@@ -53,6 +53,12 @@ def _definitions() -> tuple[PlatformDefinition, ...]:
             classify=openai.classify,
             credentials=openai.CREDENTIALS,
             build=openai.create_adapter,
+        ),
+        PlatformDefinition(
+            yandexgpt.SPEC, yandexgpt.classify, yandexgpt.CREDENTIALS, yandexgpt.create_adapter
+        ),
+        PlatformDefinition(
+            anthropic.SPEC, anthropic.classify, anthropic.CREDENTIALS, anthropic.create_adapter
         ),
     )
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -251,6 +252,20 @@ ai_usage = Table(
     Column("prompt_tokens", Integer, nullable=False),
     Column("completion_tokens", Integer, nullable=False),
     Column("total_tokens", Integer, nullable=False),
+    # The provider's list price of the tokens, in the currency it bills ("" when free).
+    Column("cost", Numeric(18, 8), nullable=False, server_default="0"),
+    Column("currency", String(3), nullable=False, server_default=""),
     _created_at(),
     Index(None, "tenant_id", "created_at"),
+)
+
+# A tenant's monthly AI budget per currency: once spent, providers billed in it are skipped.
+ai_budgets = Table(
+    "ai_budgets",
+    metadata,
+    _tenant_id(),
+    Column("currency", String(3), nullable=False),
+    Column("monthly_limit", Numeric(18, 4), nullable=False),
+    _updated_at(),
+    PrimaryKeyConstraint("tenant_id", "currency"),
 )

@@ -25,6 +25,7 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from easyflow.ports import (
+    AiCostRepository,
     AiUsageRepository,
     ApiKeyRepository,
     ContactRepository,
@@ -40,6 +41,7 @@ from easyflow.storage.crypto import CredentialCipher
 from easyflow.storage.engine import AUTOCOMMIT_OPTION
 from easyflow.storage.failures import translated
 from easyflow.storage.repositories import (
+    SqlAiCostRepository,
     SqlAiUsageRepository,
     SqlApiKeyRepository,
     SqlContactRepository,
@@ -77,6 +79,7 @@ class SqlUnitOfWork:
     outbox: OutboxRepository
     orders: OrderRepository
     ai_usage: AiUsageRepository
+    ai_costs: AiCostRepository
 
     def __init__(
         self,
@@ -134,6 +137,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(connection)
         self.orders = SqlOrderRepository(connection)
         self.ai_usage = SqlAiUsageRepository(connection)
+        self.ai_costs = SqlAiCostRepository(connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
