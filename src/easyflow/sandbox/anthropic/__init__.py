@@ -1,8 +1,8 @@
 """Anthropic Messages API emulator (platforms/anthropic.md §7): `POST /v1/messages` (plain
 and SSE stream), `POST /v1/messages/count_tokens`, `GET /v1/models[/{id}]`.
 
-Checks what the API checks: `x-api-key` against registered keys (401
-`authentication_error`), the `anthropic-version` header, `model`/`max_tokens`/`messages`,
+Checks what the API checks: the key (`x-api-key`, or `Authorization: Bearer` as the 2.x SDKs
+send it) against registered keys (401 `authentication_error`), the `anthropic-version` header, `model`/`max_tokens`/`messages`,
 no `system` role inside `messages`, and that every `tool_result` answers a `tool_use` of the
 previous assistant turn. Replies come from a scripted FIFO (text, or a `tool_use` when the
 request offers that tool), else an echo of the last user text. Every response carries
@@ -43,7 +43,8 @@ from easyflow.sandbox.anthropic.wire import (
 from easyflow.sandbox.base import SandboxContext, dumps, whole_seconds
 from easyflow.sandbox.faults import Fault, stall
 
-VERSIONS = ("2023-06-01", "2023-01-01")
+# 2023-06-01 is what the API documents and the hub sends; the 2.x SDKs pin a newer date.
+VERSIONS = ("2023-01-01", "2023-06-01", "2026-10-21")
 WINDOW = 60.0
 
 
@@ -138,7 +139,7 @@ class AnthropicSandbox:
 
     async def _endpoint(self, request: Request) -> Response:
         path = "/" + request.path_params["path"]
-        key = request.headers.get("x-api-key")
+        key = request.headers.get("x-api-key") or _bearer(request)
         version = request.headers.get("anthropic-version")
         request_id = self._new_id("req_011C", 20)
         raw = await request.body()
@@ -296,6 +297,12 @@ class AnthropicSandbox:
 class _Rendered(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
+
+
+def _bearer(request: Request) -> str | None:
+    """The key as the 2.x SDKs send it: `Authorization: Bearer <key>`."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _operation(method: str, path: str) -> str | None:

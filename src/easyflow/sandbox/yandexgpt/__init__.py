@@ -114,6 +114,10 @@ class YandexGPTSandbox:
     def script_function_call(self, name: str, **arguments: Any) -> int:
         return self.script([FunctionCall(name, arguments)])
 
+    def generating(self, model: str) -> int:
+        """Completions of `model` running now (what the concurrency quota counts)."""
+        return self._inflight[model]
+
     def requests(self, path: str | None = None) -> list[RecordedRequest]:
         return [r for r in self._requests if path is None or r.path == path]
 
