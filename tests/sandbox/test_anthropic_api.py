@@ -1,4 +1,4 @@
-"""The Anthropic emulator on the wire (platforms/anthropic.md §7): what it refuses, its
+"""The Anthropic emulator on the wire (docs/ai.md): what it refuses, its
 headers, its per-minute budget, count_tokens, models and the SSE event sequence."""
 
 from __future__ import annotations

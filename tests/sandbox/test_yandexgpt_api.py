@@ -1,4 +1,4 @@
-"""The YandexGPT emulator on the wire (platforms/yandexgpt.md §6): auth and folders, the
+"""The YandexGPT emulator on the wire (docs/ai.md): auth and folders, the
 `result` wrapper with string usage, statuses, cumulative NDJSON streaming, async operations
 with their 3-day life, the concurrency quota and the gateway's error shape."""
 
@@ -133,7 +133,7 @@ async def test_the_concurrency_quota_is_a_429_with_grpc_8() -> None:
         http = httpx.AsyncClient(transport=httpx.ASGITransport(sandbox), base_url="http://s")
         async with http:
             slow = [asyncio.create_task(http.post(URL, json=body(), headers=AUTH)) for _ in "ab"]
-            while sandbox.yandexgpt.generating("yandexgpt-lite") < 2:
+            while sandbox.yandexgpt.generating("yandexgpt-lite") < 2:  # noqa: ASYNC110 - polls the emulator's state
                 await asyncio.sleep(0.005)
             third = await http.post(URL, json=body(), headers=AUTH)
             first, second = await asyncio.gather(*slow)

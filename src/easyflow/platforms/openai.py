@@ -30,7 +30,7 @@ from easyflow.domain.errors import (
 )
 from easyflow.domain.tenancy import PlatformKind
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RawResponse
-from easyflow.platforms import pricing
+from easyflow.platforms import llm_settings, pricing
 from easyflow.platforms.credentials import CredentialField
 from easyflow.platforms.grounding import (
     MAX_TOOL_ROUNDS,
@@ -249,10 +249,11 @@ def _tool_result(request: ChatRequest, call: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_adapter(client: PlatformClient, settings: dict[str, Any]) -> OpenAIChatModel:
+    read = llm_settings.read(_NAME, settings, DEFAULT_MODEL, "max_completion_tokens")
     return OpenAIChatModel(
         client,
-        model=str(settings.get("model") or DEFAULT_MODEL),
-        temperature=float(settings.get("temperature", 0.3)),
-        max_completion_tokens=int(settings.get("max_completion_tokens", 500)),
-        tools=bool(settings.get("tools", True)),
+        model=read.model,
+        temperature=read.temperature,
+        max_completion_tokens=read.max_tokens,
+        tools=read.tools,
     )

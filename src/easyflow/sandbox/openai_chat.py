@@ -1,5 +1,5 @@
 """What the OpenAI emulator checks and answers in a chat completion beyond plain text
-(platforms/openai.md §5.2): model families' parameters, tools and tool results,
+(docs/ai.md): model families' parameters, tools and tool results,
 `response_format` (json_object, json_schema) and `n`.
 
 Reasoning models (o1, o3, o4, gpt-5 but not gpt-5-chat) refuse `max_tokens` and any

@@ -150,9 +150,11 @@ class AssistantChain:
         return [*chain, Link(LOCAL, LOCAL, local, self._policy.timeout_seconds)]
 
     def _link(self, integration: Integration) -> Link:
-        timeout = integration.settings.get("timeout_seconds") or self._policy.timeout_seconds
+        timeout = integration.settings.get("timeout_seconds")
+        valid = isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0
         model = self._adapters.chat_model(integration, integration.platform)
-        return Link(integration.platform, f"ai:{integration.id}", model, float(timeout))
+        seconds = float(timeout) if valid else self._policy.timeout_seconds  # type: ignore[arg-type]
+        return Link(integration.platform, f"ai:{integration.id}", model, seconds)
 
     async def _failed(self, tenant_id: int, link: Link, exc: PlatformError) -> None:
         policy = self._policy

@@ -27,7 +27,7 @@ from easyflow.domain.errors import (
 )
 from easyflow.domain.tenancy import PlatformKind
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RawResponse
-from easyflow.platforms import pricing
+from easyflow.platforms import llm_settings, pricing
 from easyflow.platforms.credentials import CredentialField
 from easyflow.platforms.grounding import (
     MAX_TOOL_ROUNDS,
@@ -198,10 +198,11 @@ def _tool_result(request: ChatRequest, use: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_adapter(client: PlatformClient, settings: dict[str, Any]) -> AnthropicChatModel:
+    read = llm_settings.read(_NAME, settings, DEFAULT_MODEL)
     return AnthropicChatModel(
         client,
-        model=str(settings.get("model") or DEFAULT_MODEL),
-        temperature=float(settings.get("temperature", 0.3)),
-        max_tokens=int(settings.get("max_tokens", 500)),
-        tools=bool(settings.get("tools", True)),
+        model=read.model,
+        temperature=min(read.temperature, 1.0),  # Anthropic's range is 0-1
+        max_tokens=read.max_tokens,
+        tools=read.tools,
     )

@@ -1,15 +1,16 @@
-"""Anthropic Messages API emulator (platforms/anthropic.md §7): `POST /v1/messages` (plain
-and SSE stream), `POST /v1/messages/count_tokens`, `GET /v1/models[/{id}]`.
+"""Anthropic Messages API emulator (docs/ai.md): `POST /v1/messages` (plain and SSE stream),
+`POST /v1/messages/count_tokens`, `GET /v1/models[/{id}]`.
 
 Checks what the API checks: the key (`x-api-key`, or `Authorization: Bearer` as the 2.x SDKs
-send it) against registered keys (401 `authentication_error`), the `anthropic-version` header, `model`/`max_tokens`/`messages`,
-no `system` role inside `messages`, and that every `tool_result` answers a `tool_use` of the
-previous assistant turn. Replies come from a scripted FIFO (text, or a `tool_use` when the
-request offers that tool), else an echo of the last user text. Every response carries
-`request-id` and the `anthropic-ratelimit-*` headers of a per-key, per-minute budget that is
-enforced with a real 429 and `retry-after`. Faults render in the API's envelope: an
-`http_error` with status 529 is `overloaded_error`; with `code="mid_stream"` a streamed
-request gets its 200 and then an `error` event after the first delta.
+send it) against registered keys (401 `authentication_error`), the `anthropic-version`
+header, `model`/`max_tokens`/`messages`, no `system` role inside `messages`, and that every
+`tool_result` answers a `tool_use` of the previous assistant turn. Replies come from a
+scripted FIFO (text, or a `tool_use` when the request offers that tool), else an echo of the
+last user text. Every response carries `request-id` and the `anthropic-ratelimit-*` headers
+of a per-key, per-minute budget that is enforced with a real 429 and `retry-after`. Faults
+render in the API's envelope: an `http_error` with status 529 is `overloaded_error`; with
+`code="mid_stream"` a streamed request gets its 200 and then an `error` event after the first
+delta.
 """
 
 from __future__ import annotations

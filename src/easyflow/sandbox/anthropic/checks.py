@@ -1,7 +1,7 @@
-"""What the Messages API refuses with 400 `invalid_request_error` (platforms/anthropic.md §7.2,
-§7.6), in its own words: missing `max_tokens`/`messages`, a `system` role inside `messages`,
-an unknown role, a `tool_result` that answers no `tool_use` of the previous turn, a
-`tool_use` left unanswered, and tools without a name or `input_schema`.
+"""What the Messages API refuses with 400 `invalid_request_error` (docs/ai.md), in its own
+words: missing `max_tokens`/`messages`, a `system` role inside `messages`, an unknown role, a
+`tool_result` that answers no `tool_use` of the previous turn, a `tool_use` left unanswered,
+and tools without a name or `input_schema`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Anthropic wire shapes (platforms/anthropic.md §7.3-§7.5): the error envelope with its
+"""Anthropic wire shapes (docs/ai.md): the error envelope with its
 `request_id`, the message object, and the named SSE events of a streamed message.
 
 Token counts are deterministic: ceil(characters / 4) of every text a request carries.
@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from easyflow.sandbox.base import dumps
 
-# HTTP status of each error type (§7.4).
+# HTTP status of each error type.
 STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,

@@ -1,4 +1,4 @@
-"""YandexGPT emulator (platforms/yandexgpt.md §6): `POST /foundationModels/v1/completion`
+"""YandexGPT emulator (docs/ai.md): `POST /foundationModels/v1/completion`
 (plain and cumulative NDJSON stream), `completionAsync` with `GET /operations/{id}`,
 `tokenize`.
 

@@ -1,4 +1,4 @@
-"""What the YandexGPT API refuses (platforms/yandexgpt.md §6.1-§6.2, §6.6): a `modelUri`
+"""What the YandexGPT API refuses (docs/ai.md): a `modelUri`
 that is not `gpt://<folder>/<model>/<branch>`, a folder that is not the caller's, an unknown
 model, messages with `content` instead of `text`, roles other than system/user/assistant,
 a temperature outside 0-1 and a `maxTokens` that is not an int64.

@@ -1,4 +1,4 @@
-"""YandexGPT wire shapes (platforms/yandexgpt.md §6.2-§6.5): the gateway error, the
+"""YandexGPT wire shapes (docs/ai.md): the gateway error, the
 completion result with string usage counters, alternatives and their statuses, operations.
 
 Token counts are deterministic: ceil(characters / 4) of every text a request carries.
