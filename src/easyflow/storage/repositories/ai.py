@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, select
 
 from easyflow.domain.ai import AiCostLine
+from easyflow.storage.codecs import money
 from easyflow.storage.repositories.base import Repository, insert
 from easyflow.storage.tables import ai_budgets, ai_usage
 from easyflow.storage.types import utcnow
@@ -30,7 +31,7 @@ class SqlAiCostRepository(Repository):
             ai_budgets.c.tenant_id == tenant_id
         )
         rows = await self._connection.execute(query)
-        return {row.currency: Decimal(str(row.monthly_limit)) for row in rows}
+        return {row.currency: money(row.monthly_limit) for row in rows}
 
     async def set_budget(self, tenant_id: int, currency: str, limit: Decimal | None) -> None:
         if limit is None:
