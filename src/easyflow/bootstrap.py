@@ -25,7 +25,8 @@ from easyflow.observability.metrics import Metrics
 from easyflow.platforms import local
 from easyflow.platforms.registry import PlatformRegistry
 from easyflow.ports import ChatModel, Locks, Marketplace, Messenger, WebhookParser
-from easyflow.services.conversations import LOCAL, ReplyService
+from easyflow.services.assistants import LOCAL, AiCosts, AssistantChain, ChainPolicy
+from easyflow.services.conversations import ReplyService
 from easyflow.services.health import IntegrationHealth
 from easyflow.services.inbox import InboxService
 from easyflow.services.integrations import IntegrationService
@@ -36,6 +37,7 @@ from easyflow.services.retries import RetrySchedule
 from easyflow.services.sync import SyncEngine
 from easyflow.services.sync_schedule import SyncScheduler
 from easyflow.services.tenants import TenantService
+from easyflow.state.cooldown import InMemoryCooldowns, RedisCooldowns
 from easyflow.state.integration_cache import InMemoryIntegrationCache, RedisIntegrationCache
 from easyflow.state.locks import InMemoryLocks, RedisLocks
 from easyflow.state.ratelimit import RedisRateLimiter
@@ -46,6 +48,9 @@ from easyflow.storage.uow import SqlUnitOfWorkFactory
 from easyflow.webhooks.intake import WebhookIntake
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# An AI provider that fails is not retried in place: the provider chain moves on to the next
+# one at once (services/assistants.py), so a customer never waits out a backoff.
+AI_RETRY = RetryPolicy(attempts=1)
 
 
 class HttpClients:
@@ -122,7 +127,7 @@ class PlatformAdapters:
             limiter=self._limiter,
             metrics=self._metrics,
             base_url=self._settings.base_url(integration.platform),
-            retry=self._retry,
+            retry=AI_RETRY if definition.spec.kind is PlatformKind.AI else self._retry,
         )
         return definition.build(client, integration.settings)
 
@@ -145,6 +150,7 @@ class Container:
     recovery: RecoverySweep
     clients: HttpClients
     integration_cache: InMemoryIntegrationCache
+    ai_costs: AiCosts
     redis: Any = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     sync: Any = None  # SyncEngine, SyncTasks, SyncScheduler (services/sync*.py, jobs/sync.py)
@@ -226,7 +232,16 @@ def build_container(
         build_broker(settings.broker_url, settings.broker_idle_timeout_seconds),
         settings.job_concurrency,
     )
-    replies = ReplyService(uow, adapters, metrics, settings.ai_cooldown_seconds)
+    cooldowns = RedisCooldowns(redis) if redis is not None else InMemoryCooldowns()
+    policy = ChainPolicy(
+        cooldown_seconds=settings.ai_cooldown_seconds,
+        failure_threshold=settings.ai_failure_threshold,
+        failure_window=settings.ai_cooldown_seconds,
+        config_cooldown_seconds=settings.ai_config_cooldown_seconds,
+        timeout_seconds=settings.ai_timeout_seconds,
+    )
+    chain = AssistantChain(adapters, metrics, cooldowns, policy)
+    replies = ReplyService(uow, adapters, metrics, chain)
     outbox = OutboxSender(
         uow,
         adapters,
@@ -270,6 +285,7 @@ def build_container(
         recovery=RecoverySweep(uow, queue, metrics, settings.stuck_after_seconds),
         clients=clients,
         integration_cache=cache,
+        ai_costs=AiCosts(uow),
         redis=redis,
     )
     container.readiness = _readiness(engine, redis)

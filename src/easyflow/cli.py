@@ -28,11 +28,13 @@ tenants_app = typer.Typer(help="Tenants (sellers).", no_args_is_help=True)
 keys_app = typer.Typer(help="Tenant API keys.", no_args_is_help=True)
 integrations_app = typer.Typer(help="Connected platform accounts.", no_args_is_help=True)
 add_app = typer.Typer(help="Connect a platform account.", no_args_is_help=True)
+ai_app = typer.Typer(help="AI providers: costs and monthly budgets.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(integrations_app, name="integrations")
 integrations_app.add_typer(add_app, name="add")
+app.add_typer(ai_app, name="ai")
 
 console = Console()
 T = TypeVar("T")
@@ -110,7 +112,8 @@ def worker() -> None:
 
 @app.command()
 def sandbox(port: Annotated[int, typer.Option(help="Port")] = 8100) -> None:
-    """Serve the platform sandboxes (Telegram, OpenAI) and their control API."""
+    """Serve the platform sandboxes (Telegram, OpenAI, YandexGPT, Anthropic) and their control
+    API."""
     from easyflow.demo import serve_sandbox
 
     configure_logging("INFO", json=False)
@@ -252,6 +255,77 @@ def add_openai(
         )
     )
     console.print(f"openai integration [bold]{integration.id}[/bold] connected")
+
+
+@add_app.command("yandexgpt")
+def add_yandexgpt(
+    tenant: TenantOpt,
+    api_key: Annotated[str, typer.Option(help="Service account API key (or an IAM token t1.…)")],
+    folder_id: Annotated[str, typer.Option(help="Yandex Cloud folder id of the model")],
+    model: str = "yandexgpt-lite",
+) -> None:
+    """Connect YandexGPT; add "yandexgpt" to the tenant's AI providers to use it."""
+    settings = {"model": model, "folder_id": folder_id}
+    integration = _run(
+        lambda c: c.integrations.add(tenant, "yandexgpt", {"api_key": api_key}, settings=settings)
+    )
+    console.print(f"yandexgpt integration [bold]{integration.id}[/bold] connected")
+
+
+@add_app.command("anthropic")
+def add_anthropic(
+    tenant: TenantOpt,
+    api_key: Annotated[str, typer.Option(help="Anthropic API key (sk-ant-…)")],
+    model: str = "claude-haiku-4-5",
+) -> None:
+    """Connect Anthropic Claude; add "anthropic" to the tenant's AI providers to use it."""
+    integration = _run(
+        lambda c: c.integrations.add(
+            tenant, "anthropic", {"api_key": api_key}, settings={"model": model}
+        )
+    )
+    console.print(f"anthropic integration [bold]{integration.id}[/bold] connected")
+
+
+@ai_app.command("costs")
+def ai_costs(tenant: TenantOpt) -> None:
+    """This month's AI replies, tokens and estimated cost per provider and model."""
+    report = _run(lambda c: c.ai_costs.report(tenant))
+    table = Table("provider", "model", "requests", "tokens in", "tokens out", "cost")
+    for line in report.lines:
+        cost = f"{line.cost} {line.currency}" if line.currency else "-"
+        table.add_row(
+            line.provider,
+            line.model,
+            str(line.requests),
+            str(line.prompt_tokens),
+            str(line.completion_tokens),
+            cost,
+        )
+    console.print(table)
+    for currency, limit in sorted(report.budgets.items()):
+        spent = report.spent.get(currency, 0)
+        state = " [red](spent: the local responder answers)[/red]" if spent >= limit else ""
+        console.print(f"budget {currency}: {spent} of {limit} this month{state}")
+
+
+@ai_app.command("budget")
+def ai_budget(
+    tenant: TenantOpt,
+    currency: Annotated[str, typer.Option(help="ISO 4217 code: USD, RUB …")],
+    limit: Annotated[str | None, typer.Option(help="Monthly limit; omit to remove it")] = None,
+) -> None:
+    """Set the monthly AI budget in one currency; once spent, the local responder answers."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        amount = Decimal(limit) if limit is not None else None
+    except InvalidOperation:
+        console.print(f"[red]error:[/red] {limit!r} is not an amount")
+        raise typer.Exit(2) from None
+    _run(lambda c: c.ai_costs.set_budget(tenant, currency, amount))
+    what = f"{amount} {currency.upper()} a month" if amount is not None else "removed"
+    console.print(f"AI budget of tenant {tenant}: {what}")
 
 
 @integrations_app.command("rotate-secret")

@@ -20,6 +20,8 @@ DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
     "wildberries": "https://{family}.wildberries.ru",  # one host per API family
     "ozon": "https://api-seller.ozon.ru",
+    "yandexgpt": "https://llm.api.cloud.yandex.net",
+    "anthropic": "https://api.anthropic.com",
 }
 
 
@@ -38,6 +40,8 @@ class Settings(BaseSettings):
     log_json: bool = True
     telegram_base_url: str | None = None
     openai_base_url: str | None = None
+    yandexgpt_base_url: str | None = None
+    anthropic_base_url: str | None = None
     # Recovery (docs/operations.md, "Failures, retries and recovery"): how soon work a dead
     # worker or a lost task left behind is handed out again.
     recovery_interval_seconds: float = Field(default=10.0, gt=0)
@@ -59,6 +63,13 @@ class Settings(BaseSettings):
     # through the hub invalidate it at once, this bounds what they cannot reach. 0: no cache.
     webhook_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     ai_cooldown_seconds: float = 60.0
+    # The AI provider chain (docs/ai.md): failures within ai_cooldown_seconds that cool a
+    # provider down; how long a refused key or exhausted quota keeps it out; the default
+    # per-provider timeout (an integration's `timeout_seconds` setting overrides it).
+    ai_failure_threshold: int = Field(default=3, ge=1)
+    ai_config_cooldown_seconds: float = Field(default=600.0, ge=0)
+    ai_timeout_seconds: float = Field(default=20.0, gt=0)
+    demo_ai_provider: str = "local"  # the demo's assistant: local, openai, yandexgpt, anthropic
     # Request bodies (api/limits.py): a Telegram update is a few KiB; the largest valid admin
     # body, an AI profile at its schema maxima, is 1.8 MiB in ASCII. Unauthenticated admin
     # requests are refused before their body is read, whatever these are.

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,8 +32,11 @@ from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.commerce import Order, OrderItem, OrderStatus
 from easyflow.domain.messaging import Conversation, ConversationStatus
 from easyflow.sandbox.server import (
+    DEMO_ANTHROPIC_KEY,
     DEMO_BOT_TOKEN,
     DEMO_OPENAI_KEY,
+    DEMO_YANDEXGPT_FOLDER,
+    DEMO_YANDEXGPT_KEY,
     Sandbox,
     SandboxConfig,
     create_sandbox_app,
@@ -138,8 +142,39 @@ async def _conversation(container: Container, tenant_id: int, chat_id: int) -> C
     return next((c for c in conversations if c.chat_id == str(chat_id)), None)
 
 
+# EASYFLOW_DEMO_AI_PROVIDER picks the assistant: the provider's sandbox account, its settings.
+DEMO_AI = {
+    "openai": ({"api_key": DEMO_OPENAI_KEY}, {"model": "gpt-4.1-mini"}),
+    "yandexgpt": (
+        {"api_key": DEMO_YANDEXGPT_KEY},
+        {"model": "yandexgpt-lite", "folder_id": DEMO_YANDEXGPT_FOLDER},
+    ),
+    "anthropic": ({"api_key": DEMO_ANTHROPIC_KEY}, {"model": "claude-haiku-4-5"}),
+}
+
+
+async def _connect_ai(container: Container, sandbox: Sandbox, tenant_id: int) -> AiProfile:
+    """The demo shop's AI profile, with the provider EASYFLOW_DEMO_AI_PROVIDER names first."""
+    provider = container.settings.demo_ai_provider
+    if provider == "local":
+        return SHOP_PROFILE
+    if provider not in DEMO_AI:
+        names = ", ".join(["local", *DEMO_AI])
+        raise RuntimeError(f"EASYFLOW_DEMO_AI_PROVIDER must be one of {names}, not {provider!r}")
+    credentials, settings = DEMO_AI[provider]
+    emulator = getattr(sandbox, provider)
+    if provider == "yandexgpt":
+        emulator.add_key(credentials["api_key"], settings["folder_id"])
+    else:
+        emulator.add_key(credentials["api_key"])
+    await container.integrations.add(tenant_id, provider, credentials, settings=settings)
+    return replace(SHOP_PROFILE, providers=(provider, "local"))
+
+
 async def _tell_story(container: Container, sandbox: Sandbox, console: Console) -> str:
     tenant = await container.tenants.create("Demo Shop", SHOP_PROFILE)
+    profile = await _connect_ai(container, sandbox, tenant.id)
+    await container.tenants.set_ai_profile(tenant.id, profile)
     await container.tenants.upsert_orders(tenant.id, demo_orders(datetime.now(UTC)))
     bot = sandbox.telegram.register_bot(username="demo_shop_bot", first_name="Demo Shop")
     token = bot["token"]
@@ -150,7 +185,10 @@ async def _tell_story(container: Container, sandbox: Sandbox, console: Console) 
             f"Seller [bold]{tenant.name}[/bold] connected Telegram bot @{bot['username']} "
             f"(integration {integration.id}).\nThe hub registered its webhook with a secret; "
             "orders 1001 (shipped), 1002 (being packed) and 1003 (delivered) are in the database,\n"
-            f"placed by Ivan with the phone number {CUSTOMER_PHONE}.",
+            f"placed by Ivan with the phone number {CUSTOMER_PHONE}.\n"
+            f"The assistant: {' -> '.join(profile.providers)} "
+            "(EASYFLOW_DEMO_AI_PROVIDER: local, openai, yandexgpt or anthropic;\n"
+            "a provider's sandbox echoes the customer's words, a real key gives real answers).",
             title="Easy Flow demo",
         )
     )
@@ -235,9 +273,14 @@ async def serve_sandbox(port: int) -> None:
                 Panel.fit(
                     f"Telegram Bot API  {url}/telegram/bot<token>/<method>\n"
                     f"OpenAI API        {url}/openai/v1/chat/completions\n"
+                    f"YandexGPT API     {url}/yandexgpt/foundationModels/v1/completion\n"
+                    f"Anthropic API     {url}/anthropic/v1/messages\n"
                     f"Control API       {url}/_sandbox/ (see docs/sandbox.md)\n"
                     f"Demo bot token    {DEMO_BOT_TOKEN}\n"
                     f"Demo OpenAI key   {DEMO_OPENAI_KEY}\n"
+                    f"Demo YandexGPT    Api-Key {DEMO_YANDEXGPT_KEY}, "
+                    f"folder {DEMO_YANDEXGPT_FOLDER}\n"
+                    f"Demo Anthropic    {DEMO_ANTHROPIC_KEY}\n"
                     f"Point the hub at it with EASYFLOW_SANDBOX_URL={url}",
                     title="Easy Flow sandbox",
                 )

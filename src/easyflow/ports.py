@@ -10,9 +10,10 @@ import builtins
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol, Self
 
-from easyflow.domain.ai import AiProfile, ChatReply, ChatRequest, TokenUsage
+from easyflow.domain.ai import AiCostLine, AiProfile, ChatReply, ChatRequest, TokenUsage
 from easyflow.domain.commerce import (
     Order,
     OrderFilters,
@@ -129,6 +130,7 @@ class Messenger(Protocol):
 
 class ChatModel(Protocol):
     name: str
+    currency: str  # what its tokens are billed in (ISO 4217); "" when they cost nothing
 
     async def check(self) -> None:
         """Prove the credentials work (a cheap call); raise the platform's typed error."""
@@ -466,6 +468,26 @@ class AiUsageRepository(Protocol):
         ...
 
 
+class AiCostRepository(Protocol):
+    """What a tenant's AI replies cost, and the monthly budgets that bound it."""
+
+    async def budgets(self, tenant_id: int) -> dict[str, Decimal]:
+        """Monthly limit per currency; empty when the tenant set none."""
+        ...
+
+    async def set_budget(self, tenant_id: int, currency: str, limit: Decimal | None) -> None:
+        """Set a currency's monthly limit; None removes it."""
+        ...
+
+    async def spent(self, tenant_id: int, since: datetime) -> dict[str, Decimal]:
+        """Estimated cost per currency of the replies since `since`."""
+        ...
+
+    async def breakdown(self, tenant_id: int, since: datetime) -> builtins.list[AiCostLine]:
+        """Requests, tokens and cost since `since`, per provider, model and currency."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving the block without commit() rolls back."""
 
@@ -479,6 +501,7 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     orders: OrderRepository
     ai_usage: AiUsageRepository
+    ai_costs: AiCostRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -529,6 +552,22 @@ class TaskQueue(Protocol):
     async def process_inbound(self, event_id: int) -> None: ...
 
     async def send_outbox(self, outbox_id: int) -> None: ...
+
+
+class Cooldowns(Protocol):
+    """Which providers are cooling down, shared by every worker (in-process or Redis)."""
+
+    async def cooling(self, keys: Sequence[str]) -> set[str]: ...
+
+    async def cool(self, key: str, seconds: float) -> None:
+        """Cool `key` down for at least `seconds` from now."""
+        ...
+
+    async def failed(self, key: str, *, threshold: int, window: float, seconds: float) -> bool:
+        """Count a failure; the `threshold`-th within `window` cools it down. True if it did."""
+        ...
+
+    async def succeeded(self, key: str) -> None: ...
 
 
 class Locks(Protocol):

@@ -15,8 +15,11 @@ BOTS = "/_sandbox/telegram/bots"
 
 async def test_index_lists_the_platforms(client: httpx.AsyncClient) -> None:
     body = (await client.get("/_sandbox")).json()
-    platforms = ["openai", "ozon", "telegram", "wildberries"]
-    assert body == {"platforms": platforms, "faults": 0, "busy": False}
+    assert body == {
+        "platforms": ["anthropic", "openai", "ozon", "telegram", "wildberries", "yandexgpt"],
+        "faults": 0,
+        "busy": False,
+    }
 
 
 async def test_register_bots_with_a_generated_or_given_token(client: httpx.AsyncClient) -> None:
@@ -137,7 +140,7 @@ async def test_openai_keys_replies_and_requests(client: httpx.AsyncClient) -> No
     answer = await client.post(
         "/openai/v1/chat/completions",
         headers={"Authorization": "Bearer sk-new"},
-        json={"model": "m", "messages": [{"role": "user", "content": "q"}]},
+        json={"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "q"}]},
     )
     assert answer.json()["choices"][0]["message"]["content"] == "One"
     [recorded] = (await client.get("/_sandbox/openai/requests")).json()["requests"]

@@ -196,7 +196,7 @@ async def running_hub(
     config = hub_settings(database_url, data_dir, key, **settings)
     container = build_container(
         config,
-        transports={"telegram": sandbox_transport, "openai": sandbox_transport},
+        transports={slug: sandbox_transport for slug in sandbox.emulators},
         retry=FAST_RETRY,
     )
     app = create_app(config, container)

@@ -260,7 +260,9 @@ class PlatformClient:
             url += auth.template.format(secret=self._safe_secret(_PATH_SAFE, "URL path"))
         elif auth.style is AuthStyle.HEADER:
             secret = self._safe_secret(_HEADER_SAFE, "header")
-            all_headers[auth.header] = auth.template.format(secret=secret)
+            bearer = auth.bearer_prefixes and secret.startswith(auth.bearer_prefixes)
+            template = "Bearer {secret}" if bearer else auth.template
+            all_headers[auth.header] = template.format(secret=secret)
         url += "/" + path.lstrip("/")
         return self._http.build_request(
             http_method,

@@ -13,7 +13,7 @@ from typing import Any
 from easyflow.domain.errors import NotFoundError
 from easyflow.http import PlatformClient, PlatformSpec
 from easyflow.http.client import Classifier
-from easyflow.platforms import openai, ozon, telegram, wildberries
+from easyflow.platforms import anthropic, openai, ozon, telegram, wildberries, yandexgpt
 from easyflow.platforms.credentials import CredentialField, check_credentials
 from easyflow.ports import WebhookParser
 
@@ -61,6 +61,12 @@ def _definitions() -> tuple[PlatformDefinition, ...]:
             wildberries.create_adapter,
         ),
         PlatformDefinition(ozon.SPEC, ozon.classify, ozon.CREDENTIALS, ozon.create_adapter),
+        PlatformDefinition(
+            yandexgpt.SPEC, yandexgpt.classify, yandexgpt.CREDENTIALS, yandexgpt.create_adapter
+        ),
+        PlatformDefinition(
+            anthropic.SPEC, anthropic.classify, anthropic.CREDENTIALS, anthropic.create_adapter
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from easyflow.sandbox.anthropic import AnthropicConfig, AnthropicSandbox
 from easyflow.sandbox.base import Clock, ControlError, Emulator, SandboxContext
 from easyflow.sandbox.faults import FaultEngine, FaultSpec
 from easyflow.sandbox.openai import OpenAIConfig, OpenAISandbox
@@ -30,6 +31,7 @@ from easyflow.sandbox.server_control import control_router
 from easyflow.sandbox.telegram import TelegramConfig, TelegramSandbox
 from easyflow.sandbox.telegram_state import TelegramBot
 from easyflow.sandbox.wildberries import WildberriesConfig, WildberriesSandbox
+from easyflow.sandbox.yandexgpt import YandexGPTConfig, YandexGPTSandbox
 
 
 @dataclass
@@ -38,6 +40,8 @@ class SandboxConfig:
 
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+    yandexgpt: YandexGPTConfig = field(default_factory=YandexGPTConfig)
+    anthropic: AnthropicConfig = field(default_factory=AnthropicConfig)
     faults: Sequence[FaultSpec] = ()
     seed: int = 0  # drives fault rates and webhook retry caps
 
@@ -46,13 +50,19 @@ class SandboxConfig:
         """One Telegram bot and one OpenAI key with fixed, documented credentials."""
         bot = TelegramBot(DEMO_BOT_TOKEN, "hub_sandbox_bot", "Hub Sandbox Bot")
         return cls(
-            telegram=TelegramConfig(bots=[bot]), openai=OpenAIConfig(api_keys=[DEMO_OPENAI_KEY])
+            telegram=TelegramConfig(bots=[bot]),
+            openai=OpenAIConfig(api_keys=[DEMO_OPENAI_KEY]),
+            yandexgpt=YandexGPTConfig(api_keys={DEMO_YANDEXGPT_KEY: DEMO_YANDEXGPT_FOLDER}),
+            anthropic=AnthropicConfig(api_keys=[DEMO_ANTHROPIC_KEY]),
         )
 
 
 # Public demo credentials: they only open the sandbox.
 DEMO_BOT_TOKEN = "7000000001:AAE-sandbox-demo-token-000000000000"  # noqa: S105
 DEMO_OPENAI_KEY = "sk-sandbox-demo"
+DEMO_YANDEXGPT_KEY = "AQVN-sandbox-demo-key-0000000000000000"
+DEMO_YANDEXGPT_FOLDER = "b1gsandboxdemo000000"
+DEMO_ANTHROPIC_KEY = "sk-ant-sandbox-demo"
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,8 @@ def default_emulators() -> tuple[EmulatorSpec, ...]:
         EmulatorSpec("openai", lambda c, ctx: OpenAISandbox(c.openai, ctx)),
         EmulatorSpec("wildberries", lambda _c, ctx: WildberriesSandbox(WildberriesConfig(), ctx)),
         EmulatorSpec("ozon", lambda _c, ctx: OzonSandbox(OzonConfig(), ctx)),
+        EmulatorSpec("yandexgpt", lambda c, ctx: YandexGPTSandbox(c.yandexgpt, ctx)),
+        EmulatorSpec("anthropic", lambda c, ctx: AnthropicSandbox(c.anthropic, ctx)),
     )
 
 
@@ -103,6 +115,14 @@ class Sandbox:
     @property
     def openai(self) -> OpenAISandbox:
         return self._typed("openai", OpenAISandbox)
+
+    @property
+    def yandexgpt(self) -> YandexGPTSandbox:
+        return self._typed("yandexgpt", YandexGPTSandbox)
+
+    @property
+    def anthropic(self) -> AnthropicSandbox:
+        return self._typed("anthropic", AnthropicSandbox)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)

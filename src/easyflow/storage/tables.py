@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -255,6 +256,9 @@ ai_usage = Table(
     Column("prompt_tokens", Integer, nullable=False),
     Column("completion_tokens", Integer, nullable=False),
     Column("total_tokens", Integer, nullable=False),
+    # The provider's list price of the tokens, in the currency it bills ("" when free).
+    Column("cost", Numeric(18, 8), nullable=False, server_default="0"),
+    Column("currency", String(3), nullable=False, server_default=""),
     _created_at(),
     Index(None, "tenant_id", "created_at"),
 )
@@ -349,4 +353,16 @@ sync_errors = Table(
     Column("reason", Text, nullable=False),
     _created_at(),
     Index(None, "run_id"),
+)
+
+
+# A tenant's monthly AI budget per currency: once spent, providers billed in it are skipped.
+ai_budgets = Table(
+    "ai_budgets",
+    metadata,
+    _tenant_id(),
+    Column("currency", String(3), nullable=False),
+    Column("monthly_limit", Numeric(18, 4), nullable=False),
+    _updated_at(),
+    PrimaryKeyConstraint("tenant_id", "currency"),
 )

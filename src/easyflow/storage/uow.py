@@ -25,6 +25,7 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from easyflow.ports import (
+    AiCostRepository,
     AiUsageRepository,
     ApiKeyRepository,
     ContactRepository,
@@ -42,6 +43,7 @@ from easyflow.storage.crypto import CredentialCipher
 from easyflow.storage.engine import AUTOCOMMIT_OPTION
 from easyflow.storage.failures import translated
 from easyflow.storage.repositories import (
+    SqlAiCostRepository,
     SqlAiUsageRepository,
     SqlApiKeyRepository,
     SqlContactRepository,
@@ -82,6 +84,7 @@ class SqlUnitOfWork:
     ai_usage: AiUsageRepository
     sync: SyncRepository
     products: ProductRepository
+    ai_costs: AiCostRepository
 
     def __init__(
         self,
@@ -141,6 +144,7 @@ class SqlUnitOfWork:
         self.ai_usage = SqlAiUsageRepository(connection)
         self.sync = SqlSyncRepository(connection)
         self.products = SqlProductRepository(connection)
+        self.ai_costs = SqlAiCostRepository(connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
