@@ -34,6 +34,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 await stack.enter_async_context(
                     periodic("recovery", c.settings.recovery_interval_seconds, c.recovery.run)
                 )
+                webhooks_every = c.settings.operator_webhook_interval_seconds
+                await stack.enter_async_context(
+                    periodic("operator-webhooks", webhooks_every, c.operator_webhooks.deliver_due)
+                )
             yield
 
     app = FastAPI(

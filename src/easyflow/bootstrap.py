@@ -19,16 +19,20 @@ from easyflow.config import Settings
 from easyflow.domain.errors import NotFoundError
 from easyflow.domain.tenancy import Integration, PlatformKind
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, RetryPolicy
+from easyflow.http.webhook_poster import HttpWebhookPoster
 from easyflow.jobs.queue import TaskiqQueue, build_broker
 from easyflow.observability.metrics import Metrics
 from easyflow.platforms import local
 from easyflow.platforms.registry import PlatformRegistry
 from easyflow.ports import ChatModel, Locks, Messenger, WebhookParser
 from easyflow.services.conversations import LOCAL, ReplyService
+from easyflow.services.handover import HandoverService
 from easyflow.services.health import IntegrationHealth
 from easyflow.services.inbox import InboxService
 from easyflow.services.integrations import IntegrationService
 from easyflow.services.messaging import InboundProcessor
+from easyflow.services.operator_events import OperatorWebhooks
+from easyflow.services.operators import OperatorService
 from easyflow.services.outbox import OutboxSender
 from easyflow.services.recovery import RecoverySweep
 from easyflow.services.retries import RetrySchedule
@@ -139,6 +143,8 @@ class Container:
     recovery: RecoverySweep
     clients: HttpClients
     integration_cache: InMemoryIntegrationCache
+    operators: OperatorService
+    operator_webhooks: OperatorWebhooks
     redis: Any = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
 
@@ -218,6 +224,7 @@ def build_container(
         settings.job_concurrency,
     )
     replies = ReplyService(uow, adapters, metrics, settings.ai_cooldown_seconds)
+    handover = HandoverService()
     outbox = OutboxSender(
         uow,
         adapters,
@@ -254,12 +261,19 @@ def build_container(
             RetrySchedule(settings.retry_base_seconds, max_attempts=settings.inbound_max_attempts),
             send_lease=settings.send_lease_seconds,
             direct_send=outbox.deliver_claimed,
+            handover=handover,
         ),
         outbox=outbox,
         health=IntegrationHealth(uow, adapters, metrics, settings.health_cache_seconds),
         recovery=RecoverySweep(uow, queue, metrics, settings.stuck_after_seconds),
         clients=clients,
         integration_cache=cache,
+        operators=OperatorService(uow, queue, handover),
+        operator_webhooks=OperatorWebhooks(
+            uow,
+            HttpWebhookPoster(clients.get("operator_webhooks")),
+            RetrySchedule(settings.retry_base_seconds, max_attempts=settings.outbox_max_attempts),
+        ),
         redis=redis,
     )
     container.readiness = _readiness(engine, redis)

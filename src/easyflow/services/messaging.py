@@ -47,6 +47,7 @@ from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Locks, TaskQueue, UnitOfWork, UnitOfWorkFactory
 from easyflow.services.conversations import HISTORY_LIMIT, PreparedReply, ReplyService
+from easyflow.services.handover import HandoverService
 from easyflow.services.retries import RetrySchedule, describe, gave_up
 
 log = structlog.get_logger("easyflow.messaging")
@@ -79,8 +80,10 @@ class InboundProcessor:
         retry: RetrySchedule | None = None,
         send_lease: float = 60.0,
         direct_send: DirectSend | None = None,
+        handover: HandoverService | None = None,
     ) -> None:
         self._uow = uow
+        self._handover = handover or HandoverService()
         self._send_lease = timedelta(seconds=send_lease)
         self._direct_send = direct_send
         self._replies = replies
@@ -210,7 +213,7 @@ class InboundProcessor:
             # A closed chat is over; a customer writing again starts it afresh.
             await uow.conversations.set_status(tenant.id, conversation.id, ConversationStatus.OPEN)
             conversation = replace(conversation, status=ConversationStatus.OPEN)
-        await uow.messages.add(
+        stored = await uow.messages.add(
             tenant.id,
             conversation.id,
             direction=MessageDirection.INBOUND,
@@ -219,6 +222,7 @@ class InboundProcessor:
             status=DeliveryStatus.RECEIVED,
             inbound_event_id=event.id,
             platform_message_id=message.platform_message_id,
+            attachments=message.attachments,
         )
         outbox_ids = []
         if message.callback_id:  # the customer's client spins until the query is answered
@@ -236,8 +240,16 @@ class InboundProcessor:
             and conversation.status is ConversationStatus.OPEN
         )
         if not wants_reply:
+            if conversation.status is ConversationStatus.HANDOVER:
+                outbox_ids += await self._handover.customer_wrote(
+                    uow, tenant, conversation, contact, stored
+                )
             await uow.inbound.mark(event.id, EventStatus.DONE)
             return _Recorded(conversation, outbox_ids, None)
+        ruled = await self._handover.before_reply(uow, tenant, event, conversation, contact, stored)
+        if ruled is not None:  # the tenant's rules answered it (a person asked for, a photo)
+            await uow.inbound.mark(event.id, EventStatus.DONE)
+            return _Recorded(conversation, outbox_ids + ruled, None)
         history = await uow.messages.history(tenant.id, conversation.id, HISTORY_LIMIT)
         prepared = await self._replies.prepare(
             uow, tenant, conversation, contact, history, message.shared_phone
@@ -261,13 +273,7 @@ class InboundProcessor:
             tenant_id, conversation_id, reply.provider, reply.model, reply.usage
         )
         if reply.handover or not reply.text:
-            await uow.conversations.set_status(
-                tenant_id, conversation_id, ConversationStatus.HANDOVER
-            )
-            log.info(
-                "conversation handed over", conversation_id=conversation_id, reason=reply.reason
-            )
-            return [], None
+            return await self._handover.after_reply(uow, event, conversation_id, reply), None
         stored = await uow.messages.add(
             tenant_id,
             conversation_id,

@@ -29,6 +29,7 @@ from easyflow.ports import (
     ApiKeyRepository,
     ContactRepository,
     ConversationRepository,
+    HandoverRepository,
     InboundEventRepository,
     IntegrationRepository,
     MessageRepository,
@@ -51,6 +52,7 @@ from easyflow.storage.repositories import (
     SqlOutboxRepository,
     SqlTenantRepository,
 )
+from easyflow.storage.repositories.handover import SqlHandoverRepository
 from easyflow.storage.repositories.integrations import ReencryptReport, UnreadableRow
 
 LOCK_TIMEOUT_SECONDS = 30.0  # as SQLite's own busy_timeout
@@ -77,6 +79,7 @@ class SqlUnitOfWork:
     outbox: OutboxRepository
     orders: OrderRepository
     ai_usage: AiUsageRepository
+    handover: HandoverRepository
 
     def __init__(
         self,
@@ -134,6 +137,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(connection)
         self.orders = SqlOrderRepository(connection)
         self.ai_usage = SqlAiUsageRepository(connection)
+        self.handover = SqlHandoverRepository(connection, self._cipher)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

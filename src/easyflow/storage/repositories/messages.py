@@ -13,11 +13,13 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 
 from easyflow.domain.messaging import (
+    Attachment,
     DeliveryStatus,
     MessageAuthor,
     MessageDirection,
     StoredMessage,
 )
+from easyflow.storage.codecs import attachments_from_json, attachments_to_json
 from easyflow.storage.repositories.base import (
     Repository,
     not_found,
@@ -41,6 +43,7 @@ def _message(row: Row) -> StoredMessage:
         platform_message_id=row.platform_message_id,
         error=row.error,
         sent_at=row.sent_at,
+        attachments=attachments_from_json(row.attachments),
     )
 
 
@@ -56,9 +59,11 @@ class SqlMessageRepository(Repository):
         status: DeliveryStatus,
         inbound_event_id: int | None = None,
         platform_message_id: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> StoredMessage:
         """Append a message; with `inbound_event_id`, a second add returns the first row."""
         values = {
+            "attachments": attachments_to_json(attachments) if attachments else None,
             "tenant_id": tenant_id,
             "conversation_id": conversation_id,
             "direction": direction.value,
