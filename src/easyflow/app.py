@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from easyflow import __version__
-from easyflow.api import admin, events, health, keys, webhooks
+from easyflow.api import admin, events, health, keys, operators, webhooks
 from easyflow.api.auth import ApiKeyMiddleware
 from easyflow.api.errors import install_error_handlers
 from easyflow.api.limits import BodyLimitMiddleware, BodyLimits
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(admin.router)
     app.include_router(keys.router)
     app.include_router(events.router)
+    app.include_router(operators.router)
     return app
 
 

@@ -138,8 +138,13 @@ class SqlHandoverRepository(Repository):
         await self._upsert(tenant_id, webhook_secret_encrypted=self._cipher.encrypt(secret))
 
     async def _upsert(self, tenant_id: int, **values: Any) -> None:
-        row = {"tenant_id": tenant_id, "rules": rules_to_json(HandoverRules()), **values}
-        statement = insert(self._connection, handover_rules).values(row, updated_at=utcnow())
+        row = {
+            "tenant_id": tenant_id,
+            "rules": rules_to_json(HandoverRules()),
+            "updated_at": utcnow(),
+            **values,
+        }
+        statement = insert(self._connection, handover_rules).values(row)
         statement = statement.on_conflict_do_update(
             index_elements=[handover_rules.c.tenant_id],
             set_={**values, "updated_at": statement.excluded.updated_at},

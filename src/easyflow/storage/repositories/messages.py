@@ -62,8 +62,7 @@ class SqlMessageRepository(Repository):
         attachments: tuple[Attachment, ...] = (),
     ) -> StoredMessage:
         """Append a message; with `inbound_event_id`, a second add returns the first row."""
-        values = {
-            "attachments": attachments_to_json(attachments) if attachments else None,
+        values: dict[str, Any] = {
             "tenant_id": tenant_id,
             "conversation_id": conversation_id,
             "direction": direction.value,
@@ -73,6 +72,8 @@ class SqlMessageRepository(Repository):
             "inbound_event_id": inbound_event_id,
             "platform_message_id": platform_message_id,
         }
+        if attachments:  # else left out: SQL NULL, where None would be stored as JSON null
+            values["attachments"] = attachments_to_json(attachments)
         statement = (
             owned_insert(
                 self._connection, messages, values, owner=conversations, owner_id=conversation_id
