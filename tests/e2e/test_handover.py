@@ -59,9 +59,7 @@ async def _operators_chat(hub: Hub, **rules: Any) -> None:
     await _rules(
         hub, operator_integration_id=hub.integration_id, operator_chat_id=str(OPERATORS), **rules
     )
-    await hub.sandbox.telegram.customer_writes(
-        hub.token, OPERATORS, "/start", first_name="Anna"
-    )
+    await hub.sandbox.telegram.customer_writes(hub.token, OPERATORS, "/start", first_name="Anna")
     await hub.settle()
 
 

@@ -95,7 +95,7 @@ class RulesOut(RulesIn):
     webhook_secret: str | None = None  # verify the webhook's signatures with it
 
 
-def _rules_out(rules: HandoverRules, secret: str | None) -> RulesOut:
+def rules_out(rules: HandoverRules, secret: str | None) -> RulesOut:
     hours = rules.working_hours
     return RulesOut(
         on_request=rules.on_request,
@@ -226,12 +226,12 @@ def _detail(view: ConversationView) -> dict[str, Any]:
 
 @router.get("/handover/rules", response_model=RulesOut)
 async def get_rules(tenant: TenantId, c: Container) -> Any:
-    return _rules_out(*await c.operators.rules(tenant))
+    return rules_out(*await c.operators.rules(tenant))
 
 
 @router.put("/handover/rules", response_model=RulesOut)
 async def set_rules(body: RulesIn, tenant: TenantId, c: Container) -> Any:
-    return _rules_out(*await c.operators.set_rules(tenant, body.to_rules()))
+    return rules_out(*await c.operators.set_rules(tenant, body.to_rules()))
 
 
 @router.post("/handover/rules/rotate-webhook-secret")
