@@ -182,6 +182,7 @@ async def test_a_handover_is_posted_signed_to_the_operator_tools_webhook(hub: Hu
     assert body["data"]["detail"] == "refund"
     assert body["data"]["message"]["text"] == "I want a refund for my sofa"
     assert body["data"]["contact"]["name"] == "Ivan"
+    assert (body["data"]["platform"], body["data"]["chat_id"]) == ("telegram", str(CHAT))
     [delivered] = await _events(hub)
     assert delivered["delivery"] == "sent"
 

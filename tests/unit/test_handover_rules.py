@@ -7,8 +7,11 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from easyflow.domain.messaging import (
+    MEDIA_KINDS,
     Attachment,
     HandoverRules,
     InboundKind,
@@ -160,3 +163,25 @@ def test_the_notice_is_the_tenants_text_or_after_hours_the_other() -> None:
     assert texts.notice(HandoverRules(), "ru", datetime(2026, 12, 5, tzinfo=UTC)).startswith(
         "Я передал ваш вопрос сотруднику"
     )
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_FIELDS = st.sampled_from(
+    ["photo", "video", "voice", "audio", "document", "sticker", "contact", "location", "venue",
+     "animation", "video_note", "file_id", "latitude", "duration", "file_size"]
+)  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(_FIELDS, _JSON | st.dictionaries(_FIELDS, _JSON, max_size=6), max_size=4))
+def test_any_media_content_gives_attachments_never_an_exception(content: dict[str, Any]) -> None:
+    message = _parse(**content)
+    for attachment in message.attachments:
+        assert attachment.kind in MEDIA_KINDS
+        assert message_from_json(message_to_json(message)) == message

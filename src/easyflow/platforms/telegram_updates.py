@@ -19,7 +19,6 @@ caption, or a marker such as "[photo]" the assistant can read.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -227,7 +226,8 @@ def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
     for name in _FLOATS:
         value = obj.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            data.update({name: float(value)} if math.isfinite(value) and abs(value) < 1e6 else {})
+            # Compared before converting: a huge int overflows float(); NaN compares False.
+            data.update({name: float(value)} if abs(value) < 1e6 else {})
     for name in _FLAGS:
         if isinstance(obj.get(name), bool):
             data[name] = obj[name]

@@ -65,6 +65,7 @@ class Channel:
     integration_id: int
     conversation_id: int
     chat_id: str
+    platform: str | None = None
 
 
 def message_data(message: StoredMessage) -> dict[str, Any]:
@@ -148,7 +149,9 @@ class HandoverService:
         if _from_operators(rules, event):
             return []  # the operators' own chat with the bot: nobody to answer
         lang = texts.language(message)
-        channel = Channel(tenant.id, event.integration_id, conversation.id, message.chat_id)
+        channel = Channel(
+            tenant.id, event.integration_id, conversation.id, message.chat_id, event.platform
+        )
         text = message.text if not message.attachments else ""
         if rules.on_request and texts.asks_for_person(text):
             return await self.hand_over(
@@ -169,7 +172,9 @@ class HandoverService:
         tenant_id = event.tenant_id
         rules = await self.rules(uow, tenant_id)
         lang = texts.language(event.message)
-        channel = Channel(tenant_id, event.integration_id, conversation_id, event.message.chat_id)
+        channel = Channel(
+            tenant_id, event.integration_id, conversation_id, event.message.chat_id, event.platform
+        )
         if not reply.text and not rules.on_model_cannot_help:
             return [await self._say(uow, channel, rules.cannot_help or _cannot_help(lang))]
         conversation = await uow.conversations.get(tenant_id, conversation_id)
@@ -186,13 +191,15 @@ class HandoverService:
         self,
         uow: UnitOfWork,
         tenant: Tenant,
+        event: InboundEvent,
         conversation: Conversation,
         contact: Contact,
         stored: StoredMessage,
     ) -> list[int]:
         """A message while a person has the conversation: the operators hear of it."""
         rules = await self.rules(uow, tenant.id)
-        data = conversation_data(conversation, contact) | {"message": message_data(stored)}
+        data = conversation_data(conversation, contact, event.platform)
+        data["message"] = message_data(stored)
         line = f"💬 #{conversation.id} {_who(contact)}: {_quote(stored)}"
         return await self.notify(
             uow, rules, tenant.id, conversation.id, OperatorEventType.CUSTOMER_MESSAGE, data, line
@@ -221,7 +228,7 @@ class HandoverService:
             "conversation handed over", conversation_id=channel.conversation_id, reason=recorded
         )
         ids = [await self._say(uow, channel, notice)]
-        data = conversation_data(conversation, contact) | {
+        data = conversation_data(conversation, contact, channel.platform) | {
             "reason": reason.value,
             "detail": detail,
             "message": message_data(stored) if stored else None,

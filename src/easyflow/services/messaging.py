@@ -242,7 +242,7 @@ class InboundProcessor:
         if not wants_reply:
             if conversation.status is ConversationStatus.HANDOVER:
                 outbox_ids += await self._handover.customer_wrote(
-                    uow, tenant, conversation, contact, stored
+                    uow, tenant, event, conversation, contact, stored
                 )
             await uow.inbound.mark(event.id, EventStatus.DONE)
             return _Recorded(conversation, outbox_ids, None)

@@ -288,7 +288,7 @@ def _check(rules: HandoverRules) -> None:
     if hours is not None:
         try:
             ZoneInfo(hours.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise InvalidRequestError(f"unknown time zone {hours.timezone!r}") from None
         if not hours.days or any(not 0 <= d <= 6 for d in hours.days):
             raise InvalidRequestError("working days are 0 (Monday) to 6 (Sunday), at least one")
