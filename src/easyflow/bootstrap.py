@@ -19,6 +19,7 @@ from easyflow.config import Settings
 from easyflow.domain.errors import NotFoundError
 from easyflow.domain.tenancy import Integration, PlatformKind
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, RetryPolicy
+from easyflow.http.webhook_poster import HttpWebhookPoster
 from easyflow.jobs.queue import TaskiqQueue, build_broker
 from easyflow.jobs.sync import SyncTasks
 from easyflow.observability.metrics import Metrics
@@ -27,10 +28,13 @@ from easyflow.platforms.registry import PlatformRegistry
 from easyflow.ports import ChatModel, Locks, Marketplace, Messenger, WebhookParser
 from easyflow.services.assistants import LOCAL, AiCosts, AssistantChain, ChainPolicy
 from easyflow.services.conversations import ReplyService
+from easyflow.services.handover import HandoverService
 from easyflow.services.health import IntegrationHealth
 from easyflow.services.inbox import InboxService
 from easyflow.services.integrations import IntegrationService
 from easyflow.services.messaging import InboundProcessor
+from easyflow.services.operator_events import OperatorWebhooks
+from easyflow.services.operators import OperatorService
 from easyflow.services.outbox import OutboxSender
 from easyflow.services.recovery import RecoverySweep
 from easyflow.services.retries import RetrySchedule
@@ -151,6 +155,8 @@ class Container:
     clients: HttpClients
     integration_cache: InMemoryIntegrationCache
     ai_costs: AiCosts
+    operators: OperatorService
+    operator_webhooks: OperatorWebhooks
     redis: Any = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     sync: Any = None  # SyncEngine, SyncTasks, SyncScheduler (services/sync*.py, jobs/sync.py)
@@ -242,6 +248,7 @@ def build_container(
     )
     chain = AssistantChain(adapters, metrics, cooldowns, policy)
     replies = ReplyService(uow, adapters, metrics, chain)
+    handover = HandoverService()
     outbox = OutboxSender(
         uow,
         adapters,
@@ -279,6 +286,7 @@ def build_container(
             send_lease=settings.send_lease_seconds,
             direct_send=outbox.deliver_claimed,
             integrations=cache,
+            handover=handover,
         ),
         outbox=outbox,
         health=IntegrationHealth(uow, adapters, metrics, settings.health_cache_seconds),
@@ -286,6 +294,12 @@ def build_container(
         clients=clients,
         integration_cache=cache,
         ai_costs=AiCosts(uow),
+        operators=OperatorService(uow, queue, handover),
+        operator_webhooks=OperatorWebhooks(
+            uow,
+            HttpWebhookPoster(clients.get("operator_webhooks")),
+            RetrySchedule(settings.retry_base_seconds, max_attempts=settings.outbox_max_attempts),
+        ),
         redis=redis,
     )
     container.readiness = _readiness(engine, redis)

@@ -352,6 +352,133 @@ def integrations_list(tenant: TenantOpt) -> None:
     console.print(table)
 
 
+# --------------------------------------------------------------------------- operators
+
+conversations_app = typer.Typer(
+    help="Conversations a person handles: list, read, reply, release, close.",
+    no_args_is_help=True,
+)
+handover_app = typer.Typer(help="When the bot hands over, and who is told.", no_args_is_help=True)
+app.add_typer(conversations_app, name="conversations")
+app.add_typer(handover_app, name="handover")
+OperatorOpt = Annotated[str, typer.Option("--operator", help="Your name, shown to the team")]
+
+
+@conversations_app.command("list")
+def conversations_list(
+    tenant: TenantOpt,
+    status: Annotated[str, typer.Option(help="handover, open, closed or all")] = "handover",
+    limit: int = 50,
+) -> None:
+    """Conversations waiting for a person (or in another state), the longest waiting first."""
+    from easyflow.domain.messaging import ConversationStatus
+
+    wanted = None if status == "all" else ConversationStatus(status)
+    found = _run(lambda c: c.operators.conversations(tenant, wanted, limit=limit))
+    table = Table("id", "status", "customer", "channel", "since", "reason", "last message")
+    for s in found:
+        since = s.handed_over_at.isoformat(timespec="minutes") if s.handed_over_at else ""
+        who = s.contact.display_name + (f" @{s.contact.username}" if s.contact.username else "")
+        table.add_row(
+            str(s.conversation.id),
+            s.conversation.status.value,
+            who,
+            f"{s.platform} {s.conversation.chat_id}",
+            since,
+            s.handover_reason or "",
+            (s.last_message or "")[:60],
+        )
+    console.print(table)
+
+
+@conversations_app.command("show")
+def conversations_show(tenant: TenantOpt, conversation: int, limit: int = 30) -> None:
+    """A conversation's messages (with attachments) and the customer's orders."""
+    view = _run(lambda c: c.operators.show(tenant, conversation, limit=limit))
+    s = view.summary
+    console.print(
+        f"[bold]#{s.conversation.id}[/bold] {s.conversation.status.value} · "
+        f"{s.contact.display_name} · {s.platform} {s.conversation.chat_id} · "
+        f"phone {view.phone or 'not proven'} · {s.handover_reason or ''}"
+    )
+    for m in view.messages:
+        extra = "".join(f" [{a.kind} {json.dumps(dict(a.metadata))}]" for a in m.attachments)
+        stamp = m.created_at.isoformat(timespec="seconds")
+        console.print(f"{stamp} {m.author.value:>9}: {m.text}{extra}", markup=False)
+    for o in view.orders:
+        mark = "linked" if o.linked else "mentioned"
+        track = f" tracking {o.order.tracking_number}" if o.order.tracking_number else ""
+        console.print(
+            f"order {o.order.number}: {o.order.status.value}, {o.order.total} "
+            f"{o.order.currency}{track} ({mark})",
+            markup=False,
+        )
+
+
+@conversations_app.command("reply")
+def conversations_reply(
+    tenant: TenantOpt, conversation: int, text: str, operator: OperatorOpt = ""
+) -> None:
+    """Answer the customer as a person; it goes out on their channel through the outbox."""
+    message = _run(lambda c: _reply_and_send(c, tenant, conversation, text, operator))
+    console.print(f"reply {message.id} to conversation {conversation}: {message.status.value}")
+
+
+async def _reply_and_send(c: Any, tenant: int, conversation: int, text: str, operator: str) -> Any:
+    stored = await c.operators.reply(tenant, conversation, text, operator)
+    await c.queue.wait_idle()  # the in-process broker: sent before the command exits
+    view = await c.operators.show(tenant, conversation, limit=50)
+    return next((m for m in view.messages if m.id == stored.id), stored)
+
+
+@conversations_app.command("release")
+def conversations_release(tenant: TenantOpt, conversation: int, operator: OperatorOpt = "") -> None:
+    """Hand the conversation back to the bot."""
+    _run(lambda c: _and_send(c, c.operators.release(tenant, conversation, operator)))
+    console.print(f"conversation {conversation} is back with the bot")
+
+
+@conversations_app.command("close")
+def conversations_close(tenant: TenantOpt, conversation: int, operator: OperatorOpt = "") -> None:
+    """Close it; a customer who writes again starts afresh."""
+    _run(lambda c: _and_send(c, c.operators.close(tenant, conversation, operator)))
+    console.print(f"conversation {conversation} closed")
+
+
+async def _and_send(c: Any, work: Awaitable[None]) -> None:
+    await work
+    await c.queue.wait_idle()
+
+
+@handover_app.command("rules")
+def handover_rules(tenant: TenantOpt) -> None:
+    """The tenant's handover rules as JSON (the admin API's shape)."""
+    from easyflow.api.operators import rules_out
+
+    rules, secret = _run(lambda c: c.operators.rules(tenant))
+    print(rules_out(rules, secret).model_dump_json(indent=2))
+
+
+@handover_app.command("set")
+def handover_set(
+    tenant: TenantOpt,
+    rules_json: Annotated[str, typer.Argument(help="JSON as PUT /api/v1/handover/rules takes")],
+) -> None:
+    """Replace the rules, e.g. '{"keywords": ["refund"], "operator_integration_id": 1,
+    "operator_chat_id": "123456", "webhook_url": "https://tool.example/hook"}'."""
+    from pydantic import ValidationError
+
+    from easyflow.api.operators import RulesIn, rules_out
+
+    try:
+        body = RulesIn.model_validate_json(rules_json)
+    except ValidationError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    rules, secret = _run(lambda c: c.operators.set_rules(tenant, body.to_rules()))
+    print(rules_out(rules, secret).model_dump_json(indent=2))
+
+
 def main() -> None:
     app()
 

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     # Recovery (docs/operations.md, "Failures, retries and recovery"): how soon work a dead
     # worker or a lost task left behind is handed out again.
     recovery_interval_seconds: float = Field(default=10.0, gt=0)
+    operator_webhook_interval_seconds: float = Field(default=2.0, gt=0)  # docs/operators.md
     stuck_after_seconds: float = Field(default=30.0, ge=0)  # a never-tried row's task is late
     send_lease_seconds: float = Field(default=60.0, gt=0)  # a send's claim; lapsed = in doubt
     broker_idle_timeout_seconds: float = Field(default=60.0, gt=0)  # Redis Streams redelivery

@@ -127,12 +127,13 @@ async def _wait_for_answer(
     """The bot's new messages to the chat, and whether a person was asked to take over."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
+        conversation = await _conversation(container, tenant_id, chat_id)
+        handed_over = bool(conversation and conversation.status is ConversationStatus.HANDOVER)
+        if handed_over:  # the customer is told so: wait for that message to go out
+            await container.queue.wait_idle()
         sent = sandbox.telegram.sent(token, chat_id)
         if len(sent) > sent_before:
-            return [m.text for m in sent[sent_before:]], False
-        conversation = await _conversation(container, tenant_id, chat_id)
-        if conversation and conversation.status is ConversationStatus.HANDOVER:
-            return [], True
+            return [m.text for m in sent[sent_before:]], handed_over
         await asyncio.sleep(0.05)
     raise TimeoutError("the hub did not answer in time")
 
@@ -205,7 +206,8 @@ async def _tell_story(container: Container, sandbox: Sandbox, console: Console) 
         if handed_over:
             console.print(
                 "[yellow]→ The assistant could not answer this from the shop's data, so it "
-                "stayed silent and handed the conversation to a person.[/yellow]"
+                "handed the conversation to a person and told the customer so "
+                "(`easyflow conversations list`).[/yellow]"
             )
     await _summary(container, tenant.id, console)
     return api_key

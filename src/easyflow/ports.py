@@ -25,17 +25,22 @@ from easyflow.domain.commerce import (
     StockReport,
 )
 from easyflow.domain.messaging import (
+    Attachment,
     BotIdentity,
     Contact,
     Conversation,
     ConversationStatus,
+    ConversationSummary,
     DeliveryResult,
     DeliveryStatus,
     EventStatus,
+    HandoverRules,
     InboundEvent,
     InboundMessage,
     MessageAuthor,
     MessageDirection,
+    OperatorEvent,
+    OperatorEventType,
     OutboundMessage,
     OutboxItem,
     OutboxKind,
@@ -275,6 +280,7 @@ class MessageRepository(Protocol):
         status: DeliveryStatus,
         inbound_event_id: int | None = None,
         platform_message_id: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> StoredMessage:
         """Append a message; with `inbound_event_id`, a second add returns the first row."""
         ...
@@ -287,10 +293,11 @@ class MessageRepository(Protocol):
         text: str,
         inbound_event_id: int,
         platform_message_id: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
         limit: int,
-    ) -> builtins.list[StoredMessage]:
-        """A customer's message stored once per event, and the last `limit` messages with it,
-        oldest first (one round trip where the database allows)."""
+    ) -> tuple[StoredMessage, builtins.list[StoredMessage]]:
+        """A customer's message stored once per event; it, and the last `limit` messages with
+        it, oldest first (one round trip where the database allows)."""
         ...
 
     async def history(
@@ -488,6 +495,60 @@ class AiCostRepository(Protocol):
         ...
 
 
+class HandoverRepository(Protocol):
+    """Handover rules, conversations in a person's hands and the operators' event feed."""
+
+    async def rules(self, tenant_id: int) -> HandoverRules: ...
+
+    async def set_rules(self, tenant_id: int, rules: HandoverRules) -> None: ...
+
+    async def webhook_secret(self, tenant_id: int) -> str | None: ...
+
+    async def set_webhook_secret(self, tenant_id: int, secret: str) -> None: ...
+
+    async def hand_over(
+        self, tenant_id: int, conversation_id: int, reason: str, at: datetime
+    ) -> None: ...
+
+    async def summaries(
+        self,
+        tenant_id: int,
+        *,
+        status: ConversationStatus | None = ConversationStatus.HANDOVER,
+        conversation_id: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[ConversationSummary]: ...
+
+    async def orders_for_phone(
+        self, tenant_id: int, phone: str | None, limit: int = 20
+    ) -> builtins.list[Order]: ...
+
+    async def add_event(
+        self,
+        tenant_id: int,
+        conversation_id: int | None,
+        type_: OperatorEventType,
+        data: dict[str, Any],
+        *,
+        deliver: bool,
+    ) -> OperatorEvent: ...
+
+    async def events(
+        self, tenant_id: int, *, after_id: int = 0, limit: int = 100
+    ) -> builtins.list[OperatorEvent]: ...
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> builtins.list[OperatorEvent]: ...
+
+    async def delivered(self, event_ids: Sequence[int], now: datetime) -> None: ...
+
+    async def delivery_failed(
+        self, event_id: int, error: str, *, next_attempt_at: datetime, dead: bool
+    ) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving the block without commit() rolls back."""
 
@@ -502,6 +563,7 @@ class UnitOfWork(Protocol):
     orders: OrderRepository
     ai_usage: AiUsageRepository
     ai_costs: AiCostRepository
+    handover: HandoverRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -169,18 +169,19 @@ async def test_an_inbound_message_comes_back_with_its_history_once_per_event(
         (event_id,) = await uow.inbound.add_many(
             a, tenancy.integration_a, "telegram", [("1", "42", inbound_message("1"))], {}
         )
-        first = await uow.messages.add_inbound_with_history(
+        stored, first = await uow.messages.add_inbound_with_history(
             a, conversation, text="where is my order?", inbound_event_id=event_id, limit=3
         )
         await uow.commit()
     async with uow_factory() as uow:  # the same event again (a retry): no second row
-        again = await uow.messages.add_inbound_with_history(
+        stored_again, again = await uow.messages.add_inbound_with_history(
             a, conversation, text="(again)", inbound_event_id=event_id, limit=3
         )
         everything = await uow.messages.history(a, conversation, 100)
 
     assert [m.text for m in first] == ["m2", "m3", "where is my order?"]
     assert again == first
+    assert stored == stored_again == first[-1]
     assert len(everything) == 5
     async with uow_factory() as uow:  # another tenant's conversation: nothing stored
         with pytest.raises(NotFoundError):

@@ -53,6 +53,7 @@ from easyflow.ports import (
     UnitOfWorkFactory,
 )
 from easyflow.services.conversations import HISTORY_LIMIT, PreparedReply, ReplyService
+from easyflow.services.handover import HandoverService
 from easyflow.services.retries import RetrySchedule, describe, gave_up
 
 log = structlog.get_logger("easyflow.messaging")
@@ -86,9 +87,11 @@ class InboundProcessor:
         send_lease: float = 60.0,
         direct_send: DirectSend | None = None,
         integrations: IntegrationCache | None = None,
+        handover: HandoverService | None = None,
     ) -> None:
         self._uow = uow
         self._integrations = integrations
+        self._handover = handover or HandoverService()
         self._send_lease = timedelta(seconds=send_lease)
         self._direct_send = direct_send
         self._replies = replies
@@ -230,12 +233,13 @@ class InboundProcessor:
             # A closed chat is over; a customer writing again starts it afresh.
             await uow.conversations.set_status(tenant.id, conversation.id, ConversationStatus.OPEN)
             conversation = replace(conversation, status=ConversationStatus.OPEN)
-        history = await uow.messages.add_inbound_with_history(
+        stored, history = await uow.messages.add_inbound_with_history(
             tenant.id,
             conversation.id,
             text=message.text,
             inbound_event_id=event.id,
             platform_message_id=message.platform_message_id,
+            attachments=message.attachments,
             limit=HISTORY_LIMIT,
         )
         outbox_ids = []
@@ -254,8 +258,16 @@ class InboundProcessor:
             and conversation.status is ConversationStatus.OPEN
         )
         if not wants_reply:
+            if conversation.status is ConversationStatus.HANDOVER:
+                outbox_ids += await self._handover.customer_wrote(
+                    uow, tenant, event, conversation, contact, stored
+                )
             await uow.inbound.mark(event.id, EventStatus.DONE)
             return _Recorded(conversation, outbox_ids, None)
+        ruled = await self._handover.before_reply(uow, tenant, event, conversation, contact, stored)
+        if ruled is not None:  # the tenant's rules answered it (a person asked for, a photo)
+            await uow.inbound.mark(event.id, EventStatus.DONE)
+            return _Recorded(conversation, outbox_ids + ruled, None)
         prepared = await self._replies.prepare(
             uow, tenant, conversation, contact, history, message.shared_phone
         )
@@ -278,13 +290,7 @@ class InboundProcessor:
             tenant_id, conversation_id, reply.provider, reply.model, reply.usage
         )
         if reply.handover or not reply.text:
-            await uow.conversations.set_status(
-                tenant_id, conversation_id, ConversationStatus.HANDOVER
-            )
-            log.info(
-                "conversation handed over", conversation_id=conversation_id, reason=reply.reason
-            )
-            return [], None
+            return await self._handover.after_reply(uow, event, conversation_id, reply), None
         stored = await uow.messages.add(
             tenant_id,
             conversation_id,

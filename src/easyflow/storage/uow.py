@@ -30,6 +30,7 @@ from easyflow.ports import (
     ApiKeyRepository,
     ContactRepository,
     ConversationRepository,
+    HandoverRepository,
     InboundEventRepository,
     IntegrationRepository,
     MessageRepository,
@@ -55,6 +56,7 @@ from easyflow.storage.repositories import (
     SqlOutboxRepository,
     SqlTenantRepository,
 )
+from easyflow.storage.repositories.handover import SqlHandoverRepository
 from easyflow.storage.repositories.integrations import ReencryptReport, UnreadableRow
 from easyflow.storage.repositories.sync import SqlProductRepository, SqlSyncRepository
 
@@ -85,6 +87,7 @@ class SqlUnitOfWork:
     sync: SyncRepository
     products: ProductRepository
     ai_costs: AiCostRepository
+    handover: HandoverRepository
 
     def __init__(
         self,
@@ -145,6 +148,7 @@ class SqlUnitOfWork:
         self.sync = SqlSyncRepository(connection)
         self.products = SqlProductRepository(connection)
         self.ai_costs = SqlAiCostRepository(connection)
+        self.handover = SqlHandoverRepository(connection, self._cipher)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
