@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,6 +54,14 @@ class Sender:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """Something other than text a customer sent: kept with its metadata, never its bytes."""
+
+    kind: str  # photo, video, voice, audio, document, sticker, contact, location
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One customer action on a messenger, whatever the platform."""
 
@@ -67,6 +77,7 @@ class InboundMessage:
     # The sender's own phone number, when the messenger vouches for it (Telegram: a shared
     # contact whose user_id is the sender). Digits as the platform sent them.
     shared_phone: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,9 @@ class OutboundMessage:
     # random_id, ...) delivers a repeated attempt once. Adapters of platforms without them
     # ignore it (PlatformSpec.idempotency_keys says which).
     idempotency_key: str | None = None
+    # A pre-approved template (WhatsApp): the only thing some platforms deliver outside their
+    # customer-service window. Platforms without templates send `text`.
+    template: MessageTemplate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,3 +218,78 @@ class OutboxItem:
     # Set by a claim that took the row over from a worker whose lease lapsed without a
     # result: that attempt may have reached the platform.
     in_doubt: bool = False
+
+
+# --------------------------------------------------------------------------- webhook events
+# What a messenger's webhook carries besides customer messages, and what the hub answers.
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTemplate:
+    """A platform-approved template by name, language and its ordered body parameters."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+class DeliveryState(enum.StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    """The platform reports what became of a message the hub sent."""
+
+    event_id: str  # dedup key: the same message reaches each state once
+    platform_message_id: str
+    chat_id: str
+    state: DeliveryState
+    occurred_at: datetime
+    error_code: str | None = None
+    error: str | None = None
+
+
+class LifecycleKind(enum.StrEnum):
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    CONVERSATION_STARTED = "conversation_started"
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEvent:
+    """A customer subscribed, unsubscribed or opened the chat (no message yet)."""
+
+    event_id: str
+    kind: LifecycleKind
+    chat_id: str
+    sender: Sender
+    occurred_at: datetime
+    context: str | None = None  # Viber conversation_started: the deep link's context
+
+
+WebhookEvent = InboundMessage | DeliveryUpdate | LifecycleEvent
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    """The HTTP answer a platform expects: JSON, plain text or an empty 200."""
+
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    status: int = 200
+
+    @classmethod
+    def json(cls, value: Any) -> WebhookReply:
+        return cls(json.dumps(value, separators=(",", ":")).encode(), "application/json")
+
+    @classmethod
+    def text(cls, value: str) -> WebhookReply:
+        return cls(value.encode(), "text/plain; charset=utf-8")
+
+    @classmethod
+    def empty(cls) -> WebhookReply:
+        return cls()

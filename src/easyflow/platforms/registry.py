@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from easyflow.domain.errors import NotFoundError
+from easyflow.domain.tenancy import Integration
 from easyflow.http import PlatformClient, PlatformSpec
 from easyflow.http.client import Classifier
-from easyflow.platforms import openai, telegram
+from easyflow.platforms import openai, telegram, viber, vk, whatsapp
 from easyflow.platforms.credentials import CredentialField, check_credentials
 from easyflow.ports import WebhookParser
 
@@ -25,6 +27,9 @@ class PlatformDefinition:
     credentials: tuple[CredentialField, ...]
     build: Callable[[PlatformClient, dict[str, Any]], Any]
     webhook: WebhookParser | None = None
+    # What the seller pastes in the platform's console where the hub cannot register the
+    # webhook itself (WhatsApp, VK): (label, value) pairs for the CLI and API to show.
+    webhook_setup: Callable[[str, Integration], tuple[tuple[str, str], ...]] | None = None
 
     @property
     def name(self) -> str:
@@ -37,6 +42,18 @@ class PlatformDefinition:
     def check_credentials(self, credentials: dict[str, str]) -> None:
         """InvalidRequestError with the reason when `credentials` are not well-formed."""
         check_credentials(self.name, self.credentials, credentials)
+
+
+def messenger(module: ModuleType) -> PlatformDefinition:
+    """A messenger package's definition from its conventional exports (see platforms/vk)."""
+    return PlatformDefinition(
+        spec=module.SPEC,
+        classify=module.classify,
+        credentials=module.CREDENTIALS,
+        build=module.create_adapter,
+        webhook=module.WEBHOOK,
+        webhook_setup=module.webhook_setup,
+    )
 
 
 def _definitions() -> tuple[PlatformDefinition, ...]:
@@ -54,6 +71,9 @@ def _definitions() -> tuple[PlatformDefinition, ...]:
             credentials=openai.CREDENTIALS,
             build=openai.create_adapter,
         ),
+        messenger(whatsapp),
+        messenger(vk),
+        messenger(viber),
     )
 
 
@@ -69,6 +89,10 @@ class PlatformRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
+
+    def webhook_platforms(self) -> list[str]:
+        """Platforms that deliver to the webhook route."""
+        return sorted(name for name, d in self._by_name.items() if d.webhook is not None)
 
     def check_credentials(self, platform: str, credentials: dict[str, str]) -> None:
         """Before any call or row: the platform's documented format, or a 400 with why."""
