@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from easyflow.cli_connect import add_platform_commands
 from easyflow.config import Settings
 from easyflow.domain.errors import EasyFlowError
 from easyflow.observability.logging import configure_logging
@@ -251,6 +252,10 @@ def add_openai(
         )
     )
     console.print(f"openai integration [bold]{integration.id}[/bold] connected")
+
+
+# WhatsApp, VK, Viber, …: `add <platform>` generated from each platform's credential fields.
+add_platform_commands(add_app, lambda work: _run(work), console, skip=("telegram", "openai"))
 
 
 @integrations_app.command("rotate-secret")

@@ -90,6 +90,9 @@ class PlatformRegistry:
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
+    def definitions(self) -> list[PlatformDefinition]:
+        return [self._by_name[name] for name in self.names()]
+
     def webhook_platforms(self) -> list[str]:
         """Platforms that deliver to the webhook route."""
         return sorted(name for name, d in self._by_name.items() if d.webhook is not None)

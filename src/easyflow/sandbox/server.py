@@ -28,6 +28,9 @@ from easyflow.sandbox.openai import OpenAIConfig, OpenAISandbox
 from easyflow.sandbox.server_control import control_router
 from easyflow.sandbox.telegram import TelegramConfig, TelegramSandbox
 from easyflow.sandbox.telegram_state import TelegramBot
+from easyflow.sandbox.viber import DEMO_BOT, ViberConfig, ViberSandbox
+from easyflow.sandbox.vk import DEMO_COMMUNITY, VkConfig, VkSandbox
+from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppConfig, WhatsAppSandbox
 
 
 @dataclass
@@ -36,15 +39,22 @@ class SandboxConfig:
 
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+    whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
+    vk: VkConfig = field(default_factory=VkConfig)
+    viber: ViberConfig = field(default_factory=ViberConfig)
     faults: Sequence[FaultSpec] = ()
     seed: int = 0  # drives fault rates and webhook retry caps
 
     @classmethod
     def demo(cls) -> SandboxConfig:
-        """One Telegram bot and one OpenAI key with fixed, documented credentials."""
+        """One account per platform with fixed, documented credentials."""
         bot = TelegramBot(DEMO_BOT_TOKEN, "hub_sandbox_bot", "Hub Sandbox Bot")
         return cls(
-            telegram=TelegramConfig(bots=[bot]), openai=OpenAIConfig(api_keys=[DEMO_OPENAI_KEY])
+            telegram=TelegramConfig(bots=[bot]),
+            openai=OpenAIConfig(api_keys=[DEMO_OPENAI_KEY]),
+            whatsapp=WhatsAppConfig(numbers=[DEMO_NUMBER]),
+            vk=VkConfig(communities=[DEMO_COMMUNITY]),
+            viber=ViberConfig(bots=[DEMO_BOT]),
         )
 
 
@@ -53,16 +63,33 @@ DEMO_BOT_TOKEN = "7000000001:AAE-sandbox-demo-token-000000000000"  # noqa: S105
 DEMO_OPENAI_KEY = "sk-sandbox-demo"
 
 
+def _demo_credentials(emulator: Any) -> list[dict[str, str]]:
+    return list(emulator.demo_credentials())
+
+
 @dataclass(frozen=True)
 class EmulatorSpec:
     slug: str
     build: Callable[[SandboxConfig, SandboxContext], Emulator]
+    # The accounts a client can use right away (`GET /_sandbox/`, `easyflow sandbox`).
+    credentials: Callable[[Any], list[dict[str, str]]] = _demo_credentials
 
 
 def default_emulators() -> tuple[EmulatorSpec, ...]:
     return (
-        EmulatorSpec("telegram", lambda c, ctx: TelegramSandbox(c.telegram, ctx)),
-        EmulatorSpec("openai", lambda c, ctx: OpenAISandbox(c.openai, ctx)),
+        EmulatorSpec(
+            "telegram",
+            lambda c, ctx: TelegramSandbox(c.telegram, ctx),
+            lambda e: [{"token": b["token"]} for b in e.bots()],
+        ),
+        EmulatorSpec(
+            "openai",
+            lambda c, ctx: OpenAISandbox(c.openai, ctx),
+            lambda e: [{"api_key": key} for key in e.keys()],  # noqa: SIM118 - a method
+        ),
+        EmulatorSpec("whatsapp", lambda c, ctx: WhatsAppSandbox(c.whatsapp, ctx)),
+        EmulatorSpec("vk", lambda c, ctx: VkSandbox(c.vk, ctx)),
+        EmulatorSpec("viber", lambda c, ctx: ViberSandbox(c.viber, ctx)),
     )
 
 
@@ -86,6 +113,7 @@ class Sandbox:
             webhook_transport,
         )
         specs = emulators if emulators is not None else default_emulators()
+        self._specs = {s.slug: s for s in specs}
         self.emulators: dict[str, Emulator] = {
             s.slug: s.build(self.config, self.context) for s in specs
         }
@@ -99,6 +127,30 @@ class Sandbox:
     @property
     def openai(self) -> OpenAISandbox:
         return self._typed("openai", OpenAISandbox)
+
+    @property
+    def whatsapp(self) -> WhatsAppSandbox:
+        return self._typed("whatsapp", WhatsAppSandbox)
+
+    @property
+    def vk(self) -> VkSandbox:
+        return self._typed("vk", VkSandbox)
+
+    @property
+    def viber(self) -> ViberSandbox:
+        return self._typed("viber", ViberSandbox)
+
+    def catalog(self) -> list[dict[str, Any]]:
+        """Every emulator: its mount, its control routes and the accounts ready to use."""
+        return [
+            {
+                "platform": slug,
+                "mount": f"/{slug}",
+                "control": f"/_sandbox/{slug}",
+                "credentials": self._specs[slug].credentials(emulator),
+            }
+            for slug, emulator in self.emulators.items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)

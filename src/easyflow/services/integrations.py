@@ -84,14 +84,23 @@ class IntegrationService:
                 tenant_id, platform, kind, name or platform, credentials, settings, secret
             )
             try:
-                if secret:
-                    await self._register_webhook(integration, secret)
-                else:
+                if not secret:
                     await self._adapters.chat_model(integration, platform).check()
             except PlatformError as exc:
                 raise InvalidRequestError(f"{platform} refused the integration: {exc}") from exc
             await uow.commit()
         await self._invalidate(integration.id)
+        if secret:
+            # After the commit: a platform may call the URL back while registering it (Viber's
+            # set_webhook probe), and the webhook must find the integration to answer it.
+            try:
+                await self._register_webhook(integration, secret)
+            except PlatformError as exc:
+                async with self._uow() as uow:
+                    await uow.integrations.delete(tenant_id, integration.id)
+                    await uow.commit()
+                await self._invalidate(integration.id)
+                raise InvalidRequestError(f"{platform} refused the integration: {exc}") from exc
         return integration
 
     async def _identify(
