@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from easyflow.platforms.viber import SIGNATURE
-from easyflow.sandbox.base import SandboxContext, dumps
+from easyflow.sandbox.base import ControlError, SandboxContext, dumps
 from easyflow.sandbox.faults import Fault
 from easyflow.sandbox.kit import Accounts, WebhookSender, Window, apply_fault
 from easyflow.sandbox.kit.delivery import Pending
@@ -140,6 +140,15 @@ class ViberSandbox:
             user_id,
             {"event": "message", "sender": user, "message": message, "silent": False},
         )
+
+    def delivery_fails(self, auth_token: str, message_token: int, desc: str) -> dict[str, Any]:
+        """A sent message could not be delivered: the `failed` callback."""
+        state = self.bot(auth_token)
+        sent = next((m for m in state.sent if m.message_token == message_token), None)
+        if sent is None:
+            raise ControlError(f"the bot sent no message {message_token}")
+        event = {"event": "failed", "message_token": message_token, "user_id": sent.receiver}
+        return self._emit(state, sent.receiver, event | {"desc": desc}, keep_token=True)
 
     # -- read back
 

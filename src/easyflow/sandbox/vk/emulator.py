@@ -20,6 +20,7 @@ import itertools
 import json
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter
 from starlette.applications import Starlette
@@ -236,7 +237,10 @@ class VkSandbox:
             return fault
         params = dict(request.query_params)
         if request.method == "POST":
-            params |= {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+            try:
+                params |= dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+            except UnicodeDecodeError:
+                return JSONResponse({"error": {"error_code": 8, "error_msg": "Invalid request"}})
         try:
             result = self._call(name, params, request.headers.get("authorization", ""))
         except VkError as error:
