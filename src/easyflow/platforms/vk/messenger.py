@@ -33,17 +33,23 @@ MAX_TEXT = 4096  # the schema says 9000; libraries split at 4096 to stay clear o
 MAX_LABEL = 40
 MAX_PAYLOAD = 255
 MAX_INLINE_BUTTONS = 10
-INT31 = 2**31 - 1
+HALF = 2**30  # random_id is an int32: row ids below, hashed keys above
 
 
 def random_id(key: str | None, part: int = 0) -> int:
-    """A stable int32 for (idempotency key, part); 0 (no dedup) when there is no key."""
+    """A stable int32 for (idempotency key, part); 0 (no dedup) when there is no key.
+
+    The outbox row id itself when the key ends in it (`easyflow-outbox-4711` -> 4711), so VK's
+    logs name the row; other keys and later parts of a split text hash into the upper half of
+    the range, which row ids below 2**30 never reach.
+    """
     if key is None:
         return 0
-    if part == 0 and key.isdigit() and 0 < int(key) <= INT31:
-        return int(key)  # the outbox id itself, readable in VK's logs
+    tail = key.rsplit("-", 1)[-1]
+    if part == 0 and tail.isdigit() and 0 < int(tail) < HALF:
+        return int(tail)
     digest = hashlib.sha256(f"{key}#{part}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % INT31 + 1
+    return HALF + int.from_bytes(digest[:4], "big") % HALF
 
 
 def callback_id(event_id: str, user_id: str, peer_id: str) -> str:
