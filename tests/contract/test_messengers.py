@@ -14,10 +14,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from easyflow.domain.errors import (
     AuthenticationError,
     ConfigurationError,
+    MalformedPayloadError,
     RateLimitedError,
     RejectedError,
     RetryableError,
@@ -614,3 +617,181 @@ async def test_idempotency_keys(m: Messenger) -> None:
     else:  # no key on the wire: a repeat is a second copy (hence "unconfirmed" in the outbox)
         assert sent_texts(m) == ["once", "once", "twice"]
     assert other.platform_message_ids != first.platform_message_ids
+
+
+# --------------------------------------------------------------------------- hostile content
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "whatsapp": {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "1",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "contacts": [{"profile": {"name": "Ivan"}, "wa_id": "79990001122"}],
+                            "messages": [
+                                {
+                                    "from": "79990001122",
+                                    "id": "wamid.A",
+                                    "timestamp": "1790000200",
+                                    "type": "text",
+                                    "text": {"body": "hi"},
+                                },
+                                {
+                                    "from": "79990001122",
+                                    "id": "wamid.B",
+                                    "timestamp": "1790000201",
+                                    "type": "interactive",
+                                    "interactive": {
+                                        "type": "button_reply",
+                                        "button_reply": {"id": "yes", "title": "Yes"},
+                                    },
+                                },
+                                {
+                                    "from": "79990001122",
+                                    "id": "wamid.C",
+                                    "timestamp": "1790000202",
+                                    "type": "contacts",
+                                    "contacts": [
+                                        {"phones": [{"phone": "+7", "wa_id": "79990001122"}]}
+                                    ],
+                                },
+                            ],
+                            "statuses": [
+                                {
+                                    "id": "wamid.D",
+                                    "status": "failed",
+                                    "timestamp": "1790000203",
+                                    "recipient_id": "79990001122",
+                                    "errors": [{"code": 131047, "error_data": {"details": "x"}}],
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    },
+    "vk": {
+        "type": "message_new",
+        "event_id": "e1",
+        "group_id": 1,
+        "v": "5.199",
+        "object": {
+            "message": {
+                "date": 1790000300,
+                "from_id": 5,
+                "peer_id": 5,
+                "id": 7,
+                "conversation_message_id": 3,
+                "text": "hi",
+                "payload": '{"cmd":"yes"}',
+                "attachments": [{"type": "photo", "photo": {"id": 1}}],
+                "geo": {"coordinates": {"latitude": 1}},
+            }
+        },
+    },
+    "vk_event": {
+        "type": "message_event",
+        "event_id": "e2",
+        "group_id": 1,
+        "object": {
+            "user_id": 5,
+            "peer_id": 5,
+            "event_id": "abc",
+            "payload": {"cmd": "yes"},
+            "conversation_message_id": 3,
+        },
+    },
+    "viber": {
+        "event": "message",
+        "timestamp": 1790000402000,
+        "message_token": 5791234567890123458,
+        "sender": {"id": "u=", "name": "Ivan"},
+        "message": {"type": "picture", "text": "", "media": "https://x/p.jpg"},
+    },
+    "viber_failed": {
+        "event": "failed",
+        "timestamp": 1790000407000,
+        "message_token": 5791234567890123462,
+        "user_id": "u=",
+        "desc": "x",
+    },
+    "viber_started": {
+        "event": "conversation_started",
+        "timestamp": 1790000401000,
+        "message_token": 5791234567890123457,
+        "user": {"id": "u="},
+        "context": "promo",
+    },
+}
+PARSE = {
+    "whatsapp": whatsapp.parse_notification,
+    "vk": vk.parse_callback,
+    "vk_event": vk.parse_callback,
+    "viber": viber.parse_callback,
+    "viber_failed": viber.parse_callback,
+    "viber_started": viber.parse_callback,
+}
+HOSTILE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=300),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*path, index))
+    return found
+
+
+def _replaced(node: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy = json.loads(json.dumps(node))
+    target = copy
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return copy
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLES))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_field_replaced_by_anything_is_parsed_or_refused_never_a_crash(
+    sample: str, data: Any
+) -> None:
+    document = SAMPLES[sample]
+    path = data.draw(st.sampled_from(_paths(document)))
+    hostile = _replaced(document, path, data.draw(HOSTILE))
+    try:
+        events = PARSE[sample](hostile)
+    except MalformedPayloadError:
+        return  # a 400, or (UnprocessableEventError) stored failed and acknowledged
+    for event in events:
+        assert isinstance(event, InboundMessage | DeliveryUpdate | LifecycleEvent)
+        assert isinstance(event.event_id, str) and 0 < len(event.event_id) <= 300
+        assert isinstance(event.chat_id, str) and len(event.chat_id) <= 255
+        for name in ("platform_message_id", "callback_id", "callback_data", "text", "error"):
+            value = getattr(event, name, None)
+            assert value is None or isinstance(value, str), (name, value)
+        if isinstance(event, InboundMessage):
+            assert len(event.platform_message_id or "") <= 255
+            assert all(isinstance(a.metadata, dict) for a in event.attachments)
+            json.dumps([dict(a.metadata) for a in event.attachments])  # storable

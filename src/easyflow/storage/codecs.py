@@ -11,7 +11,7 @@ from typing import Any
 
 from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.commerce import OrderItem
-from easyflow.domain.messaging import InboundKind, InboundMessage, Sender
+from easyflow.domain.messaging import Attachment, InboundKind, InboundMessage, Sender
 
 CENT = Decimal("0.01")
 
@@ -58,6 +58,9 @@ def message_to_json(message: InboundMessage) -> dict[str, Any]:
         "callback_id": message.callback_id,
         "callback_data": message.callback_data,
         "shared_phone": message.shared_phone,
+        "attachments": [
+            {"kind": a.kind, "metadata": dict(a.metadata)} for a in message.attachments
+        ],
     }
 
 
@@ -73,6 +76,9 @@ def message_from_json(data: dict[str, Any]) -> InboundMessage:
         callback_id=data.get("callback_id"),
         callback_data=data.get("callback_data"),
         shared_phone=data.get("shared_phone"),
+        attachments=tuple(
+            Attachment(a["kind"], a.get("metadata") or {}) for a in data.get("attachments") or ()
+        ),
     )
 
 

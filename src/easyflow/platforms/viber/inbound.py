@@ -113,11 +113,23 @@ def parse_callback(document: Any) -> list[WebhookEvent]:
         if event in _LIFECYCLE:
             return [_lifecycle(event_id, event, at, document)]
     except Invalid as exc:
-        user = document.get("user_id") or (document.get("sender") or {}).get("id") or ""
         raise UnprocessableEventError(
-            f"{event} {token}: {exc}", event_id=event_id, conversation_key=str(user)[:MAX_FIELD]
+            f"{event} {token}: {exc}", event_id=event_id, conversation_key=_key(document)
         ) from None
     return []
+
+
+def _key(document: dict[str, Any]) -> str:
+    """The customer of an unprocessable callback when it can be read: failed events group by it."""
+    for holder, field in (
+        (document, "user_id"),
+        (document.get("sender"), "id"),
+        (document.get("user"), "id"),
+    ):
+        value = holder.get(field) if isinstance(holder, dict) else None
+        if isinstance(value, str) and 0 < len(value) <= MAX_FIELD:
+            return value
+    return ""
 
 
 def _user(user: dict[str, Any], where: str) -> Sender:

@@ -33,8 +33,10 @@ from easyflow.domain.messaging import (
 from easyflow.domain.tenancy import Integration
 from easyflow.platforms.fields import (
     MAX_FIELD,
+    MAX_INT,
     Invalid,
     ident,
+    is_int,
     items,
     obj,
     required,
@@ -136,7 +138,7 @@ def _message(event_id: str, payload: dict[str, Any]) -> InboundMessage:
     if not body and attachments:
         body = f"[{attachments[0].kind}]"
     # In group chats a community bot often sees id 0: (peer, conversation_message_id) names it.
-    number = message.get("conversation_message_id") or message.get("id")
+    number = _number(message.get("conversation_message_id")) or _number(message.get("id"))
     return InboundMessage(
         event_id=event_id,
         kind=InboundKind.MESSAGE,
@@ -155,7 +157,7 @@ def _event(event_id: str, payload: dict[str, Any]) -> InboundMessage:
     peer = ident(required(payload, "peer_id", "object"), "object.peer_id")
     answer_id = ident(required(payload, "event_id", "object"), "object.event_id")
     data = _button_data(payload.get("payload"))
-    number = payload.get("conversation_message_id")
+    number = _number(payload.get("conversation_message_id"))
     return InboundMessage(
         event_id=event_id,
         kind=InboundKind.CALLBACK,
@@ -167,6 +169,11 @@ def _event(event_id: str, payload: dict[str, Any]) -> InboundMessage:
         callback_id=callback_id(answer_id, user, peer),
         callback_data=data,
     )
+
+
+def _number(value: Any) -> int | None:
+    """A message number when it is a positive int64 (0 means unknown in group chats)."""
+    return value if is_int(value) and 0 < value <= MAX_INT else None
 
 
 def _button_data(payload: Any) -> str | None:

@@ -152,10 +152,12 @@ def _guarded(
 def _profiles(value: dict[str, Any]) -> dict[str, str]:
     """Display names by wa_id and by user id (contacts[] of the same value)."""
     names: dict[str, str] = {}
-    for contact in value.get("contacts") or ():
+    contacts = value.get("contacts")
+    for contact in contacts if isinstance(contacts, list) else ():
         if not isinstance(contact, dict):
             continue
-        name = text((contact.get("profile") or {}).get("name"), MAX_FIELD) or ""
+        profile = contact.get("profile")
+        name = text(profile.get("name") if isinstance(profile, dict) else None, MAX_FIELD) or ""
         for key in ("wa_id", "user_id"):
             if isinstance(contact.get(key), str):
                 names[contact[key]] = name
@@ -173,14 +175,15 @@ def _message(message: dict[str, Any], names: dict[str, str]) -> InboundMessage:
     chat_id = _customer(message, "from", "from_user_id", "message")
     kind = text(message.get("type")) or "unknown"
     body, data, attachments = _content(message, kind)
+    wamid = ident(required(message, "id", "message"), "message.id")
     return InboundMessage(
-        event_id=ident(required(message, "id", "message"), "message.id"),
+        event_id=wamid,
         kind=InboundKind.MESSAGE,
         chat_id=chat_id,
         sender=Sender(external_id=chat_id, display_name=names.get(chat_id, "")),
         text=body,
         occurred_at=unix_time(required(message, "timestamp", "message"), "message.timestamp"),
-        platform_message_id=message["id"],
+        platform_message_id=wamid,
         callback_data=data,
         shared_phone=_own_phone(attachments, chat_id),
         attachments=attachments,
@@ -229,7 +232,8 @@ def _own_phone(attachments: tuple[Attachment, ...], chat_id: str) -> str | None:
     for card in attachments:
         if card.kind != "contact":
             continue
-        for phone in card.metadata.get("phones") or ():
+        phones = card.metadata.get("phones")
+        for phone in phones if isinstance(phones, list) else ():
             if isinstance(phone, dict) and phone.get("wa_id") == chat_id:
                 number = text(phone.get("phone"), 32)
                 return number.strip() if number else None
