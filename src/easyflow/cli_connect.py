@@ -14,9 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from easyflow.config import Settings
 from easyflow.platforms.registry import PlatformDefinition, PlatformRegistry
-from easyflow.services.integrations import webhook_url
 
 Run = Callable[..., Any]
 
@@ -38,12 +36,11 @@ def _command(definition: PlatformDefinition, run: Run, console: Console) -> Call
         credentials = {field.name: options[_param(field.name)] for field in definition.credentials}
         integration = run(lambda c: c.integrations.add(tenant, platform, credentials, name=name))
         console.print(f"{platform} integration [bold]{integration.id}[/bold] connected")
-        if definition.webhook_setup is not None:
-            url = webhook_url(Settings().public_url, platform, integration.id)
-            pairs = definition.webhook_setup(url, integration)
-            if pairs:
-                console.print(f"Register the webhook in the {platform} console with:")
-                for label, value in pairs:
+        setup = integration.settings.get("webhook_setup")
+        if setup:  # the platform's console, not the hub, registers the webhook
+            console.print(f"Register the webhook in {setup['console']}:")
+            for label, value in setup.items():
+                if label != "console":
                     console.print(f"  {label}: [bold]{value}[/bold]", soft_wrap=True)
 
     parameters = [

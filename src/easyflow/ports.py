@@ -35,6 +35,7 @@ from easyflow.domain.messaging import (
     WebhookInfo,
     WebhookRegistration,
     WebhookReply,
+    WebhookSetup,
 )
 from easyflow.domain.tenancy import (
     ApiKeyInfo,
@@ -136,7 +137,10 @@ class DeliveryTracker(Protocol):
 class Messenger(Protocol):
     async def identity(self) -> BotIdentity: ...
 
-    async def set_webhook(self, registration: WebhookRegistration) -> None: ...
+    async def set_webhook(self, registration: WebhookRegistration) -> WebhookSetup | None:
+        """Register the webhook; where only the seller can (in the platform's console), return
+        what they must paste there instead."""
+        ...
 
     async def delete_webhook(self) -> None: ...
 

@@ -220,3 +220,29 @@ async def test_bodies_not_the_platforms_shape_are_4xx(hub: Hub, body: bytes) -> 
     response = await hub.http.post(_path("whatsapp", wa.id), content=body, headers=headers)
     assert 400 <= response.status_code < 500
     assert await hub.count("inbound_events") == 0
+
+
+async def test_the_api_answer_says_what_to_paste_where_the_seller_registers_the_webhook(
+    hub: Hub,
+) -> None:
+    credentials = hub.sandbox.vk.demo_credentials()[0]
+    response = await hub.http.post(
+        "/api/v1/integrations",
+        json={"platform": "vk", "credentials": credentials},
+        headers=hub.auth,
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    setup = created["settings"]["webhook_setup"]
+    assert setup["Server address"] == HUB_URL + _path("vk", created["id"])
+    assert setup["Confirmation string the hub will answer"] == DEMO_COMMUNITY.confirmation
+    # The secret key shown is the one the hub checks: the sandbox's server is accepted with it.
+    await hub.sandbox.vk.add_server(
+        DEMO_COMMUNITY.group_id, setup["Server address"], setup["Secret key"]
+    )
+    hub.sandbox.vk.customer_writes(DEMO_COMMUNITY.group_id, VK_CUSTOMER, "Hello!")
+    await hub.settle()
+    assert [m.text for m in hub.sandbox.vk.sent(DEMO_COMMUNITY.group_id)] == [GREETING]
+    # Shown once: not stored with the integration's settings.
+    listed = (await hub.http.get(f"/api/v1/integrations/{created['id']}", headers=hub.auth)).json()
+    assert "webhook_setup" not in listed["settings"]

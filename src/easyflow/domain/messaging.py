@@ -275,6 +275,18 @@ WebhookEvent = InboundMessage | DeliveryUpdate | LifecycleEvent
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSetup:
+    """What the seller pastes in the platform's console where the hub cannot register the
+    webhook itself (WhatsApp, VK): labelled values, in the console's order."""
+
+    console: str  # where, in words
+    fields: tuple[tuple[str, str], ...]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"console": self.console, **dict(self.fields)}
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookReply:
     """The HTTP answer a platform expects: JSON, plain text or an empty 200."""
 

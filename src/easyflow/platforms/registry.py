@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import Any
 
 from easyflow.domain.errors import NotFoundError
-from easyflow.domain.tenancy import Integration
 from easyflow.http import PlatformClient, PlatformSpec
 from easyflow.http.client import Classifier
 from easyflow.platforms import openai, telegram, viber, vk, whatsapp
@@ -27,9 +26,6 @@ class PlatformDefinition:
     credentials: tuple[CredentialField, ...]
     build: Callable[[PlatformClient, dict[str, Any]], Any]
     webhook: WebhookParser | None = None
-    # What the seller pastes in the platform's console where the hub cannot register the
-    # webhook itself (WhatsApp, VK): (label, value) pairs for the CLI and API to show.
-    webhook_setup: Callable[[str, Integration], tuple[tuple[str, str], ...]] | None = None
 
     @property
     def name(self) -> str:
@@ -52,7 +48,6 @@ def messenger(module: ModuleType) -> PlatformDefinition:
         credentials=module.CREDENTIALS,
         build=module.create_adapter,
         webhook=module.WEBHOOK,
-        webhook_setup=module.webhook_setup,
     )
 
 

@@ -10,7 +10,7 @@ once; `message_token` is a 64-bit integer and timestamps are milliseconds; keybo
 PascalCase; a customer who only opened the chat (conversation_started) cannot be messaged yet.
 """
 
-from easyflow.platforms.viber.inbound import SIGNATURE, ViberWebhook, parse_callback, webhook_setup
+from easyflow.platforms.viber.inbound import SIGNATURE, ViberWebhook, parse_callback
 from easyflow.platforms.viber.messenger import EVENT_TYPES, ViberMessenger, create_adapter, keyboard
 from easyflow.platforms.viber.spec import CREDENTIALS, SPEC, STATUS_CODES, classify
 
@@ -27,7 +27,6 @@ __all__ = [
     "create_adapter",
     "keyboard",
     "parse_callback",
-    "webhook_setup",
 ]
 
 WEBHOOK = ViberWebhook()  # the one instance the registry hands to intake

@@ -188,8 +188,3 @@ def _message(event_id: str, token: int, at: Any, document: dict[str, Any]) -> In
         platform_message_id=str(token),
         attachments=attachments,
     )
-
-
-def webhook_setup(url: str, integration: Integration) -> tuple[tuple[str, str], ...]:
-    """Nothing to paste: the hub calls set_webhook itself."""
-    return ()

@@ -11,7 +11,7 @@ with the bare text `ok`; `random_id` makes a repeated send idempotent; `keyboard
 `payload` are JSON strings inside the request.
 """
 
-from easyflow.platforms.vk.inbound import SECRET, VkWebhook, parse_callback, webhook_setup
+from easyflow.platforms.vk.inbound import SECRET, VkWebhook, parse_callback
 from easyflow.platforms.vk.messenger import VkMessenger, create_adapter, keyboard, random_id
 from easyflow.platforms.vk.spec import API_VERSION, CREDENTIALS, ERROR_CODES, SPEC, classify
 
@@ -29,7 +29,6 @@ __all__ = [
     "keyboard",
     "parse_callback",
     "random_id",
-    "webhook_setup",
 ]
 
 WEBHOOK = VkWebhook()  # the one instance the registry hands to intake

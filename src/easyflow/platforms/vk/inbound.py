@@ -44,7 +44,7 @@ from easyflow.platforms.fields import (
     unix_time,
 )
 from easyflow.platforms.vk.messenger import callback_id
-from easyflow.platforms.vk.spec import API_VERSION, SPEC
+from easyflow.platforms.vk.spec import SPEC
 from easyflow.webhooks.inbound import MethodNotAllowedError
 from easyflow.webhooks.payloads import UnprocessableEventError, decode_json
 from easyflow.webhooks.schemes import BodySecretField
@@ -201,17 +201,3 @@ def _attachment(item: Any) -> Attachment:
     inner = attachment.get(kind)
     metadata = dict(inner) if isinstance(inner, dict) else {}
     return Attachment(_ATTACHMENT_KINDS.get(kind, kind), metadata)
-
-
-def webhook_setup(url: str, integration: Integration) -> tuple[tuple[str, str], ...]:
-    """What the seller enters in Community → Manage → API usage → Callback API."""
-    return (
-        ("Server address", url),
-        ("Secret key", integration.webhook_secrets[0] if integration.webhook_secrets else ""),
-        ("API version", API_VERSION),
-        ("Event types", "message_new, message_event"),
-        (
-            "Confirmation string the hub will answer",
-            integration.credentials.get("confirmation", ""),
-        ),
-    )

@@ -24,6 +24,7 @@ from easyflow.domain.messaging import (
     OutboundMessage,
     WebhookInfo,
     WebhookRegistration,
+    WebhookSetup,
 )
 from easyflow.http import PlatformClient
 from easyflow.platforms.fields import split_text
@@ -77,8 +78,21 @@ class VkMessenger:
         group = groups[0]
         return BotIdentity(str(group.get("id")), group.get("screen_name"), group.get("name", ""))
 
-    async def set_webhook(self, registration: WebhookRegistration) -> None:
-        return None  # added by the seller in the community settings (see module docstring)
+    async def set_webhook(self, registration: WebhookRegistration) -> WebhookSetup:
+        """Added by the seller in the community settings: what to enter there."""
+        return WebhookSetup(
+            "Community → Manage → API usage → Callback API",
+            (
+                ("Server address", registration.url),
+                ("Secret key", registration.secret),
+                ("API version", API_VERSION),
+                ("Event types", "message_new, message_event"),
+                (
+                    "Confirmation string the hub will answer",
+                    self._client.credential("confirmation"),
+                ),
+            ),
+        )
 
     async def delete_webhook(self) -> None:
         return None

@@ -14,7 +14,6 @@ from easyflow.platforms.whatsapp.inbound import (
     SIGNATURE,
     WhatsAppWebhook,
     parse_notification,
-    webhook_setup,
 )
 from easyflow.platforms.whatsapp.messenger import WhatsAppMessenger, create_adapter
 from easyflow.platforms.whatsapp.spec import CREDENTIALS, ERROR_CODES, GRAPH_VERSION, SPEC, classify
@@ -31,7 +30,6 @@ __all__ = [
     "classify",
     "create_adapter",
     "parse_notification",
-    "webhook_setup",
 ]
 
 WEBHOOK = WhatsAppWebhook()  # the one instance the registry hands to intake

@@ -263,12 +263,3 @@ def _status(status: dict[str, Any]) -> DeliveryUpdate:
         error_code=code,
         error=reason,
     )
-
-
-def webhook_setup(url: str, integration: Integration) -> tuple[tuple[str, str], ...]:
-    """What the seller pastes in the app dashboard (WhatsApp → Configuration → Webhook)."""
-    return (
-        ("Callback URL", url),
-        ("Verify token", integration.webhook_secrets[0] if integration.webhook_secrets else ""),
-        ("Webhook fields", "messages"),
-    )

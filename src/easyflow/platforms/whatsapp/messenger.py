@@ -23,6 +23,7 @@ from easyflow.domain.messaging import (
     OutboundMessage,
     WebhookInfo,
     WebhookRegistration,
+    WebhookSetup,
 )
 from easyflow.http import PlatformClient
 from easyflow.platforms.fields import split_text
@@ -61,8 +62,16 @@ class WhatsAppMessenger:
             number.get("verified_name") or "",
         )
 
-    async def set_webhook(self, registration: WebhookRegistration) -> None:
-        return None  # registered by the seller in the app dashboard (see module docstring)
+    async def set_webhook(self, registration: WebhookRegistration) -> WebhookSetup:
+        """Registered by the seller in the app dashboard: what to paste there."""
+        return WebhookSetup(
+            "Meta app dashboard → WhatsApp → Configuration → Webhook",
+            (
+                ("Callback URL", registration.url),
+                ("Verify token", registration.secret),
+                ("Webhook fields", "messages"),
+            ),
+        )
 
     async def delete_webhook(self) -> None:
         return None
