@@ -41,8 +41,17 @@ from easyflow.http import RawResponse
 from easyflow.platforms import viber, vk, whatsapp
 from easyflow.sandbox.base import ControlError
 from easyflow.sandbox.faults import FaultSpec
+from easyflow.sandbox.server import SandboxConfig, create_sandbox_app
 from easyflow.webhooks.inbound import HandshakeRefusedError, MethodNotAllowedError
-from support.messengers import HOOK, SECRET, Messenger, adapter_for, integration_for, open_messenger
+from support.messengers import (
+    HOOK,
+    REGISTRY,
+    SECRET,
+    Messenger,
+    adapter_for,
+    integration_for,
+    open_messenger,
+)
 
 PLATFORMS = ("telegram", "whatsapp", "vk", "viber")
 CHATS = {
@@ -111,6 +120,15 @@ async def test_credentials_travel_where_the_platform_wants_them(m: Messenger) ->
     if m.platform == "vk":
         form = dict(x.split("=", 1) for x in request.content.decode().split("&"))
         assert form["v"] == vk.API_VERSION and form["group_id"] == m.credentials["group_id"]
+
+
+def test_every_sandbox_account_listed_is_accepted_by_the_hub_as_is() -> None:
+    """`GET /_sandbox/` credentials pasted into `integrations add` pass the format check."""
+    sandbox = create_sandbox_app(SandboxConfig.demo())
+    for item in sandbox.catalog():
+        assert item["credentials"], item["platform"]
+        for credentials in item["credentials"]:
+            REGISTRY.check_credentials(item["platform"], credentials)
 
 
 # --------------------------------------------------------------------------- webhook proofs
@@ -501,7 +519,7 @@ async def test_refusals_and_bad_credentials_are_typed_errors(m: Messenger) -> No
     with pytest.raises(RejectedError):
         await m.adapter.send(OutboundMessage(stranger, "hello"))
     wrong = dict(m.credentials)
-    field = m.sandbox and REGISTRY_AUTH[m.platform]
+    field = REGISTRY.get(m.platform).spec.auth.credential
     wrong[field] = {
         "telegram": "123456789:" + "Z" * 35,
         "whatsapp": "EAAwrong" + "0" * 20,
@@ -510,14 +528,6 @@ async def test_refusals_and_bad_credentials_are_typed_errors(m: Messenger) -> No
     }[m.platform]
     with pytest.raises(AuthenticationError):
         await adapter_for(m.sandbox, m.platform, wrong).identity()
-
-
-REGISTRY_AUTH = {
-    "telegram": "token",
-    "whatsapp": "access_token",
-    "vk": "access_token",
-    "viber": "auth_token",
-}
 
 
 def _graph(code: int, status: int = 400) -> RawResponse:
@@ -606,9 +616,7 @@ async def test_idempotency_keys(m: Messenger) -> None:
     again = await m.adapter.send(OutboundMessage(chat, "once", idempotency_key="4711"))
     other = await m.adapter.send(OutboundMessage(chat, "twice", idempotency_key="4712"))
     spec_says = {"telegram": False, "whatsapp": False, "vk": True, "viber": False}[m.platform]
-    from easyflow.platforms.registry import PlatformRegistry
-
-    assert PlatformRegistry().get(m.platform).spec.idempotency_keys is spec_says
+    assert REGISTRY.get(m.platform).spec.idempotency_keys is spec_says
     if spec_says:  # a repeat with the same key is the same message
         assert first.platform_message_ids == again.platform_message_ids
         assert sent_texts(m) == ["once", "twice"]

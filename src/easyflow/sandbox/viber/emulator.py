@@ -69,7 +69,7 @@ class ViberSandbox:
         return router(self)
 
     def demo_credentials(self) -> list[dict[str, str]]:
-        return [{"auth_token": s.bot.auth_token, "name": s.bot.name} for s in self._bots]
+        return [{"auth_token": s.bot.auth_token} for s in self._bots]
 
     # -- accounts
 
