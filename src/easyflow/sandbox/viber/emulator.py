@@ -180,15 +180,18 @@ class ViberSandbox:
         if fault is not None:
             return fault
         try:
-            state = self._bots.by_token(request.headers.get("x-viber-auth-token"))
-            if state is None:
-                raise ViberError(2, "invalidAuthToken")
             try:
                 body = json.loads(await request.body() or b"{}")
             except ValueError:
                 raise ViberError(3, "badData: not JSON") from None
             if not isinstance(body, dict):
                 raise ViberError(3, "badData: not an object")
+            # The documented place is the header; the official Python SDK still sends the
+            # token as `auth_token` in the body, and Viber accepts both.
+            token = request.headers.get("x-viber-auth-token") or body.pop("auth_token", None)
+            state = self._bots.by_token(token if isinstance(token, str) else None)
+            if state is None:
+                raise ViberError(2, "invalidAuthToken")
             handler = {
                 "set_webhook": self._set_webhook,
                 "send_message": self._send_message,
