@@ -246,3 +246,44 @@ async def test_the_api_answer_says_what_to_paste_where_the_seller_registers_the_
     # Shown once: not stored with the integration's settings.
     listed = (await hub.http.get(f"/api/v1/integrations/{created['id']}", headers=hub.auth)).json()
     assert "webhook_setup" not in listed["settings"]
+
+
+async def test_one_bad_message_in_a_whatsapp_batch_keeps_the_rest(hub: Hub) -> None:
+    wa = await _connect(hub, "whatsapp")
+    good = {
+        "from": WA_CUSTOMER,
+        "id": "wamid.GOOD",
+        "timestamp": "1790000200",
+        "type": "text",
+        "text": {"body": "Hello!"},
+    }
+    bad = {"from": WA_CUSTOMER, "id": "wamid.BAD", "type": "text", "text": {"body": "no timestamp"}}
+    value = {"messaging_product": "whatsapp", "messages": [bad, good]}
+    document = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
+    body = json.dumps(document).encode()
+    response = await hub.http.post(
+        _path("whatsapp", wa.id),
+        content=body,
+        headers=WHATSAPP_SIGNATURE.sign(DEMO_NUMBER.app_secret, body),
+    )
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    await hub.settle()
+    from sqlalchemy import text
+
+    async with hub.container.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT event_id, status, error FROM inbound_events ORDER BY id")
+            )
+        ).all()
+    assert [(r.event_id, r.status) for r in rows] == [
+        ("wamid.GOOD", "done"),
+        ("wamid.BAD", "failed"),
+    ]
+    assert "timestamp" in rows[1].error
+    assert [
+        m.text for m in hub.sandbox.whatsapp.sent(DEMO_NUMBER.phone_number_id, WA_CUSTOMER)
+    ] == [GREETING]

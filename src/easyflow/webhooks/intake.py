@@ -166,26 +166,44 @@ class WebhookIntake:
         if challenge is not None:
             return [], "handshake", challenge
         try:
-            events, error = parser.parse_events(document), None
+            events, error, usable = parser.parse_events(document), None, []
         except UnprocessableEventError as exc:
-            events, error = [_placeholder(exc)], exc.reason
-        reply = parser.reply(events)
+            # Stored failed with the reason; the usable rest of a batch is stored as usual.
+            events, error, usable = [_placeholder(exc)], exc.reason, list(exc.usable)
+        reply = parser.reply(usable or events)
+        new_ids = await self._accept(integration, parser, usable, document) if usable else []
+        stored = await self._accept(integration, parser, events, document, error)
+        if not integration.is_active:
+            return [], "ignored", reply  # paused: acknowledged, not stored
+        if error is not None:
+            return new_ids, "accepted" if new_ids else "unprocessable", reply
+        return stored, "accepted" if stored else "ignored", reply
+
+    async def _accept(
+        self,
+        integration: Integration,
+        parser: MessengerWebhook,
+        events: list[WebhookEvent],
+        document: Any,
+        error: str | None = None,
+    ) -> list[int]:
+        """Hand delivery updates and lifecycle events to the tracker; store the messages in
+        one INSERT (`error`: stored failed with it). Ids of the new rows to process."""
         messages = [e for e in events if isinstance(e, InboundMessage)]
-        if integration.is_active and len(messages) < len(events):
+        if not integration.is_active:
+            return []
+        if len(messages) < len(events):
             await self._track(integration, [e for e in events if not isinstance(e, InboundMessage)])
-        if not integration.is_active or not messages:
-            return [], "ignored", reply  # paused, or nothing the hub answers
+        if not messages:
+            return []
         rows = [(m.event_id, m.chat_id, m) for m in messages]
         raw = document if isinstance(document, dict) else {"body": document}
         try:
             new_ids = await self._insert(integration, parser.platform, rows, raw, error)
         except NotFoundError:
-            # Deleted since it was cached (another process): nothing was stored.
             await self._cache.invalidate(integration.id)
             raise WebhookSignatureError("no integration for this webhook") from None
-        if error is not None:
-            return [], "unprocessable", reply
-        return new_ids, "accepted", reply
+        return [] if error is not None else new_ids
 
     async def _track(self, integration: Integration, events: list[WebhookEvent]) -> None:
         """Delivery updates and lifecycle events go to the tracker the core provides."""

@@ -97,6 +97,8 @@ class WhatsAppWebhook:
 
 
 def parse_notification(document: Any) -> list[WebhookEvent]:
+    """Every event of a notification; UnprocessableEventError names the first bad one and
+    carries the usable rest (`usable`), so intake stores both."""
     if not isinstance(document, dict) or document.get("object") != "whatsapp_business_account":
         raise MalformedPayloadError(
             "not a WhatsApp notification: object is not whatsapp_business_account"
@@ -120,10 +122,27 @@ def parse_notification(document: Any) -> list[WebhookEvent]:
 def _value(value: dict[str, Any]) -> list[WebhookEvent]:
     names = _profiles(value)
     events: list[WebhookEvent] = []
-    for message in _list(value, "messages"):
-        events.append(_guarded(message, "message", lambda m: _message(m, names)))
-    for status in _list(value, "statuses"):
-        events.append(_guarded(status, "status", _status))
+    failed: UnprocessableEventError | None = None
+
+    def message(item: dict[str, Any]) -> WebhookEvent:
+        return _message(item, names)
+
+    items_: list[tuple[Any, str, Callable[[dict[str, Any]], WebhookEvent]]] = [
+        (m, "message", message) for m in _list(value, "messages")
+    ]
+    items_ += [(s, "status", _status) for s in _list(value, "statuses")]
+    for item, where, parse in items_:
+        try:
+            events.append(_guarded(item, where, parse))
+        except UnprocessableEventError as exc:
+            failed = failed or exc  # one bad item must not take the rest of the batch with it
+    if failed is not None:
+        raise UnprocessableEventError(
+            failed.reason,
+            event_id=failed.event_id,
+            conversation_key=failed.conversation_key,
+            usable=tuple(events),
+        )
     return events
 
 
