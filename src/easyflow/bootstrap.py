@@ -273,7 +273,9 @@ def build_container(
             timedelta(seconds=settings.webhook_secret_overlap_seconds),
             cache,
         ),
-        intake=WebhookIntake(uow, adapters, queue, metrics, cache),
+        intake=WebhookIntake(
+            uow, adapters, queue, metrics, cache, platforms=registry.webhook_platforms()
+        ),
         inbox=InboxService(uow, queue),
         inbound=InboundProcessor(
             uow,

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from easyflow.cli_connect import add_platform_commands
 from easyflow.cli_sync import register as _register_sync
 from easyflow.config import Settings
 from easyflow.domain.errors import EasyFlowError
@@ -326,6 +327,10 @@ def ai_budget(
     _run(lambda c: c.ai_costs.set_budget(tenant, currency, amount))
     what = f"{amount} {currency.upper()} a month" if amount is not None else "removed"
     console.print(f"AI budget of tenant {tenant}: {what}")
+
+
+# WhatsApp, VK, Viber, …: `add <platform>` generated from each platform's credential fields.
+add_platform_commands(add_app, lambda work: _run(work), console, skip=("telegram", "openai"))
 
 
 @integrations_app.command("rotate-secret")

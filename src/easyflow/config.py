@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         if self.sandbox_url:
             suffix = "/v1" if platform == "openai" else ""
             return f"{self.sandbox_url.rstrip('/')}/{platform}{suffix}"
-        return DEFAULT_BASE_URLS[platform]
+        return DEFAULT_BASE_URLS.get(platform, "")  # "": the platform SPEC's base URL
 
     def fernet_keys(self) -> list[str]:
         """The configured keys; on the embedded database, a key kept in data_dir."""

@@ -33,7 +33,6 @@ from easyflow.domain.commerce import Order, OrderItem, OrderStatus
 from easyflow.domain.messaging import Conversation, ConversationStatus
 from easyflow.sandbox.server import (
     DEMO_ANTHROPIC_KEY,
-    DEMO_BOT_TOKEN,
     DEMO_OPENAI_KEY,
     DEMO_YANDEXGPT_FOLDER,
     DEMO_YANDEXGPT_KEY,
@@ -265,28 +264,25 @@ async def run_demo(port: int, once: bool, console: Console) -> None:
             await sandbox.aclose()
 
 
+def sandbox_listing(sandbox: Any, url: str) -> str:
+    """Every emulator with its mount and demo credentials, as `GET /_sandbox/` lists them."""
+    lines = []
+    for item in sandbox.catalog():
+        lines.append(f"{item['platform']:<10} {url}{item['mount']}")
+        for account in item["credentials"][:1]:
+            lines += [f"{'':<12}{name}: {value}" for name, value in account.items()]
+    lines.append(f"Control API  {url}/_sandbox/ (docs/sandbox.md, docs/messengers.md)")
+    lines.append(f"Point the hub at it with EASYFLOW_SANDBOX_URL={url}")
+    return "\n".join(lines)
+
+
 async def serve_sandbox(port: int) -> None:
     sandbox = create_sandbox_app(SandboxConfig.demo())
     console = Console()
     try:
         async with serving(sandbox.app, port):
             url = f"http://127.0.0.1:{port}"
-            console.print(
-                Panel.fit(
-                    f"Telegram Bot API  {url}/telegram/bot<token>/<method>\n"
-                    f"OpenAI API        {url}/openai/v1/chat/completions\n"
-                    f"YandexGPT API     {url}/yandexgpt/foundationModels/v1/completion\n"
-                    f"Anthropic API     {url}/anthropic/v1/messages\n"
-                    f"Control API       {url}/_sandbox/ (see docs/sandbox.md)\n"
-                    f"Demo bot token    {DEMO_BOT_TOKEN}\n"
-                    f"Demo OpenAI key   {DEMO_OPENAI_KEY}\n"
-                    f"Demo YandexGPT    Api-Key {DEMO_YANDEXGPT_KEY}, "
-                    f"folder {DEMO_YANDEXGPT_FOLDER}\n"
-                    f"Demo Anthropic    {DEMO_ANTHROPIC_KEY}\n"
-                    f"Point the hub at it with EASYFLOW_SANDBOX_URL={url}",
-                    title="Easy Flow sandbox",
-                )
-            )
+            console.print(Panel.fit(sandbox_listing(sandbox, url), title="Easy Flow sandbox"))
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
     finally:

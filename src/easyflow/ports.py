@@ -46,8 +46,11 @@ from easyflow.domain.messaging import (
     OutboxKind,
     Sender,
     StoredMessage,
+    WebhookEvent,
     WebhookInfo,
     WebhookRegistration,
+    WebhookReply,
+    WebhookSetup,
 )
 from easyflow.domain.sync import (
     Page,
@@ -114,10 +117,54 @@ class WebhookParser(Protocol):
         ...
 
 
+class MessengerWebhook(WebhookParser, Protocol):
+    """The whole inbound side of a messenger; a plain `WebhookParser` (Telegram) is adapted to it
+    by `webhooks.inbound.full_parser` with Telegram's behaviour as the defaults.
+
+    Order of work in intake: `handshake` (GET) or verify with `signing_secrets` (POST, before
+    anything is stored) -> `challenge` (an answer owed before storing, VK `confirmation`) ->
+    `parse_events` -> store -> `reply`.
+    """
+
+    @property
+    def verifies_by_get(self) -> bool:
+        """Whether the platform verifies the URL with a GET (else a GET is a 405)."""
+        ...
+
+    def signing_secrets(self, integration: Integration) -> Sequence[str]:
+        """The keys the scheme checks with: a hub-made webhook secret or a seller credential."""
+        ...
+
+    def handshake(self, integration: Integration, query: Mapping[str, str]) -> WebhookReply:
+        """Answer the platform's GET verification; HandshakeRefusedError (403) if it fails."""
+        ...
+
+    def challenge(self, integration: Integration, document: Any) -> WebhookReply | None:
+        """An authenticated request that is a handshake, answered before anything is stored."""
+        ...
+
+    def parse_events(self, document: Any) -> list[WebhookEvent]:
+        """Customer messages, delivery updates and lifecycle events in a decoded body."""
+        ...
+
+    def reply(self, events: Sequence[WebhookEvent]) -> WebhookReply:
+        """The answer once the events are stored (Telegram JSON, VK `ok`, Viber empty 200)."""
+        ...
+
+
+class DeliveryTracker(Protocol):
+    """Applies delivery updates and lifecycle events to what the hub stored (core's side)."""
+
+    async def record(self, integration: Integration, events: Sequence[WebhookEvent]) -> None: ...
+
+
 class Messenger(Protocol):
     async def identity(self) -> BotIdentity: ...
 
-    async def set_webhook(self, registration: WebhookRegistration) -> None: ...
+    async def set_webhook(self, registration: WebhookRegistration) -> WebhookSetup | None:
+        """Register the webhook; where only the seller can (in the platform's console), return
+        what they must paste there instead."""
+        ...
 
     async def delete_webhook(self) -> None: ...
 

@@ -15,11 +15,20 @@ BOTS = "/_sandbox/telegram/bots"
 
 async def test_index_lists_the_platforms(client: httpx.AsyncClient) -> None:
     body = (await client.get("/_sandbox")).json()
-    assert body == {
-        "platforms": ["anthropic", "openai", "ozon", "telegram", "wildberries", "yandexgpt"],
+    platforms = [
+        "anthropic", "openai", "ozon", "telegram", "viber", "vk", "whatsapp", "wildberries",
+        "yandexgpt",
+    ]  # fmt: skip
+    assert {k: v for k, v in body.items() if k != "emulators"} == {
+        "platforms": platforms,
         "faults": 0,
         "busy": False,
     }
+    # Every emulator with its mount and the accounts a client can use right away.
+    emulators = {e["platform"]: e for e in body["emulators"]}
+    assert sorted(emulators) == platforms
+    assert all(e["mount"] == f"/{name}" for name, e in emulators.items())
+    assert {"token": TOKEN} in emulators["telegram"]["credentials"]
 
 
 async def test_register_bots_with_a_generated_or_given_token(client: httpx.AsyncClient) -> None:
@@ -171,7 +180,7 @@ async def test_faults_routes(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ({"platform": "whatsapp", "kind": "http_error"}, 400),
+        ({"platform": "ozon", "kind": "http_error"}, 400),
         ({"platform": "telegram", "kind": "explode"}, 422),
         ({"platform": "telegram", "kind": "http_error", "count": 1, "rate": 0.5}, 422),
         ({"platform": "telegram", "kind": "http_error", "status": 200}, 422),

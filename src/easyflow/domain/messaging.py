@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -100,6 +101,9 @@ class OutboundMessage:
     # random_id, ...) delivers a repeated attempt once. Adapters of platforms without them
     # ignore it (PlatformSpec.idempotency_keys says which).
     idempotency_key: str | None = None
+    # A pre-approved template (WhatsApp): the only thing some platforms deliver outside their
+    # customer-service window. Platforms without templates send `text`.
+    template: MessageTemplate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,3 +323,90 @@ class ConversationSummary:
     handover_reason: str | None = None
     handed_over_at: datetime | None = None
     last_message: str | None = None
+
+
+# --------------------------------------------------------------------------- webhook events
+# What a messenger's webhook carries besides customer messages, and what the hub answers.
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTemplate:
+    """A platform-approved template by name, language and its ordered body parameters."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+class DeliveryState(enum.StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    """The platform reports what became of a message the hub sent."""
+
+    event_id: str  # dedup key: the same message reaches each state once
+    platform_message_id: str
+    chat_id: str
+    state: DeliveryState
+    occurred_at: datetime
+    error_code: str | None = None
+    error: str | None = None
+
+
+class LifecycleKind(enum.StrEnum):
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    CONVERSATION_STARTED = "conversation_started"
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEvent:
+    """A customer subscribed, unsubscribed or opened the chat (no message yet)."""
+
+    event_id: str
+    kind: LifecycleKind
+    chat_id: str
+    sender: Sender
+    occurred_at: datetime
+    context: str | None = None  # Viber conversation_started: the deep link's context
+
+
+WebhookEvent = InboundMessage | DeliveryUpdate | LifecycleEvent
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSetup:
+    """What the seller pastes in the platform's console where the hub cannot register the
+    webhook itself (WhatsApp, VK): labelled values, in the console's order."""
+
+    console: str  # where, in words
+    fields: tuple[tuple[str, str], ...]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"console": self.console, **dict(self.fields)}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    """The HTTP answer a platform expects: JSON, plain text or an empty 200."""
+
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    status: int = 200
+
+    @classmethod
+    def json(cls, value: Any) -> WebhookReply:
+        return cls(json.dumps(value, separators=(",", ":")).encode(), "application/json")
+
+    @classmethod
+    def text(cls, value: str) -> WebhookReply:
+        return cls(value.encode(), "text/plain; charset=utf-8")
+
+    @classmethod
+    def empty(cls) -> WebhookReply:
+        return cls()
