@@ -180,7 +180,7 @@ async def test_faults_routes(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ({"platform": "ozon", "kind": "http_error"}, 400),
+        ({"platform": "myspace", "kind": "http_error"}, 400),
         ({"platform": "telegram", "kind": "explode"}, 422),
         ({"platform": "telegram", "kind": "http_error", "count": 1, "rate": 0.5}, 422),
         ({"platform": "telegram", "kind": "http_error", "status": 200}, 422),

@@ -114,7 +114,8 @@ def default_emulators() -> tuple[EmulatorSpec, ...]:
         EmulatorSpec(
             "yandexgpt",
             lambda c, ctx: YandexGPTSandbox(c.yandexgpt, ctx),
-            lambda _e: [{"api_key": DEMO_YANDEXGPT_KEY, "folder_id": DEMO_YANDEXGPT_FOLDER}],
+            # The folder (a setting, not a credential) is DEMO_YANDEXGPT_FOLDER.
+            lambda _e: [{"api_key": DEMO_YANDEXGPT_KEY}],
         ),
         EmulatorSpec(
             "anthropic",
@@ -170,6 +171,7 @@ class Sandbox:
     def anthropic(self) -> AnthropicSandbox:
         return self._typed("anthropic", AnthropicSandbox)
 
+    @property
     def whatsapp(self) -> WhatsAppSandbox:
         return self._typed("whatsapp", WhatsAppSandbox)
 
