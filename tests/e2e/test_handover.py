@@ -228,7 +228,7 @@ async def test_a_sticker_and_a_location_are_answered_by_the_bot(hub: Hub) -> Non
         status = (await conn.execute(text("SELECT status FROM conversations"))).scalar_one()
         stored = (
             await conn.execute(
-                text("SELECT attachments FROM messages WHERE attachments IS NOT NULL")
+                text("SELECT attachments FROM messages WHERE attachments IS NOT NULL ORDER BY id")
             )
         ).scalars()
         kinds = [json.loads(a)[0] if isinstance(a, str) else a[0] for a in stored]
