@@ -573,3 +573,23 @@ async def test_the_sandbox_refuses_what_reasoning_models_reject(harness: Harness
                 headers=auth,
             )
             assert (response.status_code, response.json()["error"]["code"]) == (400, code)
+
+
+async def test_unreachable_shared_state_costs_the_memory_not_the_answer(harness: Harness) -> None:
+    redis = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        chain, integrations = _chain(harness, RedisCooldowns(redis))
+        harness.fault("openai", kind="http_error", status=503, count=1)
+        harness.script("anthropic", "From Claude.")
+        reply = await chain.answer(1, ("openai", "anthropic"), integrations, request())
+    finally:
+        await redis.aclose()
+    assert (reply.provider, reply.text) == ("anthropic", "From Claude.")
+
+
+async def test_an_answer_the_adapter_cannot_read_moves_on(harness: Harness) -> None:
+    chain, integrations = _chain(harness, InMemoryCooldowns())
+    harness.fault("openai", kind="malformed", count=1)
+    harness.script("anthropic", "From Claude.")
+    reply = await chain.answer(1, ("openai", "anthropic"), integrations, request())
+    assert reply.provider == "anthropic"
