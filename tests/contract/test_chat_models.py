@@ -325,8 +325,9 @@ async def test_provider_specific_errors(harness: Harness) -> None:
     assert overloaded.value.status == 529
     # YandexGPT's concurrency quota: gRPC 8 in the gateway envelope.
     harness.fault("yandexgpt", kind="rate_limit", count=1)
-    with pytest.raises(RateLimitedError, match="quota limit exceed"):
+    with pytest.raises(RateLimitedError, match="gauge quota limit exceed") as quota:
         await harness.model("yandexgpt").complete(request())
+    assert quota.value.retry_after == 1.0  # a generation ends soon: a short rest
     harness.fault("yandexgpt", kind="http_error", status=400, count=1)
     with pytest.raises(Exception, match="Internal error") as rejected:
         await harness.model("yandexgpt").complete(request())
