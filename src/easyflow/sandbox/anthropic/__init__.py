@@ -25,15 +25,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from easyflow.sandbox.anthropic.checks import check_messages
+from easyflow.sandbox.anthropic.control import router
+from easyflow.sandbox.anthropic.faults import fault_error, fault_response, is_mid_stream
 from easyflow.sandbox.anthropic.wire import (
-    TYPE_OF_STATUS,
     AnthropicError,
     message,
     stream_events,
@@ -42,7 +42,7 @@ from easyflow.sandbox.anthropic.wire import (
     usage,
 )
 from easyflow.sandbox.base import SandboxContext, dumps, whole_seconds
-from easyflow.sandbox.faults import Fault, stall
+from easyflow.sandbox.faults import stall
 
 # 2023-06-01 is what the API documents and the hub sends; the 2.x SDKs pin a newer date.
 VERSIONS = ("2023-01-01", "2023-06-01", "2026-10-21")
@@ -103,7 +103,7 @@ class AnthropicSandbox:
         return self._app
 
     def control_router(self) -> APIRouter:
-        return _router(self)
+        return router(self)
 
     # -- scenario API
 
@@ -116,6 +116,9 @@ class AnthropicSandbox:
 
     def script_tool_use(self, name: str, **input_: Any) -> int:
         return self.script([ToolUse(name, input_)])
+
+    def keys(self) -> list[str]:
+        return sorted(self._keys)
 
     def requests(self, path: str | None = None) -> list[RecordedRequest]:
         return [r for r in self._requests if path is None or r.path == path]
@@ -149,10 +152,10 @@ class AnthropicSandbox:
         fault = await stall(self._ctx.faults.pick(self.slug, operation, path))
         mid_stream = None
         try:
-            if fault is not None and _is_mid_stream(fault, body):
-                mid_stream = _fault_error(fault)
+            if fault is not None and is_mid_stream(fault, body):
+                mid_stream = fault_error(fault)
             elif fault is not None:
-                response = _fault_response(fault, request_id)
+                response = fault_response(fault, request_id)
                 raise _Rendered(response)
             response = self._handle(operation, path, key, version, body, mid_stream)
         except _Rendered as rendered:
@@ -324,37 +327,6 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return [b for b in content or [] if isinstance(b, dict)]
 
 
-def _is_mid_stream(fault: Fault, body: Any) -> bool:
-    streaming = isinstance(body, dict) and bool(body.get("stream"))
-    return fault.kind == "http_error" and fault.spec.code == "mid_stream" and streaming
-
-
-def _fault_error(fault: Fault) -> AnthropicError:
-    spec = fault.spec
-    if fault.kind == "rate_limit":
-        seconds = spec.retry_after or 1.0
-        headers = {"retry-after": str(whole_seconds(seconds))}
-        return AnthropicError("rate_limit_error", spec.message or "Rate limited", headers)
-    if fault.kind == "timeout":
-        return AnthropicError("timeout_error", spec.message or "Request timed out")
-    kind = TYPE_OF_STATUS.get(spec.status, "api_error")
-    error = AnthropicError(kind, spec.message or _DEFAULT_MESSAGES.get(kind, "Internal error"))
-    error.status = spec.status
-    return error
-
-
-_DEFAULT_MESSAGES = {"overloaded_error": "Overloaded", "api_error": "Internal server error"}
-
-
-def _fault_response(fault: Fault, request_id: str) -> Response:
-    if fault.kind == "malformed":
-        return Response(b'{"id":"msg_01malformed","type":"message","content":[{"ty', 200)
-    error = _fault_error(fault)
-    if fault.spec.should_retry is not None:
-        error.headers["x-should-retry"] = "true" if fault.spec.should_retry else "false"
-    return error.response(request_id)
-
-
 def _model(model_id: str) -> dict[str, Any]:
     return {
         "type": "model",
@@ -381,46 +353,6 @@ def _try_json(raw: bytes) -> Any:
         return json.loads(raw) if raw else None
     except ValueError:
         return raw.decode(errors="replace")
-
-
-class _KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key: str = Field(min_length=1)
-
-
-class _RepliesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    replies: list[str] = Field(min_length=1)
-
-
-class _ToolUseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    input: dict[str, Any] = Field(default_factory=dict)
-
-
-def _router(emulator: AnthropicSandbox) -> APIRouter:
-    """Control routes, mounted at `/_sandbox/anthropic`."""
-    api = APIRouter(tags=["sandbox: anthropic"])
-
-    @api.post("/keys", status_code=201)
-    async def add_key(body: _KeyIn) -> dict[str, Any]:
-        emulator.add_key(body.key)
-        return {"keys": sorted(emulator._keys)}
-
-    @api.post("/replies", status_code=201)
-    async def script(body: _RepliesIn) -> dict[str, Any]:
-        return {"queued": emulator.script(body.replies)}
-
-    @api.post("/tool-uses", status_code=201)
-    async def script_tool_use(body: _ToolUseIn) -> dict[str, Any]:
-        return {"queued": emulator.script_tool_use(body.name, **body.input)}
-
-    @api.get("/requests")
-    async def requests(path: str | None = None) -> dict[str, Any]:
-        return {"requests": [r.to_dict() for r in emulator.requests(path)]}
-
-    return api
 
 
 __all__ = ["AnthropicConfig", "AnthropicSandbox", "ToolUse", "text_of"]
