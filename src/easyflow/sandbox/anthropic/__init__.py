@@ -21,7 +21,6 @@ import json
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -33,6 +32,7 @@ from starlette.routing import Route
 from easyflow.sandbox.anthropic.checks import check_messages
 from easyflow.sandbox.anthropic.control import router
 from easyflow.sandbox.anthropic.faults import fault_error, fault_response, is_mid_stream
+from easyflow.sandbox.anthropic.limits import Budget
 from easyflow.sandbox.anthropic.wire import (
     AnthropicError,
     message,
@@ -41,12 +41,11 @@ from easyflow.sandbox.anthropic.wire import (
     tokens,
     usage,
 )
-from easyflow.sandbox.base import SandboxContext, dumps, whole_seconds
+from easyflow.sandbox.base import SandboxContext, dumps
 from easyflow.sandbox.faults import stall
 
 # 2023-06-01 is what the API documents and the hub sends; the 2.x SDKs pin a newer date.
 VERSIONS = ("2023-01-01", "2023-06-01", "2026-10-21")
-WINDOW = 60.0
 
 
 @dataclass
@@ -61,6 +60,7 @@ class AnthropicConfig:
         "claude-opus-4-8",
     )
     requests_per_minute: int = 4000
+    tokens_per_minute: int = 400_000
     echo_prefix: str = "Sandbox reply to: "
 
 
@@ -136,7 +136,7 @@ class AnthropicSandbox:
         self._keys = set(self.config.api_keys)
         self._replies: deque[str | ToolUse] = deque()
         self._requests: list[RecordedRequest] = []
-        self._windows: dict[str, tuple[float, int]] = {}
+        self._budgets: dict[str, Budget] = {}
         self._ids = itertools.count(1)
 
     # -- the API
@@ -164,7 +164,7 @@ class AnthropicSandbox:
             response = error.response(request_id)
         response.headers["request-id"] = request_id
         if key in self._keys:
-            for name, value in self._limit_headers(key).items():
+            for name, value in self._budget(key).headers(self._ctx.clock()).items():
                 response.headers.setdefault(name, value)
         self._requests.append(
             RecordedRequest(
@@ -192,7 +192,8 @@ class AnthropicSandbox:
         if operation is None:
             raise AnthropicError("not_found_error", "Not Found")
         self._authenticate(key, version)
-        self._admit(str(key))
+        budget = self._budget(str(key))
+        budget.admit(self._ctx.clock())
         if operation == "models.list":
             return _json({"data": [_model(m) for m in self.config.models], "has_more": False})
         if operation == "models.retrieve":
@@ -206,11 +207,14 @@ class AnthropicSandbox:
         )
         if operation == "count_tokens":
             return _json({"input_tokens": prompt})
-        return self._message(body, prompt, mid_stream)
+        response, output = self._message(body, prompt, mid_stream)
+        budget.spend(prompt, output)
+        return response
 
     def _message(
         self, body: dict[str, Any], prompt: int, mid_stream: AnthropicError | None
-    ) -> Response:
+    ) -> tuple[Response, int]:
+        """The answer and its output tokens."""
         model, mid = str(body["model"]), self._new_id("msg_01", 22)
         scripted = self._next(body)
         if isinstance(scripted, ToolUse):
@@ -221,16 +225,17 @@ class AnthropicSandbox:
                 "input": scripted.input,
             }
             used = usage(prompt, tokens([block]))
-            return _json(message(mid, model, [block], "tool_use", used))
+            return _json(message(mid, model, [block], "tool_use", used)), tokens([block])
         text = scripted if scripted is not None else self._echo(body["messages"])
         stop = "end_turn"
         limit = body["max_tokens"]
         if tokens(text) > limit:
             text, stop = text[: limit * 4], "max_tokens"
         if body.get("stream"):
-            return _sse(stream_events(mid, model, text, stop, prompt, mid_stream))
+            return _sse(stream_events(mid, model, text, stop, prompt, mid_stream)), tokens(text)
         used = usage(prompt, tokens(text))
-        return _json(message(mid, model, [{"type": "text", "text": text}], stop, used))
+        content = [{"type": "text", "text": text}]
+        return _json(message(mid, model, content, stop, used)), tokens(text)
 
     def _authenticate(self, key: str | None, version: str | None) -> None:
         if not key or key not in self._keys:
@@ -249,31 +254,11 @@ class AnthropicSandbox:
             raise AnthropicError("not_found_error", f"model: {model}")
         return model
 
-    def _admit(self, key: str) -> None:
-        now = self._ctx.clock()
-        start, count = self._windows.get(key, (now, 0))
-        if now >= start + WINDOW:
-            start, count = now, 0
-        if count >= self.config.requests_per_minute:
-            wait = start + WINDOW - now
-            raise AnthropicError(
-                "rate_limit_error",
-                "This request would exceed your organization's rate limit of "
-                f"{self.config.requests_per_minute} requests per minute.",
-                headers={"retry-after": str(whole_seconds(wait))},
-            )
-        self._windows[key] = (start, count + 1)
-
-    def _limit_headers(self, key: str) -> dict[str, str]:
-        now = self._ctx.clock()
-        start, count = self._windows.get(key, (now, 0))
-        reset = datetime.fromtimestamp(start + WINDOW, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        limit = self.config.requests_per_minute
-        return {
-            "anthropic-ratelimit-requests-limit": str(limit),
-            "anthropic-ratelimit-requests-remaining": str(max(0, limit - count)),
-            "anthropic-ratelimit-requests-reset": reset,
-        }
+    def _budget(self, key: str) -> Budget:
+        if key not in self._budgets:
+            config = self.config
+            self._budgets[key] = Budget(config.requests_per_minute, config.tokens_per_minute)
+        return self._budgets[key]
 
     def _next(self, body: dict[str, Any]) -> str | ToolUse | None:
         if not self._replies:
