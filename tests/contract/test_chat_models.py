@@ -553,9 +553,10 @@ async def test_openai_sends_only_what_the_model_family_accepts(
     assert reply.text and not reply.handover  # the sandbox refuses what the real API refuses
     [sent] = harness.requests("openai")
     body = sent.body
-    assert body["model"] == model and body["max_completion_tokens"] == 500
-    assert "max_tokens" not in body
+    assert body["model"] == model and "max_tokens" not in body
+    assert body["max_completion_tokens"] == (2000 if reasoning else 500)
     assert ("temperature" in body) is not reasoning
+    assert body.get("reasoning_effort") == ("low" if reasoning else None)
     assert body["messages"][0]["role"] == ("developer" if reasoning else "system")
 
 
@@ -564,13 +565,14 @@ async def test_the_sandbox_refuses_what_reasoning_models_reject(harness: Harness
     auth = {"Authorization": f"Bearer {KEYS['openai']}"}
     messages = [{"role": "user", "content": "hi"}]
     async with http:
-        for extra, code in (
-            ({"temperature": 0.3}, "unsupported_value"),
-            ({"max_tokens": 100}, "unsupported_parameter"),
+        for model, extra, code in (
+            ("o4-mini", {"temperature": 0.3}, "unsupported_value"),
+            ("o4-mini", {"max_tokens": 100}, "unsupported_parameter"),
+            ("gpt-4.1-mini", {"reasoning_effort": "low"}, "unsupported_parameter"),
         ):
             response = await http.post(
                 f"{SANDBOX}/openai/v1/chat/completions",
-                json={"model": "o4-mini", "messages": messages, **extra},
+                json={"model": model, "messages": messages, **extra},
                 headers=auth,
             )
             assert (response.status_code, response.json()["error"]["code"]) == (400, code)

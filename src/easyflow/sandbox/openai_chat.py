@@ -3,7 +3,8 @@ Responses input items), model families' parameters, tools and tool results,
 `response_format` (json_object, json_schema), `n`, and replies cut at the token limit.
 
 Reasoning models (o1, o3, o4, gpt-5 but not gpt-5-chat) refuse `max_tokens` and any
-`temperature` but the default with the API's own 400s; a `tool` message must answer a
+`temperature` but the default, other models refuse `reasoning_effort`, with the API's own
+400s; a `tool` message must answer a
 preceding assistant message's `tool_calls`, and every call must be answered. A scripted tool
 call is served only when the request offers that function; its id comes from the emulator.
 """
@@ -38,6 +39,13 @@ def check_request(model: str, body: dict[str, Any], messages: list[dict[str, Any
     """Raise the API's 400 for what this request gets wrong; return `n`."""
     if is_reasoning(model):
         _check_reasoning(body)
+    elif "reasoning_effort" in body:
+        raise OpenAIError(
+            400,
+            "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+            param="reasoning_effort",
+            code="unsupported_parameter",
+        )
     _check_tool_messages(messages)
     _check_tools(body.get("tools"))
     _check_response_format(body.get("response_format"), messages)
