@@ -288,6 +288,30 @@ def add_anthropic(
     console.print(f"anthropic integration [bold]{integration.id}[/bold] connected")
 
 
+@ai_app.command("providers")
+def ai_providers(
+    tenant: TenantOpt,
+    providers: Annotated[list[str], typer.Argument(help="In order, e.g. yandexgpt openai local")],
+) -> None:
+    """Set the order in which the tenant's AI providers are asked (local always ends it)."""
+    from dataclasses import replace
+
+    from easyflow.domain.errors import InvalidRequestError
+    from easyflow.domain.tenancy import PlatformKind
+
+    async def work(c: Any) -> tuple[str, ...]:
+        for provider in providers:
+            if c.adapters.platform_kind(provider) is not PlatformKind.AI:
+                raise InvalidRequestError(f"{provider!r} is not an AI provider")
+        current = await c.tenants.get(tenant)
+        chain = tuple(dict.fromkeys([*providers, "local"]))
+        await c.tenants.set_ai_profile(tenant, replace(current.ai_profile, providers=chain))
+        return chain
+
+    chain = _run(work)
+    console.print(f"AI providers of tenant {tenant}: {' -> '.join(chain)}")
+
+
 @ai_app.command("costs")
 def ai_costs(tenant: TenantOpt) -> None:
     """This month's AI replies, tokens and estimated cost per provider and model."""

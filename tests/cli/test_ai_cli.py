@@ -43,6 +43,12 @@ def test_add_the_ai_providers_and_refuse_unknown_models(cli_env: CliEnv) -> None
         "--api-key", DEMO_YANDEXGPT_KEY, "--folder-id", "b1gnotmyfolder000000",
     )  # fmt: skip
     assert "denied" in words(wrong_folder.output)
+    chain = ok("ai", "providers", "--tenant", tenant, "anthropic", "yandexgpt")
+    assert "anthropic -> yandexgpt -> local" in chain
+    unknown = easyflow("ai", "providers", "--tenant", tenant, "gigachat")
+    assert unknown.exit_code == 1 and "unknown platform 'gigachat'" in words(unknown.output)
+    not_ai = easyflow("ai", "providers", "--tenant", tenant, "telegram")
+    assert "'telegram' is not an AI provider" in words(not_ai.output)
     listed = ok("integrations", "list", "--tenant", tenant)
     assert len(re.findall(r"│\s*(yandexgpt|anthropic|openai)\s*│\s*\1\s*│", listed)) == 2
     assert DEMO_YANDEXGPT_KEY not in listed and DEMO_ANTHROPIC_KEY not in listed

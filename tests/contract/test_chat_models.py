@@ -325,8 +325,9 @@ async def test_provider_specific_errors(harness: Harness) -> None:
     assert overloaded.value.status == 529
     # YandexGPT's concurrency quota: gRPC 8 in the gateway envelope.
     harness.fault("yandexgpt", kind="rate_limit", count=1)
-    with pytest.raises(RateLimitedError, match="quota limit exceed"):
+    with pytest.raises(RateLimitedError, match="gauge quota limit exceed") as quota:
         await harness.model("yandexgpt").complete(request())
+    assert quota.value.retry_after == 1.0  # a generation ends soon: a short rest
     harness.fault("yandexgpt", kind="http_error", status=400, count=1)
     with pytest.raises(Exception, match="Internal error") as rejected:
         await harness.model("yandexgpt").complete(request())
@@ -552,9 +553,10 @@ async def test_openai_sends_only_what_the_model_family_accepts(
     assert reply.text and not reply.handover  # the sandbox refuses what the real API refuses
     [sent] = harness.requests("openai")
     body = sent.body
-    assert body["model"] == model and body["max_completion_tokens"] == 500
-    assert "max_tokens" not in body
+    assert body["model"] == model and "max_tokens" not in body
+    assert body["max_completion_tokens"] == (2000 if reasoning else 500)
     assert ("temperature" in body) is not reasoning
+    assert body.get("reasoning_effort") == ("low" if reasoning else None)
     assert body["messages"][0]["role"] == ("developer" if reasoning else "system")
 
 
@@ -563,13 +565,34 @@ async def test_the_sandbox_refuses_what_reasoning_models_reject(harness: Harness
     auth = {"Authorization": f"Bearer {KEYS['openai']}"}
     messages = [{"role": "user", "content": "hi"}]
     async with http:
-        for extra, code in (
-            ({"temperature": 0.3}, "unsupported_value"),
-            ({"max_tokens": 100}, "unsupported_parameter"),
+        for model, extra, code in (
+            ("o4-mini", {"temperature": 0.3}, "unsupported_value"),
+            ("o4-mini", {"max_tokens": 100}, "unsupported_parameter"),
+            ("gpt-4.1-mini", {"reasoning_effort": "low"}, "unsupported_parameter"),
         ):
             response = await http.post(
                 f"{SANDBOX}/openai/v1/chat/completions",
-                json={"model": "o4-mini", "messages": messages, **extra},
+                json={"model": model, "messages": messages, **extra},
                 headers=auth,
             )
             assert (response.status_code, response.json()["error"]["code"]) == (400, code)
+
+
+async def test_unreachable_shared_state_costs_the_memory_not_the_answer(harness: Harness) -> None:
+    redis = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        chain, integrations = _chain(harness, RedisCooldowns(redis))
+        harness.fault("openai", kind="http_error", status=503, count=1)
+        harness.script("anthropic", "From Claude.")
+        reply = await chain.answer(1, ("openai", "anthropic"), integrations, request())
+    finally:
+        await redis.aclose()
+    assert (reply.provider, reply.text) == ("anthropic", "From Claude.")
+
+
+async def test_an_answer_the_adapter_cannot_read_moves_on(harness: Harness) -> None:
+    chain, integrations = _chain(harness, InMemoryCooldowns())
+    harness.fault("openai", kind="malformed", count=1)
+    harness.script("anthropic", "From Claude.")
+    reply = await chain.answer(1, ("openai", "anthropic"), integrations, request())
+    assert reply.provider == "anthropic"

@@ -36,6 +36,10 @@ async def test_a_message_and_its_headers(client: httpx.AsyncClient) -> None:
     assert response.headers["anthropic-ratelimit-requests-limit"] == "4000"
     assert response.headers["anthropic-ratelimit-requests-remaining"] == "3999"
     assert response.headers["anthropic-ratelimit-requests-reset"].endswith("Z")
+    assert response.headers["anthropic-ratelimit-tokens-limit"] == "400000"
+    # This answer's tokens (5 in, 9 out) are counted already.
+    assert response.headers["anthropic-ratelimit-input-tokens-remaining"] == str(400_000 - 5)
+    assert response.headers["anthropic-ratelimit-output-tokens-remaining"] == str(400_000 - 9)
 
 
 async def test_what_the_api_refuses(client: httpx.AsyncClient) -> None:
@@ -60,7 +64,7 @@ async def test_what_the_api_refuses(client: httpx.AsyncClient) -> None:
         assert error["request_id"] == response.headers["request-id"]
 
 
-async def test_the_per_minute_budget_is_a_real_429() -> None:
+async def test_the_per_minute_budgets_are_a_real_429() -> None:
     clock = ManualClock()
     config = SandboxConfig.demo()
     config.anthropic = AnthropicConfig(api_keys=[DEMO_ANTHROPIC_KEY], requests_per_minute=2)
@@ -76,6 +80,14 @@ async def test_the_per_minute_budget_is_a_real_429() -> None:
             assert limited.headers["retry-after"] == "50"
             clock.advance(50)
             assert (await post(http, BODY)).status_code == 200
+    config.anthropic = AnthropicConfig(api_keys=[DEMO_ANTHROPIC_KEY], tokens_per_minute=20)
+    async with create_sandbox_app(config, clock=clock) as sandbox:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(sandbox), base_url="http://s")
+        async with http:
+            sandbox.anthropic.script(["x" * 200])  # a minute's tokens in one answer
+            assert (await post(http, BODY)).status_code == 200
+            spent = await post(http, BODY)
+            assert spent.status_code == 429 and "20 tokens per minute" in spent.text
 
 
 async def test_count_tokens_and_models(client: httpx.AsyncClient) -> None:

@@ -22,6 +22,9 @@ _SECRET_VALUES = (
     re.compile(r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token, even after "bot"
     re.compile(r"\b(sk|ef)[-_][A-Za-z0-9_-]{16,}\b"),  # OpenAI / Easy Flow API keys
     re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]{8,}"),
+    # Yandex Cloud: an API key (AQVN…), an IAM token (t1.…), either after "Api-Key".
+    re.compile(r"\b(AQVN[A-Za-z0-9_-]{20,}|t1\.[A-Za-z0-9_.-]{20,})"),
+    re.compile(r"(?i)\bApi-Key\s+[A-Za-z0-9._~+/=-]{8,}"),
 )
 REDACTED = "***"
 

@@ -30,7 +30,11 @@ class LlmSettings:
 
 
 def read(
-    platform: str, settings: Mapping[str, Any], default_model: str, tokens_key: str = "max_tokens"
+    platform: str,
+    settings: Mapping[str, Any],
+    default_model: str,
+    tokens_key: str = "max_tokens",
+    default_tokens: int = 500,
 ) -> LlmSettings:
     model = str(settings.get("model") or default_model)
     if not _MODEL.fullmatch(model):
@@ -40,7 +44,9 @@ def read(
     return LlmSettings(
         model=model,
         temperature=_number(platform, settings, "temperature", 0.3, 0.0, 2.0),
-        max_tokens=int(_number(platform, settings, tokens_key, 500, 1, 100_000, whole=True)),
+        max_tokens=int(
+            _number(platform, settings, tokens_key, default_tokens, 1, 100_000, whole=True)
+        ),
         tools=_flag(platform, settings, "tools"),
         timeout_seconds=timeout(settings),
     )

@@ -9,8 +9,9 @@ Quirks kept here as code:
 - `message.content` can be null (tool calls, refusals): a tool call is answered and the
   model asked again; a refusal is a handover, not a reply;
 - model families reject parameters others need (`FAMILIES`): reasoning models (o1, o3, o4,
-  gpt-5) refuse `temperature` and `max_tokens` and take `max_completion_tokens`, and read
-  instructions as the `developer` role;
+  gpt-5) refuse `temperature` and `max_tokens` and take `max_completion_tokens`, read
+  instructions as the `developer` role, and get `reasoning_effort: low` with room for their
+  reasoning tokens (other models refuse `reasoning_effort`);
 - the model is checked when the integration is added (`GET /models/{model}`: 404
   `model_not_found`), so a typo fails once, at set-up, not on every customer message.
 """
@@ -86,9 +87,15 @@ class Family:
     temperature: bool  # False: only the default is accepted, so none is sent
     tokens_param: str  # the name of the output-token limit
     instructions_role: str
+    # Reasoning models think in tokens that count against the limit: a support answer needs
+    # little thought ("low"), and a limit with room for it, or the answer comes back empty.
+    reasoning_effort: str | None = None  # not sent when None: other models refuse it
+    default_tokens: int = 500
 
 
-REASONING = Family(("o1", "o3", "o4", "gpt-5"), False, "max_completion_tokens", "developer")
+REASONING = Family(
+    ("o1", "o3", "o4", "gpt-5"), False, "max_completion_tokens", "developer", "low", 2000
+)
 # gpt-5-chat is the non-reasoning model behind ChatGPT: it takes a temperature.
 CHAT = Family(("gpt-5-chat",), True, "max_completion_tokens", "system")
 CLASSIC = Family((), True, "max_completion_tokens", "system")
@@ -184,6 +191,8 @@ class OpenAIChatModel:
         if self._family.temperature:
             payload["temperature"] = self._temperature
         payload[self._family.tokens_param] = self._max_tokens
+        if self._family.reasoning_effort:
+            payload["reasoning_effort"] = self._family.reasoning_effort
         if self._tools:
             payload["tools"] = _tools()
         return payload
@@ -249,7 +258,9 @@ def _tool_result(request: ChatRequest, call: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_adapter(client: PlatformClient, settings: dict[str, Any]) -> OpenAIChatModel:
-    read = llm_settings.read(_NAME, settings, DEFAULT_MODEL, "max_completion_tokens")
+    model = str(settings.get("model") or DEFAULT_MODEL)
+    tokens = family(model).default_tokens
+    read = llm_settings.read(_NAME, settings, DEFAULT_MODEL, "max_completion_tokens", tokens)
     return OpenAIChatModel(
         client,
         model=read.model,

@@ -34,13 +34,16 @@ from easyflow.sandbox.openai_chat import (
     ScriptedToolCall,
     check_request,
     formatted,
+    input_items,
+    last_user_text,
+    messages_of,
     offered,
     tool_call_message,
+    truncate,
 )
 from easyflow.sandbox.openai_control import router
 from easyflow.sandbox.openai_limits import Budget, fault_response
 from easyflow.sandbox.openai_wire import (
-    ROLES,
     OpenAIError,
     Usage,
     chat_chunks,
@@ -219,7 +222,7 @@ class OpenAISandbox:
     def _chat(self, call: _Call) -> Response:
         body = call.body
         model = self._model(body.get("model"))
-        messages = _messages(body)
+        messages = messages_of(body)
         n = check_request(model, body, messages)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         prompt = sum(tokens(content_text(m.get("content"))) for m in messages)
@@ -232,9 +235,9 @@ class OpenAISandbox:
             result = chat_completion(cid, created, model, "", "tool_calls", usage)
             result["choices"][0]["message"] = message
             return _json(result)
-        text = scripted if scripted is not None else self._echo(_last_user_text(messages))
+        text = scripted if scripted is not None else self._echo(last_user_text(messages))
         text = formatted(text, body.get("response_format"))
-        reply, finish = _truncate(text, limit)
+        reply, finish = truncate(text, limit)
         usage = Usage(prompt, tokens(reply) * n)
         self._budget(call.key).spend(usage.total)
         if body.get("stream"):
@@ -248,11 +251,11 @@ class OpenAISandbox:
     def _responses(self, call: _Call) -> Response:
         body = call.body
         model = self._model(body.get("model"))
-        items = _input_items(body.get("input"))
+        items = input_items(body.get("input"))
         prompt = content_text(body.get("instructions")) + "".join(
             content_text(i.get("content")) for i in items
         )
-        reply, _ = _truncate(self._reply(_last_user_text(items)), body.get("max_output_tokens"))
+        reply, _ = truncate(self._reply(last_user_text(items)), body.get("max_output_tokens"))
         usage = Usage(tokens(prompt), tokens(reply))
         self._budget(call.key).spend(usage.total)
         rid, mid = self._new_id("resp_", 32), self._new_id("msg_", 32)
@@ -389,61 +392,6 @@ def _json_body(raw: bytes) -> dict[str, Any]:
             "valid JSON.)",
         )
     return body
-
-
-def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    messages = body.get("messages")
-    if messages is None:
-        raise OpenAIError(
-            400,
-            "Missing required parameter: 'messages'.",
-            param="messages",
-            code="missing_required_parameter",
-        )
-    if not isinstance(messages, list) or not messages:
-        raise OpenAIError(
-            400,
-            "Invalid 'messages': empty array. Expected an array with "
-            "minimum length 1, but got an empty array instead.",
-            param="messages",
-            code="empty_array",
-        )
-    for i, message in enumerate(messages):
-        role = message.get("role") if isinstance(message, dict) else None
-        if role not in ROLES:
-            raise OpenAIError(
-                400,
-                f"Invalid value: {role!r}. Supported values are: "
-                + ", ".join(f"'{r}'" for r in ROLES)
-                + ".",
-                param=f"messages[{i}].role",
-                code="invalid_value",
-            )
-    return messages
-
-
-def _input_items(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, str):
-        return [{"role": "user", "content": value}]
-    if isinstance(value, list) and all(isinstance(i, dict) for i in value):
-        return value
-    raise OpenAIError(
-        400,
-        "Missing required parameter: 'input'.",
-        param="input",
-        code="missing_required_parameter",
-    )
-
-
-def _last_user_text(messages: list[dict[str, Any]]) -> str:
-    users = [m for m in messages if m.get("role", "user") == "user"]
-    return content_text(users[-1].get("content")) if users else ""
-
-
-def _truncate(reply: str, limit: Any) -> tuple[str, str]:
-    if isinstance(limit, int) and limit > 0 and tokens(reply) > limit:
-        return reply[: limit * 4], "length"
-    return reply, "stop"
 
 
 def _model(model_id: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""What the OpenAI emulator checks and answers in a chat completion beyond plain text
-(docs/ai.md): model families' parameters, tools and tool results,
-`response_format` (json_object, json_schema) and `n`.
+"""What the OpenAI emulator checks and answers in a request (docs/ai.md): the messages (or
+Responses input items), model families' parameters, tools and tool results,
+`response_format` (json_object, json_schema), `n`, and replies cut at the token limit.
 
 Reasoning models (o1, o3, o4, gpt-5 but not gpt-5-chat) refuse `max_tokens` and any
-`temperature` but the default with the API's own 400s; a `tool` message must answer a
+`temperature` but the default, other models refuse `reasoning_effort`, with the API's own
+400s; a `tool` message must answer a
 preceding assistant message's `tool_calls`, and every call must be answered. A scripted tool
 call is served only when the request offers that function; its id comes from the emulator.
 """
@@ -14,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from easyflow.sandbox.openai_wire import OpenAIError, content_text
+from easyflow.sandbox.openai_wire import ROLES, OpenAIError, content_text, tokens
 
 # The API's own family facts, kept apart from the adapter's so a wrong adapter table fails.
 _REASONING = ("o1", "o3", "o4", "gpt-5")
@@ -38,6 +39,13 @@ def check_request(model: str, body: dict[str, Any], messages: list[dict[str, Any
     """Raise the API's 400 for what this request gets wrong; return `n`."""
     if is_reasoning(model):
         _check_reasoning(body)
+    elif "reasoning_effort" in body:
+        raise OpenAIError(
+            400,
+            "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+            param="reasoning_effort",
+            code="unsupported_parameter",
+        )
     _check_tool_messages(messages)
     _check_tools(body.get("tools"))
     _check_response_format(body.get("response_format"), messages)
@@ -222,3 +230,58 @@ def tool_call_message(call_id: str, call: ScriptedToolCall) -> dict[str, Any]:
             }
         ],
     }
+
+
+def messages_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    if messages is None:
+        raise OpenAIError(
+            400,
+            "Missing required parameter: 'messages'.",
+            param="messages",
+            code="missing_required_parameter",
+        )
+    if not isinstance(messages, list) or not messages:
+        raise OpenAIError(
+            400,
+            "Invalid 'messages': empty array. Expected an array with "
+            "minimum length 1, but got an empty array instead.",
+            param="messages",
+            code="empty_array",
+        )
+    for i, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ROLES:
+            raise OpenAIError(
+                400,
+                f"Invalid value: {role!r}. Supported values are: "
+                + ", ".join(f"'{r}'" for r in ROLES)
+                + ".",
+                param=f"messages[{i}].role",
+                code="invalid_value",
+            )
+    return messages
+
+
+def input_items(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    if isinstance(value, list) and all(isinstance(i, dict) for i in value):
+        return value
+    raise OpenAIError(
+        400,
+        "Missing required parameter: 'input'.",
+        param="input",
+        code="missing_required_parameter",
+    )
+
+
+def last_user_text(messages: list[dict[str, Any]]) -> str:
+    users = [m for m in messages if m.get("role", "user") == "user"]
+    return content_text(users[-1].get("content")) if users else ""
+
+
+def truncate(reply: str, limit: Any) -> tuple[str, str]:
+    if isinstance(limit, int) and limit > 0 and tokens(reply) > limit:
+        return reply[: limit * 4], "length"
+    return reply, "stop"

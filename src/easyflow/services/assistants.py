@@ -120,6 +120,13 @@ class AssistantChain:
             except PlatformError as exc:
                 await self._failed(tenant_id, link, exc)
                 continue
+            except Exception as exc:
+                # An answer the adapter could not read (a bug, a shape no document mentions)
+                # is that provider failing, never the customer's message failing.
+                log.exception("ai provider answer unreadable", provider=link.provider)
+                error = RetryableError(f"unreadable answer: {exc!r}", platform=link.provider)
+                await self._failed(tenant_id, link, error)
+                continue
             await self._guard(self._cooldowns.succeeded(link.key))
             self._count(reply)
             return reply

@@ -21,6 +21,7 @@ from easyflow.domain.errors import (
 from easyflow.http import RawResponse
 
 _NAME = "yandexgpt"
+GAUGE_QUOTA_WAIT = 1.0  # seconds
 
 # gRPC code -> what the caller does (google.rpc.Code).
 GRPC_ERRORS: dict[int, type[PlatformError]] = {
@@ -58,4 +59,14 @@ def classify(response: RawResponse) -> Any:
     error = error or HTTP_ERRORS.get(status)
     if error is None:
         error = RetryableError if status >= 500 or status == 408 else RejectedError
+    if error is RateLimitedError:
+        raise RateLimitedError(
+            message, platform=_NAME, status=status, retry_after=_quota_wait(message)
+        )
     raise error(message, platform=_NAME, status=status)
+
+
+def _quota_wait(message: str) -> float | None:
+    """A `gauge` quota counts generations running now (10 per model): one ends within
+    seconds, so a short rest. A `rate` quota (requests per hour) gives no hint: back off."""
+    return GAUGE_QUOTA_WAIT if "gauge quota" in message else None

@@ -21,19 +21,19 @@ import json
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from easyflow.sandbox.anthropic.checks import check_messages
+from easyflow.sandbox.anthropic.control import router
+from easyflow.sandbox.anthropic.faults import fault_error, fault_response, is_mid_stream
+from easyflow.sandbox.anthropic.limits import Budget
 from easyflow.sandbox.anthropic.wire import (
-    TYPE_OF_STATUS,
     AnthropicError,
     message,
     stream_events,
@@ -41,12 +41,11 @@ from easyflow.sandbox.anthropic.wire import (
     tokens,
     usage,
 )
-from easyflow.sandbox.base import SandboxContext, dumps, whole_seconds
-from easyflow.sandbox.faults import Fault, stall
+from easyflow.sandbox.base import SandboxContext, dumps
+from easyflow.sandbox.faults import stall
 
 # 2023-06-01 is what the API documents and the hub sends; the 2.x SDKs pin a newer date.
 VERSIONS = ("2023-01-01", "2023-06-01", "2026-10-21")
-WINDOW = 60.0
 
 
 @dataclass
@@ -61,6 +60,7 @@ class AnthropicConfig:
         "claude-opus-4-8",
     )
     requests_per_minute: int = 4000
+    tokens_per_minute: int = 400_000
     echo_prefix: str = "Sandbox reply to: "
 
 
@@ -103,7 +103,7 @@ class AnthropicSandbox:
         return self._app
 
     def control_router(self) -> APIRouter:
-        return _router(self)
+        return router(self)
 
     # -- scenario API
 
@@ -116,6 +116,9 @@ class AnthropicSandbox:
 
     def script_tool_use(self, name: str, **input_: Any) -> int:
         return self.script([ToolUse(name, input_)])
+
+    def keys(self) -> list[str]:
+        return sorted(self._keys)
 
     def requests(self, path: str | None = None) -> list[RecordedRequest]:
         return [r for r in self._requests if path is None or r.path == path]
@@ -133,7 +136,7 @@ class AnthropicSandbox:
         self._keys = set(self.config.api_keys)
         self._replies: deque[str | ToolUse] = deque()
         self._requests: list[RecordedRequest] = []
-        self._windows: dict[str, tuple[float, int]] = {}
+        self._budgets: dict[str, Budget] = {}
         self._ids = itertools.count(1)
 
     # -- the API
@@ -149,10 +152,10 @@ class AnthropicSandbox:
         fault = await stall(self._ctx.faults.pick(self.slug, operation, path))
         mid_stream = None
         try:
-            if fault is not None and _is_mid_stream(fault, body):
-                mid_stream = _fault_error(fault)
+            if fault is not None and is_mid_stream(fault, body):
+                mid_stream = fault_error(fault)
             elif fault is not None:
-                response = _fault_response(fault, request_id)
+                response = fault_response(fault, request_id)
                 raise _Rendered(response)
             response = self._handle(operation, path, key, version, body, mid_stream)
         except _Rendered as rendered:
@@ -161,7 +164,7 @@ class AnthropicSandbox:
             response = error.response(request_id)
         response.headers["request-id"] = request_id
         if key in self._keys:
-            for name, value in self._limit_headers(key).items():
+            for name, value in self._budget(key).headers(self._ctx.clock()).items():
                 response.headers.setdefault(name, value)
         self._requests.append(
             RecordedRequest(
@@ -189,7 +192,8 @@ class AnthropicSandbox:
         if operation is None:
             raise AnthropicError("not_found_error", "Not Found")
         self._authenticate(key, version)
-        self._admit(str(key))
+        budget = self._budget(str(key))
+        budget.admit(self._ctx.clock())
         if operation == "models.list":
             return _json({"data": [_model(m) for m in self.config.models], "has_more": False})
         if operation == "models.retrieve":
@@ -203,11 +207,14 @@ class AnthropicSandbox:
         )
         if operation == "count_tokens":
             return _json({"input_tokens": prompt})
-        return self._message(body, prompt, mid_stream)
+        response, output = self._message(body, prompt, mid_stream)
+        budget.spend(prompt, output)
+        return response
 
     def _message(
         self, body: dict[str, Any], prompt: int, mid_stream: AnthropicError | None
-    ) -> Response:
+    ) -> tuple[Response, int]:
+        """The answer and its output tokens."""
         model, mid = str(body["model"]), self._new_id("msg_01", 22)
         scripted = self._next(body)
         if isinstance(scripted, ToolUse):
@@ -218,16 +225,17 @@ class AnthropicSandbox:
                 "input": scripted.input,
             }
             used = usage(prompt, tokens([block]))
-            return _json(message(mid, model, [block], "tool_use", used))
+            return _json(message(mid, model, [block], "tool_use", used)), tokens([block])
         text = scripted if scripted is not None else self._echo(body["messages"])
         stop = "end_turn"
         limit = body["max_tokens"]
         if tokens(text) > limit:
             text, stop = text[: limit * 4], "max_tokens"
         if body.get("stream"):
-            return _sse(stream_events(mid, model, text, stop, prompt, mid_stream))
+            return _sse(stream_events(mid, model, text, stop, prompt, mid_stream)), tokens(text)
         used = usage(prompt, tokens(text))
-        return _json(message(mid, model, [{"type": "text", "text": text}], stop, used))
+        content = [{"type": "text", "text": text}]
+        return _json(message(mid, model, content, stop, used)), tokens(text)
 
     def _authenticate(self, key: str | None, version: str | None) -> None:
         if not key or key not in self._keys:
@@ -246,31 +254,11 @@ class AnthropicSandbox:
             raise AnthropicError("not_found_error", f"model: {model}")
         return model
 
-    def _admit(self, key: str) -> None:
-        now = self._ctx.clock()
-        start, count = self._windows.get(key, (now, 0))
-        if now >= start + WINDOW:
-            start, count = now, 0
-        if count >= self.config.requests_per_minute:
-            wait = start + WINDOW - now
-            raise AnthropicError(
-                "rate_limit_error",
-                "This request would exceed your organization's rate limit of "
-                f"{self.config.requests_per_minute} requests per minute.",
-                headers={"retry-after": str(whole_seconds(wait))},
-            )
-        self._windows[key] = (start, count + 1)
-
-    def _limit_headers(self, key: str) -> dict[str, str]:
-        now = self._ctx.clock()
-        start, count = self._windows.get(key, (now, 0))
-        reset = datetime.fromtimestamp(start + WINDOW, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        limit = self.config.requests_per_minute
-        return {
-            "anthropic-ratelimit-requests-limit": str(limit),
-            "anthropic-ratelimit-requests-remaining": str(max(0, limit - count)),
-            "anthropic-ratelimit-requests-reset": reset,
-        }
+    def _budget(self, key: str) -> Budget:
+        if key not in self._budgets:
+            config = self.config
+            self._budgets[key] = Budget(config.requests_per_minute, config.tokens_per_minute)
+        return self._budgets[key]
 
     def _next(self, body: dict[str, Any]) -> str | ToolUse | None:
         if not self._replies:
@@ -324,37 +312,6 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return [b for b in content or [] if isinstance(b, dict)]
 
 
-def _is_mid_stream(fault: Fault, body: Any) -> bool:
-    streaming = isinstance(body, dict) and bool(body.get("stream"))
-    return fault.kind == "http_error" and fault.spec.code == "mid_stream" and streaming
-
-
-def _fault_error(fault: Fault) -> AnthropicError:
-    spec = fault.spec
-    if fault.kind == "rate_limit":
-        seconds = spec.retry_after or 1.0
-        headers = {"retry-after": str(whole_seconds(seconds))}
-        return AnthropicError("rate_limit_error", spec.message or "Rate limited", headers)
-    if fault.kind == "timeout":
-        return AnthropicError("timeout_error", spec.message or "Request timed out")
-    kind = TYPE_OF_STATUS.get(spec.status, "api_error")
-    error = AnthropicError(kind, spec.message or _DEFAULT_MESSAGES.get(kind, "Internal error"))
-    error.status = spec.status
-    return error
-
-
-_DEFAULT_MESSAGES = {"overloaded_error": "Overloaded", "api_error": "Internal server error"}
-
-
-def _fault_response(fault: Fault, request_id: str) -> Response:
-    if fault.kind == "malformed":
-        return Response(b'{"id":"msg_01malformed","type":"message","content":[{"ty', 200)
-    error = _fault_error(fault)
-    if fault.spec.should_retry is not None:
-        error.headers["x-should-retry"] = "true" if fault.spec.should_retry else "false"
-    return error.response(request_id)
-
-
 def _model(model_id: str) -> dict[str, Any]:
     return {
         "type": "model",
@@ -381,46 +338,6 @@ def _try_json(raw: bytes) -> Any:
         return json.loads(raw) if raw else None
     except ValueError:
         return raw.decode(errors="replace")
-
-
-class _KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key: str = Field(min_length=1)
-
-
-class _RepliesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    replies: list[str] = Field(min_length=1)
-
-
-class _ToolUseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    input: dict[str, Any] = Field(default_factory=dict)
-
-
-def _router(emulator: AnthropicSandbox) -> APIRouter:
-    """Control routes, mounted at `/_sandbox/anthropic`."""
-    api = APIRouter(tags=["sandbox: anthropic"])
-
-    @api.post("/keys", status_code=201)
-    async def add_key(body: _KeyIn) -> dict[str, Any]:
-        emulator.add_key(body.key)
-        return {"keys": sorted(emulator._keys)}
-
-    @api.post("/replies", status_code=201)
-    async def script(body: _RepliesIn) -> dict[str, Any]:
-        return {"queued": emulator.script(body.replies)}
-
-    @api.post("/tool-uses", status_code=201)
-    async def script_tool_use(body: _ToolUseIn) -> dict[str, Any]:
-        return {"queued": emulator.script_tool_use(body.name, **body.input)}
-
-    @api.get("/requests")
-    async def requests(path: str | None = None) -> dict[str, Any]:
-        return {"requests": [r.to_dict() for r in emulator.requests(path)]}
-
-    return api
 
 
 __all__ = ["AnthropicConfig", "AnthropicSandbox", "ToolUse", "text_of"]
