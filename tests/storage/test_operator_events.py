@@ -110,3 +110,17 @@ async def test_an_unreadable_secret_holds_up_no_other_tenant(
     status, attempts, error = await _delivery(uow_factory, lost)
     assert (status, attempts) == (DeliveryStatus.DEAD, 1)
     assert "unreadable" in str(error)
+
+
+async def test_key_rotation_rewrites_webhook_secrets(
+    uow_factory: SqlUnitOfWorkFactory, encryption_key: str
+) -> None:
+    tenant, secret = await _tenant_with_event(uow_factory, "https://ok.example/h")
+    new_key = Fernet.generate_key().decode()
+    rotating = SqlUnitOfWorkFactory(uow_factory.engine, CredentialCipher([new_key, encryption_key]))
+    async with rotating() as uow:
+        await uow.reencrypt_secrets()
+        await uow.commit()
+    only_new = SqlUnitOfWorkFactory(uow_factory.engine, CredentialCipher([new_key]))
+    async with only_new() as uow:
+        assert await uow.handover.webhook_secret(tenant) == secret
