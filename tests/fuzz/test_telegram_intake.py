@@ -154,6 +154,7 @@ async def _authenticated(hub: Hub, secret: str, body: bytes) -> None:
         "messages",
         "outbox",
         "ai_usage",
+        "operator_events",  # a handover tells the operators
     }, "an update changed tables the intake never writes: " + describe(response, body)
 
 

@@ -40,6 +40,7 @@ HandoverKeyword = Annotated[
 MediaKind = Literal[
     "photo", "video", "voice", "audio", "document", "sticker", "contact", "location"
 ]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Operator = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 assert set(MediaKind.__args__) == set(MEDIA_KINDS)  # type: ignore[attr-defined]
 
@@ -49,8 +50,9 @@ class WorkingHoursModel(In):
     days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
         default_factory=lambda: [0, 1, 2, 3, 4], min_length=1, max_length=7
     )
-    opens: time = time(9, 0)
-    closes: time = time(18, 0)
+    # "HH:MM", local time in `timezone` (a JSON Schema `time` would demand an offset).
+    opens: ClockTime = "09:00"
+    closes: ClockTime = "18:00"
 
 
 class RulesIn(In):
@@ -82,8 +84,8 @@ class RulesIn(In):
             else WorkingHours(
                 hours.timezone,
                 tuple(sorted(set(hours.days))),
-                hours.opens.replace(tzinfo=None),
-                hours.closes.replace(tzinfo=None),
+                time.fromisoformat(hours.opens),
+                time.fromisoformat(hours.closes),
             ),
             operator_integration_id=self.operator_integration_id,
             operator_chat_id=self.operator_chat_id,
@@ -108,7 +110,10 @@ def rules_out(rules: HandoverRules, secret: str | None) -> RulesOut:
         working_hours=None
         if hours is None
         else WorkingHoursModel(
-            timezone=hours.timezone, days=list(hours.days), opens=hours.opens, closes=hours.closes
+            timezone=hours.timezone,
+            days=list(hours.days),
+            opens=hours.opens.isoformat("minutes"),
+            closes=hours.closes.isoformat("minutes"),
         ),
         operator_integration_id=rules.operator_integration_id,
         operator_chat_id=rules.operator_chat_id,

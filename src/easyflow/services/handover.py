@@ -152,8 +152,7 @@ class HandoverService:
         channel = Channel(
             tenant.id, event.integration_id, conversation.id, message.chat_id, event.platform
         )
-        text = message.text if not message.attachments else ""
-        if rules.on_request and texts.asks_for_person(text):
+        if rules.on_request and texts.asks_for_person(message.text):
             return await self.hand_over(
                 uow, rules, channel, conversation, contact, stored,
                 HandoverReason.ASKED_FOR_PERSON, "", texts.notice(rules, lang, self._clock()),

@@ -30,7 +30,7 @@ from typing import Protocol
 
 import structlog
 
-from easyflow.domain.errors import RetryableError
+from easyflow.domain.errors import RetryableError, UnreadableSecretError
 from easyflow.domain.messaging import OperatorEvent
 from easyflow.ports import UnitOfWork, UnitOfWorkFactory
 from easyflow.services.retries import RetrySchedule, describe, gave_up
@@ -109,7 +109,7 @@ class OperatorWebhooks:
         async def attempt(event: OperatorEvent) -> tuple[str | None, bool]:
             url, secret = targets[event.tenant_id]
             if url is None or secret is None:
-                return "no webhook configured", True
+                return "no webhook configured (or its secret is unreadable)", True
             async with slots:
                 return await self._post(url, secret, event)
 
@@ -163,4 +163,11 @@ class OperatorWebhooks:
 
 async def _target(uow: UnitOfWork, tenant_id: int) -> tuple[str | None, str | None]:
     rules = await uow.handover.rules(tenant_id)
-    return rules.webhook_url, await uow.handover.webhook_secret(tenant_id)
+    try:
+        secret = await uow.handover.webhook_secret(tenant_id)
+    except UnreadableSecretError:
+        # Encrypted with a key no longer configured: this tenant's events cannot be signed
+        # (they go dead, "no webhook configured"); the others' are delivered as usual.
+        log.error("operator webhook secret unreadable; rotate it", tenant_id=tenant_id)
+        secret = None
+    return rules.webhook_url, secret

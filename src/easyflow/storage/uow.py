@@ -184,7 +184,9 @@ class SqlUnitOfWork:
 
     async def reencrypt_secrets(self) -> ReencryptReport:
         """Re-encrypt every stored secret with the cipher's first key (key rotation)."""
-        return await SqlIntegrationRepository(self.connection, self._cipher).reencrypt_all()
+        report = await SqlIntegrationRepository(self.connection, self._cipher).reencrypt_all()
+        await SqlHandoverRepository(self.connection, self._cipher).reencrypt_secrets()
+        return report
 
     async def unreadable_secrets(self) -> tuple[list[UnreadableRow], int]:
         """Integrations the configured keys cannot decrypt, and the number of integrations."""

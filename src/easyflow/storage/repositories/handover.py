@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Row
 
 from easyflow.domain.commerce import Order
+from easyflow.domain.errors import UnreadableSecretError
 from easyflow.domain.messaging import (
     Contact,
     ConversationStatus,
@@ -136,6 +137,28 @@ class SqlHandoverRepository(Repository):
 
     async def set_webhook_secret(self, tenant_id: int, secret: str) -> None:
         await self._upsert(tenant_id, webhook_secret_encrypted=self._cipher.encrypt(secret))
+
+    async def reencrypt_secrets(self) -> int:
+        """Re-encrypt every webhook secret with the cipher's first key (key rotation); the
+        number rewritten. One no key can read is left as it is: the tenant rotates it."""
+        query = select(handover_rules.c.tenant_id, handover_rules.c.webhook_secret_encrypted).where(
+            handover_rules.c.webhook_secret_encrypted.is_not(None)
+        )
+        rotated = []
+        for row in await self._connection.execute(query):
+            try:
+                token = self._cipher.rotate(row.webhook_secret_encrypted)
+            except UnreadableSecretError:
+                continue
+            rotated.append({"row_tenant": row.tenant_id, "token": token})
+        if rotated:
+            statement = (
+                update(handover_rules)
+                .where(handover_rules.c.tenant_id == bindparam("row_tenant"))
+                .values(webhook_secret_encrypted=bindparam("token"))
+            )
+            await self._connection.execute(statement, rotated)
+        return len(rotated)
 
     async def _upsert(self, tenant_id: int, **values: Any) -> None:
         row = {
