@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,7 +169,7 @@ async def throttled(sandbox: str, workdir: Path, n: int = 20_000) -> dict[str, A
     dbs = Databases("sqlite", workdir, PG)
     db = await dbs.create_template()
     try:
-        c, tenant, ids = await _hub(db.url, sandbox, workdir)
+        c, tenant, ids = await _hub(db.url, sandbox, workdir, limits=True)
         try:
             elapsed, run = await _full_sync(c, tenant, ids["ozon"])
         finally:
@@ -255,6 +256,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         return report
     finally:
         await proc.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _cli() -> None:

@@ -30,6 +30,7 @@ from easyflow.services.health import IntegrationHealth
 from easyflow.services.inbox import InboxService
 from easyflow.services.integrations import IntegrationService
 from easyflow.services.messaging import InboundProcessor
+from easyflow.services.order_notifications import OrderNotifier
 from easyflow.services.outbox import OutboxSender
 from easyflow.services.recovery import RecoverySweep
 from easyflow.services.retries import RetrySchedule
@@ -273,7 +274,7 @@ def build_container(
     )
     container.readiness = _readiness(engine, redis)
     queue.bind(container)
-    container.sync = SyncEngine(uow, adapters, metrics)
+    container.sync = SyncEngine(uow, adapters, metrics, on_changes=OrderNotifier(queue))
     container.sync_tasks = SyncTasks(queue.broker, container.sync)
     container.scheduler = SyncScheduler(uow, container.sync, container.sync_tasks, locks)
     return container

@@ -22,10 +22,10 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -57,9 +57,17 @@ from easyflow.services.retries import RetrySchedule, describe
 
 log = structlog.get_logger("easyflow.sync")
 
-# Called inside a page's transaction with the status changes it commits (transactional
-# outbox: a notification exists exactly when the change does).
-ChangeHook = Callable[[SyncUnitOfWork, Integration, Sequence[OrderStatusChanged]], Awaitable[None]]
+class ChangeHook(Protocol):
+    """Told the status changes of a page inside its transaction (transactional outbox: a
+    notification exists exactly when the change does), and kicked after the commit."""
+
+    async def stage(
+        self, uow: SyncUnitOfWork, integration: Integration, changes: Sequence[OrderStatusChanged]
+    ) -> list[int]: ...
+
+    async def kick(self, ids: Sequence[int]) -> None: ...
+
+
 Progress = Callable[[SyncRun], None]
 
 
@@ -272,13 +280,14 @@ class SyncEngine:
         self, run: SyncRun, integration: Integration, stream: SyncStream, page: Page
     ) -> None:
         lease = self._clock() + timedelta(seconds=self.settings.lease_seconds)
+        staged: list[int] = []
         async with self._uow() as uow:
             if stream.record == "order":
                 records = [r for r in page.records if isinstance(r, Order)]
-                changes = await _status_changes(uow, run.tenant_id, records)
-                await uow.orders.upsert_many(run.tenant_id, records)
+                written = await uow.sync.upsert_orders(run.tenant_id, records)
+                changes = _status_changes(run.tenant_id, records, written)
                 if changes and self._on_changes is not None:
-                    await self._on_changes(uow, integration, changes)
+                    staged = await self._on_changes.stage(uow, integration, changes)
             else:
                 products = [r for r in page.records if isinstance(r, Product)]
                 await uow.products.upsert_many(run.tenant_id, run.integration_id, products, run.id)
@@ -294,6 +303,8 @@ class SyncEngine:
             if not saved:
                 raise LeaseLost(run.id)
             await uow.commit()
+        if staged and self._on_changes is not None:
+            await self._on_changes.kick(staged)
         labels = (integration.platform, stream.name)
         self._metrics.sync_records.labels(*labels).inc(len(page.records))
         if page.failures:
@@ -380,24 +391,19 @@ def _window(
     return SyncWindow(None, now)
 
 
-async def _status_changes(
-    uow: SyncUnitOfWork, tenant_id: int, records: Sequence[Order]
+def _status_changes(
+    tenant_id: int, records: Sequence[Order], written: Sequence[tuple[str, str, Any]]
 ) -> list[OrderStatusChanged]:
-    """Orders of the page whose stored status this page changes (new orders are not changes:
+    """Orders of the page whose stored status the page changed (new orders are not changes:
     a first sync must not announce every old order)."""
-    stored = await uow.sync.order_statuses(tenant_id, records)
+    before = {(source, eid): old for source, eid, old in written if old is not None}
     changes: dict[tuple[str, str], OrderStatusChanged] = {}
     for order in records:
-        before = stored.get((order.source, order.external_id))
-        if before is None or before[0] is order.status or order.updated_at < before[1]:
+        old = before.get((order.source, order.external_id))
+        if old is None or old is order.status:
             continue
         changes[(order.source, order.external_id)] = OrderStatusChanged(
-            tenant_id,
-            order.source,
-            order.external_id,
-            order.number,
-            before[0],
-            order.status,
+            tenant_id, order.source, order.external_id, order.number, old, order.status,
             order.customer_phone,
         )
     return list(changes.values())
