@@ -29,7 +29,13 @@ from typing import Any, Protocol
 
 import structlog
 
-from easyflow.domain.commerce import Order, OrderStatusChanged, Product
+from easyflow.domain.commerce import (
+    Order,
+    OrderStatusChanged,
+    Product,
+    StockChange,
+    StockReport,
+)
 from easyflow.domain.errors import (
     ConfigurationError,
     InvalidRequestError,
@@ -169,6 +175,15 @@ class SyncEngine:
                 resumed=cursor is not None,
             )
         return run
+
+    async def push_stocks(
+        self, tenant_id: int, integration_id: int, changes: Sequence[StockChange]
+    ) -> StockReport:
+        """Set stock levels on the marketplace; the last change per (product, warehouse) wins
+        (each is absolute), batched as the platform allows, refused items reported."""
+        integration = await self._integration(tenant_id, integration_id)
+        latest = {(c.product_id, c.warehouse_id): c for c in changes}
+        return await self._adapters.marketplace(integration).update_stocks(list(latest.values()))
 
     async def reset(self, tenant_id: int, integration_id: int, stream: str) -> None:
         """Forget the stream's watermark and cancel its running run: the next run is full."""
