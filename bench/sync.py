@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import resource
@@ -41,6 +42,7 @@ from easyflow.config import Settings
 from easyflow.domain.commerce import Order
 from easyflow.domain.sync import SyncType, SyncWindow
 from easyflow.observability.logging import configure_logging
+from easyflow.platforms.registry import PlatformRegistry, _definitions
 from easyflow.sandbox.ozon.emulator import DEMO_API_KEY, DEMO_CLIENT_ID
 from easyflow.sandbox.wildberries.emulator import DEMO_TOKEN
 from easyflow.services.sync import SyncSettings
@@ -57,7 +59,20 @@ OZON_LIMITS = {
 }
 
 
-async def _hub(db_url: str, sandbox: str, workdir: Path) -> tuple[Container, int, dict[str, int]]:
+def _unthrottled() -> PlatformRegistry:
+    """The registry with the marketplaces' limits off: the unthrottled passes measure the hub,
+    not Wildberries' 1 statistics request a minute or Ozon's 50 requests a second."""
+    definitions = []
+    for d in _definitions():
+        if d.name in CREDENTIALS:
+            d = dataclasses.replace(d, spec=dataclasses.replace(d.spec, rate_limits=()))
+        definitions.append(d)
+    return PlatformRegistry(tuple(definitions))
+
+
+async def _hub(
+    db_url: str, sandbox: str, workdir: Path, *, limits: bool = False
+) -> tuple[Container, int, dict[str, int]]:
     settings = Settings(
         database_url=db_url,
         secret_keys=KEY,
@@ -66,7 +81,7 @@ async def _hub(db_url: str, sandbox: str, workdir: Path) -> tuple[Container, int
         broker_url="memory://",
         log_level="WARNING",
     )
-    container = build_container(settings)
+    container = build_container(settings, registry=None if limits else _unthrottled())
     container.sync.settings = SyncSettings(pages_per_step=1_000_000, step_seconds=1e9)
     await container.start()
     tenant = await container.tenants.create("Bench shop")
@@ -207,6 +222,7 @@ async def _memory_probe(sandbox: str, platform: str, n: int) -> dict[str, Any]:
     finally:
         await c.aclose()
         await dbs.drop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
     return {
         "platform": platform,
         "orders": run.records,
