@@ -1,7 +1,8 @@
 """Marketplace sync throughput, throttled time and memory (issue 8, item 9).
 
     .venv/bin/python -m bench.sync [--orders 100000] [--db sqlite,postgresql]
-                                   [--platform ozon,wildberries] [--million] [--json]
+                                   [--platform ozon,wildberries] [--million]
+                                   [--only throughput,throttled,memory]
 
 The sandbox runs as `easyflow sandbox` in its own process (real HTTP on a local port), so the
 hub process measured here holds only the hub. Each figure stands beside a reference measured
@@ -25,7 +26,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -204,6 +204,14 @@ async def throttled(sandbox: str, workdir: Path, n: int = 20_000) -> dict[str, A
     }
 
 
+def _high_water_mb() -> float:
+    """VmHWM: this process's peak RSS. (ru_maxrss would carry the parent's over exec.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 async def _memory_probe(sandbox: str, platform: str, n: int) -> dict[str, Any]:
     """In a fresh process: seed, sync N orders into SQLite, report peak RSS growth."""
     workdir = Path(tempfile.mkdtemp(prefix="efsyncmem"))
@@ -218,7 +226,7 @@ async def _memory_probe(sandbox: str, platform: str, n: int) -> dict[str, Any]:
     try:
         before = rss_mb(os.getpid())
         elapsed, run = await _full_sync(c, tenant, ids[platform])
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = _high_water_mb()
     finally:
         await c.aclose()
         await dbs.drop_all()
@@ -258,17 +266,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await wait_http(f"{sandbox}/_sandbox", proc)
         report: dict[str, Any] = {}
-        report["throughput"] = await throughput(
-            sandbox, args.db.split(","), args.platform.split(","), args.orders, workdir
-        )
-        report["throttled"] = await throttled(sandbox, workdir)
-        print(json.dumps(report["throttled"]), file=sys.stderr)
-        sizes = [args.orders] + ([1_000_000] if args.million else [])
-        report["memory"] = [
-            m
-            for p in args.platform.split(",")
-            for m in await asyncio.to_thread(memory, sandbox, p, sizes)
-        ]
+        parts = args.only.split(",")
+        if "throughput" in parts:
+            report["throughput"] = await throughput(
+                sandbox, args.db.split(","), args.platform.split(","), args.orders, workdir
+            )
+        if "throttled" in parts:
+            report["throttled"] = await throttled(sandbox, workdir)
+            print(json.dumps(report["throttled"]), file=sys.stderr)
+        if "memory" in parts:
+            sizes = [args.orders] + ([1_000_000] if args.million else [])
+            report["memory"] = [
+                m
+                for p in args.platform.split(",")
+                for m in await asyncio.to_thread(memory, sandbox, p, sizes)
+            ]
         return report
     finally:
         await proc.stop()
@@ -281,7 +293,7 @@ def _cli() -> None:
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--platform", default="ozon,wildberries")
     parser.add_argument("--million", action="store_true", help="also measure memory at 1M")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", default="throughput,throttled,memory")
     parser.add_argument("--probe", nargs=2, metavar=("PLATFORM", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--sandbox", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -143,12 +143,7 @@ class SyncEngine:
         async with self._uow() as uow:
             last = await uow.sync.last_runs(tenant_id, integration_id)
             failed = next((r for r in last if r.stream == stream), None)
-            if (
-                failed
-                and failed.status is RunStatus.FAILED
-                and failed.page_cursor
-                and (sync_type is failed.sync_type)
-            ):
+            if failed and _resumable(failed, declared, sync_type):
                 window = SyncWindow(failed.since, failed.until)
                 cursor: dict[str, Any] | None = failed.page_cursor
             else:
@@ -379,6 +374,22 @@ class SyncEngine:
         if integration.kind is not PlatformKind.COMMERCE:
             raise InvalidRequestError(f"integration {integration_id} is not a marketplace")
         return integration
+
+
+def _resumable(last: SyncRun, stream: SyncStream, sync_type: SyncType) -> bool:
+    """Whether a new start continues `last` from its checkpoint instead of starting over.
+
+    Only a failed run of a timestamp stream, of the same type, that got past its first page
+    and did not fail on a request the platform refused (that page would fail again). A
+    keyset read starts over: deletions are judged on one complete read.
+    """
+    return (
+        last.status is RunStatus.FAILED
+        and last.sync_type is sync_type
+        and stream.cursor is CursorKind.TIMESTAMP
+        and bool(last.page_cursor)
+        and not (last.error or "").startswith(RejectedError.__name__)
+    )
 
 
 def _declared(marketplace: Marketplace, stream: str) -> SyncStream:
