@@ -98,6 +98,9 @@ class StepResult:
         return self.run.attempts if self.run else 0
 
 
+READ_AHEAD_MAX_RECORDS = 5_000
+
+
 class LeaseLost(Exception):
     """Another worker took the run over (this one was too slow): stop, commit nothing."""
 
@@ -241,13 +244,18 @@ class SyncEngine:
                     or pages >= self.settings.pages_per_step
                     or time.monotonic() - started >= self.settings.step_seconds
                 )
-                if not last:
+                # A huge page (Wildberries statistics: up to 80 000 rows) is not doubled in
+                # memory by reading the next one beside it.
+                read_ahead = not last and len(page.records) <= READ_AHEAD_MAX_RECORDS
+                if read_ahead:
                     pending = fetch(page.next)
                 await self._commit_page(run, integration, declared, page)
                 if page.next is None:
                     return await self._succeed(run, integration, declared)
                 if last:
                     break
+                if not read_ahead:
+                    pending = fetch(page.next)
         finally:
             if not pending.done():
                 pending.cancel()
