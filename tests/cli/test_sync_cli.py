@@ -25,6 +25,7 @@ def ok(*args: str) -> str:
 def test_sync_run_brings_the_orders_in_and_status_shows_the_run(cli_env: CliEnv) -> None:
     emulator: Any = cli_env.sandbox.emulators["ozon"]
     emulator.orders.generate(250, time.time() - 3600, time.time())
+    ok("db", "upgrade")
     ok("tenants", "create", "Shop")
     added = ok(
         "integrations",
@@ -40,7 +41,10 @@ def test_sync_run_brings_the_orders_in_and_status_shows_the_run(cli_env: CliEnv)
     assert "integration 1 (ozon) added" in added
     output = " ".join(ok("sync", "run", "1", "orders", "--tenant", "1", "--full").split())
     assert "succeeded" in output and "250 records" in output
-    status = " ".join(ok("sync", "status", "--tenant", "1").split())
-    assert "orders full succeeded" in status
+    rows = [line.split("│") for line in ok("sync", "status", "--tenant", "1").splitlines()]
+    cells = [[c.strip() for c in row[1:-1]] for row in rows if len(row) > 2]
+    assert [c[:4] + c[5:8] for c in cells] == [
+        ["1", "orders", "full", "succeeded", "3", "250", "0"]
+    ]
     refused = runner.invoke(app, ["sync", "run", "1", "nothing", "--tenant", "1"])
     assert refused.exit_code == 1 and "no stream 'nothing'" in " ".join(refused.output.split())
