@@ -255,7 +255,9 @@ class SyncEngine:
                 if last:
                     break
                 if not read_ahead:
-                    pending = fetch(page.next)
+                    cursor = page.next
+                    del page  # not alive while the next huge page is parsed
+                    pending = fetch(cursor)
         finally:
             if not pending.done():
                 pending.cancel()
