@@ -172,7 +172,7 @@ class Lab:
         script = str(BENCH / "reference_server.py")
         url = raw_url or db.raw_url
         argv = [sys.executable, script, "--port", str(self.ref_port), "--database-url", url]
-        argv += ["--secret", self.seeded.secret]
+        argv += [f"--secret={self.seeded.secret}"]  # a secret may start with "-"
         ref = Proc("reference", argv, self.env, self.logs)
         await ref.start()
         await wait_http(f"http://127.0.0.1:{self.ref_port}/health", ref)

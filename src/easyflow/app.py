@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from easyflow import __version__
-from easyflow.api import admin, events, health, keys, sync, webhooks
+from easyflow.api import admin, ai, events, health, keys, operators, sync, webhooks
 from easyflow.api.auth import ApiKeyMiddleware
 from easyflow.api.errors import install_error_handlers
 from easyflow.api.limits import BodyLimitMiddleware, BodyLimits
@@ -37,6 +37,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 # The embedded default schedules syncs in process; production runs one or
                 # more `easyflow scheduler` (slots make a second one harmless).
                 await stack.enter_async_context(periodic("sync-scheduler", 30.0, c.scheduler.tick))
+                webhooks_every = c.settings.operator_webhook_interval_seconds
+                await stack.enter_async_context(
+                    periodic("operator-webhooks", webhooks_every, c.operator_webhooks.deliver_due)
+                )
             yield
 
     app = FastAPI(
@@ -57,6 +61,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(keys.router)
     app.include_router(events.router)
     app.include_router(sync.router)
+    app.include_router(ai.router)
+    app.include_router(operators.router)
     return app
 
 

@@ -19,17 +19,22 @@ from easyflow.config import Settings
 from easyflow.domain.errors import NotFoundError
 from easyflow.domain.tenancy import Integration, PlatformKind
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, RetryPolicy
+from easyflow.http.webhook_poster import HttpWebhookPoster
 from easyflow.jobs.queue import TaskiqQueue, build_broker
 from easyflow.jobs.sync import SyncTasks
 from easyflow.observability.metrics import Metrics
 from easyflow.platforms import local
 from easyflow.platforms.registry import PlatformRegistry
 from easyflow.ports import ChatModel, Locks, Marketplace, Messenger, WebhookParser
-from easyflow.services.conversations import LOCAL, ReplyService
+from easyflow.services.assistants import LOCAL, AiCosts, AssistantChain, ChainPolicy
+from easyflow.services.conversations import ReplyService
+from easyflow.services.handover import HandoverService
 from easyflow.services.health import IntegrationHealth
 from easyflow.services.inbox import InboxService
 from easyflow.services.integrations import IntegrationService
 from easyflow.services.messaging import InboundProcessor
+from easyflow.services.operator_events import OperatorWebhooks
+from easyflow.services.operators import OperatorService
 from easyflow.services.order_notifications import OrderNotifier
 from easyflow.services.outbox import OutboxSender
 from easyflow.services.recovery import RecoverySweep
@@ -37,6 +42,7 @@ from easyflow.services.retries import RetrySchedule
 from easyflow.services.sync import SyncEngine
 from easyflow.services.sync_schedule import SyncScheduler
 from easyflow.services.tenants import TenantService
+from easyflow.state.cooldown import InMemoryCooldowns, RedisCooldowns
 from easyflow.state.integration_cache import InMemoryIntegrationCache, RedisIntegrationCache
 from easyflow.state.locks import InMemoryLocks, RedisLocks
 from easyflow.state.ratelimit import RedisRateLimiter
@@ -47,6 +53,9 @@ from easyflow.storage.uow import SqlUnitOfWorkFactory
 from easyflow.webhooks.intake import WebhookIntake
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# An AI provider that fails is not retried in place: the provider chain moves on to the next
+# one at once (services/assistants.py), so a customer never waits out a backoff.
+AI_RETRY = RetryPolicy(attempts=1)
 
 
 class HttpClients:
@@ -123,7 +132,7 @@ class PlatformAdapters:
             limiter=self._limiter,
             metrics=self._metrics,
             base_url=self._settings.base_url(integration.platform),
-            retry=self._retry,
+            retry=AI_RETRY if definition.spec.kind is PlatformKind.AI else self._retry,
         )
         return definition.build(client, integration.settings)
 
@@ -146,6 +155,9 @@ class Container:
     recovery: RecoverySweep
     clients: HttpClients
     integration_cache: InMemoryIntegrationCache
+    ai_costs: AiCosts
+    operators: OperatorService
+    operator_webhooks: OperatorWebhooks
     redis: Any = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     sync: Any = None  # SyncEngine, SyncTasks, SyncScheduler (services/sync*.py, jobs/sync.py)
@@ -227,7 +239,17 @@ def build_container(
         build_broker(settings.broker_url, settings.broker_idle_timeout_seconds),
         settings.job_concurrency,
     )
-    replies = ReplyService(uow, adapters, metrics, settings.ai_cooldown_seconds)
+    cooldowns = RedisCooldowns(redis) if redis is not None else InMemoryCooldowns()
+    policy = ChainPolicy(
+        cooldown_seconds=settings.ai_cooldown_seconds,
+        failure_threshold=settings.ai_failure_threshold,
+        failure_window=settings.ai_cooldown_seconds,
+        config_cooldown_seconds=settings.ai_config_cooldown_seconds,
+        timeout_seconds=settings.ai_timeout_seconds,
+    )
+    chain = AssistantChain(adapters, metrics, cooldowns, policy)
+    replies = ReplyService(uow, adapters, metrics, chain)
+    handover = HandoverService()
     outbox = OutboxSender(
         uow,
         adapters,
@@ -252,7 +274,9 @@ def build_container(
             timedelta(seconds=settings.webhook_secret_overlap_seconds),
             cache,
         ),
-        intake=WebhookIntake(uow, adapters, queue, metrics, cache),
+        intake=WebhookIntake(
+            uow, adapters, queue, metrics, cache, platforms=registry.webhook_platforms()
+        ),
         inbox=InboxService(uow, queue),
         inbound=InboundProcessor(
             uow,
@@ -264,12 +288,21 @@ def build_container(
             RetrySchedule(settings.retry_base_seconds, max_attempts=settings.inbound_max_attempts),
             send_lease=settings.send_lease_seconds,
             direct_send=outbox.deliver_claimed,
+            integrations=cache,
+            handover=handover,
         ),
         outbox=outbox,
         health=IntegrationHealth(uow, adapters, metrics, settings.health_cache_seconds),
         recovery=RecoverySweep(uow, queue, metrics, settings.stuck_after_seconds),
         clients=clients,
         integration_cache=cache,
+        ai_costs=AiCosts(uow),
+        operators=OperatorService(uow, queue, handover),
+        operator_webhooks=OperatorWebhooks(
+            uow,
+            HttpWebhookPoster(clients.get("operator_webhooks")),
+            RetrySchedule(settings.retry_base_seconds, max_attempts=settings.outbox_max_attempts),
+        ),
         redis=redis,
     )
     container.readiness = _readiness(engine, redis)

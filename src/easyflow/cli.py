@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from easyflow.cli_connect import add_platform_commands
 from easyflow.cli_sync import register as _register_sync
 from easyflow.config import Settings
 from easyflow.domain.errors import EasyFlowError
@@ -28,11 +29,13 @@ tenants_app = typer.Typer(help="Tenants (sellers).", no_args_is_help=True)
 keys_app = typer.Typer(help="Tenant API keys.", no_args_is_help=True)
 integrations_app = typer.Typer(help="Connected platform accounts.", no_args_is_help=True)
 add_app = typer.Typer(help="Connect a platform account.", no_args_is_help=True)
+ai_app = typer.Typer(help="AI providers: costs and monthly budgets.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(integrations_app, name="integrations")
 integrations_app.add_typer(add_app, name="add")
+app.add_typer(ai_app, name="ai")
 
 console = Console()
 T = TypeVar("T")
@@ -110,7 +113,8 @@ def worker() -> None:
 
 @app.command()
 def sandbox(port: Annotated[int, typer.Option(help="Port")] = 8100) -> None:
-    """Serve the platform sandboxes (Telegram, OpenAI) and their control API."""
+    """Serve the platform sandboxes (Telegram, OpenAI, YandexGPT, Anthropic) and their control
+    API."""
     from easyflow.demo import serve_sandbox
 
     configure_logging("INFO", json=False)
@@ -254,6 +258,81 @@ def add_openai(
     console.print(f"openai integration [bold]{integration.id}[/bold] connected")
 
 
+@add_app.command("yandexgpt")
+def add_yandexgpt(
+    tenant: TenantOpt,
+    api_key: Annotated[str, typer.Option(help="Service account API key (or an IAM token t1.…)")],
+    folder_id: Annotated[str, typer.Option(help="Yandex Cloud folder id of the model")],
+    model: str = "yandexgpt-lite",
+) -> None:
+    """Connect YandexGPT; add "yandexgpt" to the tenant's AI providers to use it."""
+    settings = {"model": model, "folder_id": folder_id}
+    integration = _run(
+        lambda c: c.integrations.add(tenant, "yandexgpt", {"api_key": api_key}, settings=settings)
+    )
+    console.print(f"yandexgpt integration [bold]{integration.id}[/bold] connected")
+
+
+@add_app.command("anthropic")
+def add_anthropic(
+    tenant: TenantOpt,
+    api_key: Annotated[str, typer.Option(help="Anthropic API key (sk-ant-…)")],
+    model: str = "claude-haiku-4-5",
+) -> None:
+    """Connect Anthropic Claude; add "anthropic" to the tenant's AI providers to use it."""
+    integration = _run(
+        lambda c: c.integrations.add(
+            tenant, "anthropic", {"api_key": api_key}, settings={"model": model}
+        )
+    )
+    console.print(f"anthropic integration [bold]{integration.id}[/bold] connected")
+
+
+@ai_app.command("costs")
+def ai_costs(tenant: TenantOpt) -> None:
+    """This month's AI replies, tokens and estimated cost per provider and model."""
+    report = _run(lambda c: c.ai_costs.report(tenant))
+    table = Table("provider", "model", "requests", "tokens in", "tokens out", "cost")
+    for line in report.lines:
+        cost = f"{line.cost} {line.currency}" if line.currency else "-"
+        table.add_row(
+            line.provider,
+            line.model,
+            str(line.requests),
+            str(line.prompt_tokens),
+            str(line.completion_tokens),
+            cost,
+        )
+    console.print(table)
+    for currency, limit in sorted(report.budgets.items()):
+        spent = report.spent.get(currency, 0)
+        state = " [red](spent: the local responder answers)[/red]" if spent >= limit else ""
+        console.print(f"budget {currency}: {spent} of {limit} this month{state}")
+
+
+@ai_app.command("budget")
+def ai_budget(
+    tenant: TenantOpt,
+    currency: Annotated[str, typer.Option(help="ISO 4217 code: USD, RUB …")],
+    limit: Annotated[str | None, typer.Option(help="Monthly limit; omit to remove it")] = None,
+) -> None:
+    """Set the monthly AI budget in one currency; once spent, the local responder answers."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        amount = Decimal(limit) if limit is not None else None
+    except InvalidOperation:
+        console.print(f"[red]error:[/red] {limit!r} is not an amount")
+        raise typer.Exit(2) from None
+    _run(lambda c: c.ai_costs.set_budget(tenant, currency, amount))
+    what = f"{amount} {currency.upper()} a month" if amount is not None else "removed"
+    console.print(f"AI budget of tenant {tenant}: {what}")
+
+
+# WhatsApp, VK, Viber, …: `add <platform>` generated from each platform's credential fields.
+add_platform_commands(add_app, lambda work: _run(work), console, skip=("telegram", "openai"))
+
+
 @integrations_app.command("rotate-secret")
 def integrations_rotate_secret(tenant: TenantOpt, integration: int) -> None:
     """Register a new webhook secret at the platform; the old one is accepted for
@@ -276,6 +355,133 @@ def integrations_list(tenant: TenantOpt) -> None:
     for i in items:
         table.add_row(str(i.id), i.platform, i.name, i.status.value, json.dumps(i.settings))
     console.print(table)
+
+
+# --------------------------------------------------------------------------- operators
+
+conversations_app = typer.Typer(
+    help="Conversations a person handles: list, read, reply, release, close.",
+    no_args_is_help=True,
+)
+handover_app = typer.Typer(help="When the bot hands over, and who is told.", no_args_is_help=True)
+app.add_typer(conversations_app, name="conversations")
+app.add_typer(handover_app, name="handover")
+OperatorOpt = Annotated[str, typer.Option("--operator", help="Your name, shown to the team")]
+
+
+@conversations_app.command("list")
+def conversations_list(
+    tenant: TenantOpt,
+    status: Annotated[str, typer.Option(help="handover, open, closed or all")] = "handover",
+    limit: int = 50,
+) -> None:
+    """Conversations waiting for a person (or in another state), the longest waiting first."""
+    from easyflow.domain.messaging import ConversationStatus
+
+    wanted = None if status == "all" else ConversationStatus(status)
+    found = _run(lambda c: c.operators.conversations(tenant, wanted, limit=limit))
+    table = Table("id", "status", "customer", "channel", "since", "reason", "last message")
+    for s in found:
+        since = s.handed_over_at.isoformat(timespec="minutes") if s.handed_over_at else ""
+        who = s.contact.display_name + (f" @{s.contact.username}" if s.contact.username else "")
+        table.add_row(
+            str(s.conversation.id),
+            s.conversation.status.value,
+            who,
+            f"{s.platform} {s.conversation.chat_id}",
+            since,
+            s.handover_reason or "",
+            (s.last_message or "")[:60],
+        )
+    console.print(table)
+
+
+@conversations_app.command("show")
+def conversations_show(tenant: TenantOpt, conversation: int, limit: int = 30) -> None:
+    """A conversation's messages (with attachments) and the customer's orders."""
+    view = _run(lambda c: c.operators.show(tenant, conversation, limit=limit))
+    s = view.summary
+    console.print(
+        f"[bold]#{s.conversation.id}[/bold] {s.conversation.status.value} · "
+        f"{s.contact.display_name} · {s.platform} {s.conversation.chat_id} · "
+        f"phone {view.phone or 'not proven'} · {s.handover_reason or ''}"
+    )
+    for m in view.messages:
+        extra = "".join(f" [{a.kind} {json.dumps(dict(a.metadata))}]" for a in m.attachments)
+        stamp = m.created_at.isoformat(timespec="seconds")
+        console.print(f"{stamp} {m.author.value:>9}: {m.text}{extra}", markup=False)
+    for o in view.orders:
+        mark = "linked" if o.linked else "mentioned"
+        track = f" tracking {o.order.tracking_number}" if o.order.tracking_number else ""
+        console.print(
+            f"order {o.order.number}: {o.order.status.value}, {o.order.total} "
+            f"{o.order.currency}{track} ({mark})",
+            markup=False,
+        )
+
+
+@conversations_app.command("reply")
+def conversations_reply(
+    tenant: TenantOpt, conversation: int, text: str, operator: OperatorOpt = ""
+) -> None:
+    """Answer the customer as a person; it goes out on their channel through the outbox."""
+    message = _run(lambda c: _reply_and_send(c, tenant, conversation, text, operator))
+    console.print(f"reply {message.id} to conversation {conversation}: {message.status.value}")
+
+
+async def _reply_and_send(c: Any, tenant: int, conversation: int, text: str, operator: str) -> Any:
+    stored = await c.operators.reply(tenant, conversation, text, operator)
+    await c.queue.wait_idle()  # the in-process broker: sent before the command exits
+    view = await c.operators.show(tenant, conversation, limit=50)
+    return next((m for m in view.messages if m.id == stored.id), stored)
+
+
+@conversations_app.command("release")
+def conversations_release(tenant: TenantOpt, conversation: int, operator: OperatorOpt = "") -> None:
+    """Hand the conversation back to the bot."""
+    _run(lambda c: _and_send(c, c.operators.release(tenant, conversation, operator)))
+    console.print(f"conversation {conversation} is back with the bot")
+
+
+@conversations_app.command("close")
+def conversations_close(tenant: TenantOpt, conversation: int, operator: OperatorOpt = "") -> None:
+    """Close it; a customer who writes again starts afresh."""
+    _run(lambda c: _and_send(c, c.operators.close(tenant, conversation, operator)))
+    console.print(f"conversation {conversation} closed")
+
+
+async def _and_send(c: Any, work: Awaitable[None]) -> None:
+    await work
+    await c.queue.wait_idle()
+
+
+@handover_app.command("rules")
+def handover_rules(tenant: TenantOpt) -> None:
+    """The tenant's handover rules as JSON (the admin API's shape)."""
+    from easyflow.api.operators import rules_out
+
+    rules, secret = _run(lambda c: c.operators.rules(tenant))
+    print(rules_out(rules, secret).model_dump_json(indent=2))
+
+
+@handover_app.command("set")
+def handover_set(
+    tenant: TenantOpt,
+    rules_json: Annotated[str, typer.Argument(help="JSON as PUT /api/v1/handover/rules takes")],
+) -> None:
+    """Replace the rules, e.g. '{"keywords": ["refund"], "operator_integration_id": 1,
+    "operator_chat_id": "123456", "webhook_url": "https://tool.example/hook"}'."""
+    from pydantic import ValidationError
+
+    from easyflow.api.operators import RulesIn, rules_out
+
+    try:
+        body = RulesIn.model_validate_json(rules_json)
+    except ValidationError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    rules, secret = _run(lambda c: c.operators.set_rules(tenant, body.to_rules()))
+    print(rules_out(rules, secret).model_dump_json(indent=2))
 
 
 def main() -> None:

@@ -20,6 +20,8 @@ DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
     "wildberries": "https://{family}.wildberries.ru",  # one host per API family
     "ozon": "https://api-seller.ozon.ru",
+    "yandexgpt": "https://llm.api.cloud.yandex.net",
+    "anthropic": "https://api.anthropic.com",
 }
 
 
@@ -38,9 +40,12 @@ class Settings(BaseSettings):
     log_json: bool = True
     telegram_base_url: str | None = None
     openai_base_url: str | None = None
+    yandexgpt_base_url: str | None = None
+    anthropic_base_url: str | None = None
     # Recovery (docs/operations.md, "Failures, retries and recovery"): how soon work a dead
     # worker or a lost task left behind is handed out again.
     recovery_interval_seconds: float = Field(default=10.0, gt=0)
+    operator_webhook_interval_seconds: float = Field(default=2.0, gt=0)  # docs/operators.md
     stuck_after_seconds: float = Field(default=30.0, ge=0)  # a never-tried row's task is late
     send_lease_seconds: float = Field(default=60.0, gt=0)  # a send's claim; lapsed = in doubt
     broker_idle_timeout_seconds: float = Field(default=60.0, gt=0)  # Redis Streams redelivery
@@ -48,7 +53,7 @@ class Settings(BaseSettings):
     inbound_max_attempts: int = Field(default=8, ge=1)
     outbox_max_attempts: int = 8
     lock_ttl_seconds: float = 120.0
-    job_concurrency: int = 16  # handlers running at once per process
+    job_concurrency: int = 16  # inbound handlers at once per process, and as many sends
     # Connections kept per process: enough for every handler and as many requests at once,
     # so none is opened and closed per request under load (overflow ones are closed on
     # return). Keep processes × (pool + overflow) under the server's max_connections.
@@ -59,6 +64,13 @@ class Settings(BaseSettings):
     # through the hub invalidate it at once, this bounds what they cannot reach. 0: no cache.
     webhook_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     ai_cooldown_seconds: float = 60.0
+    # The AI provider chain (docs/ai.md): failures within ai_cooldown_seconds that cool a
+    # provider down; how long a refused key or exhausted quota keeps it out; the default
+    # per-provider timeout (an integration's `timeout_seconds` setting overrides it).
+    ai_failure_threshold: int = Field(default=3, ge=1)
+    ai_config_cooldown_seconds: float = Field(default=600.0, ge=0)
+    ai_timeout_seconds: float = Field(default=20.0, gt=0)
+    demo_ai_provider: str = "local"  # the demo's assistant: local, openai, yandexgpt, anthropic
     # Request bodies (api/limits.py): a Telegram update is a few KiB; the largest valid admin
     # body, an AI profile at its schema maxima, is 1.8 MiB in ASCII. Unauthenticated admin
     # requests are refused before their body is read, whatever these are.
@@ -83,7 +95,7 @@ class Settings(BaseSettings):
         if self.sandbox_url:
             suffix = "/v1" if platform == "openai" else ""
             return f"{self.sandbox_url.rstrip('/')}/{platform}{suffix}"
-        return DEFAULT_BASE_URLS[platform]
+        return DEFAULT_BASE_URLS.get(platform, "")  # "": the platform SPEC's base URL
 
     def fernet_keys(self) -> list[str]:
         """The configured keys; on the embedded database, a key kept in data_dir."""

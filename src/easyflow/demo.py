@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,8 +32,10 @@ from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.commerce import Order, OrderItem, OrderStatus
 from easyflow.domain.messaging import Conversation, ConversationStatus
 from easyflow.sandbox.server import (
-    DEMO_BOT_TOKEN,
+    DEMO_ANTHROPIC_KEY,
     DEMO_OPENAI_KEY,
+    DEMO_YANDEXGPT_FOLDER,
+    DEMO_YANDEXGPT_KEY,
     Sandbox,
     SandboxConfig,
     create_sandbox_app,
@@ -123,12 +126,13 @@ async def _wait_for_answer(
     """The bot's new messages to the chat, and whether a person was asked to take over."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
+        conversation = await _conversation(container, tenant_id, chat_id)
+        handed_over = bool(conversation and conversation.status is ConversationStatus.HANDOVER)
+        if handed_over:  # the customer is told so: wait for that message to go out
+            await container.queue.wait_idle()
         sent = sandbox.telegram.sent(token, chat_id)
         if len(sent) > sent_before:
-            return [m.text for m in sent[sent_before:]], False
-        conversation = await _conversation(container, tenant_id, chat_id)
-        if conversation and conversation.status is ConversationStatus.HANDOVER:
-            return [], True
+            return [m.text for m in sent[sent_before:]], handed_over
         await asyncio.sleep(0.05)
     raise TimeoutError("the hub did not answer in time")
 
@@ -138,8 +142,39 @@ async def _conversation(container: Container, tenant_id: int, chat_id: int) -> C
     return next((c for c in conversations if c.chat_id == str(chat_id)), None)
 
 
+# EASYFLOW_DEMO_AI_PROVIDER picks the assistant: the provider's sandbox account, its settings.
+DEMO_AI = {
+    "openai": ({"api_key": DEMO_OPENAI_KEY}, {"model": "gpt-4.1-mini"}),
+    "yandexgpt": (
+        {"api_key": DEMO_YANDEXGPT_KEY},
+        {"model": "yandexgpt-lite", "folder_id": DEMO_YANDEXGPT_FOLDER},
+    ),
+    "anthropic": ({"api_key": DEMO_ANTHROPIC_KEY}, {"model": "claude-haiku-4-5"}),
+}
+
+
+async def _connect_ai(container: Container, sandbox: Sandbox, tenant_id: int) -> AiProfile:
+    """The demo shop's AI profile, with the provider EASYFLOW_DEMO_AI_PROVIDER names first."""
+    provider = container.settings.demo_ai_provider
+    if provider == "local":
+        return SHOP_PROFILE
+    if provider not in DEMO_AI:
+        names = ", ".join(["local", *DEMO_AI])
+        raise RuntimeError(f"EASYFLOW_DEMO_AI_PROVIDER must be one of {names}, not {provider!r}")
+    credentials, settings = DEMO_AI[provider]
+    emulator = getattr(sandbox, provider)
+    if provider == "yandexgpt":
+        emulator.add_key(credentials["api_key"], settings["folder_id"])
+    else:
+        emulator.add_key(credentials["api_key"])
+    await container.integrations.add(tenant_id, provider, credentials, settings=settings)
+    return replace(SHOP_PROFILE, providers=(provider, "local"))
+
+
 async def _tell_story(container: Container, sandbox: Sandbox, console: Console) -> str:
     tenant = await container.tenants.create("Demo Shop", SHOP_PROFILE)
+    profile = await _connect_ai(container, sandbox, tenant.id)
+    await container.tenants.set_ai_profile(tenant.id, profile)
     await container.tenants.upsert_orders(tenant.id, demo_orders(datetime.now(UTC)))
     bot = sandbox.telegram.register_bot(username="demo_shop_bot", first_name="Demo Shop")
     token = bot["token"]
@@ -150,7 +185,10 @@ async def _tell_story(container: Container, sandbox: Sandbox, console: Console) 
             f"Seller [bold]{tenant.name}[/bold] connected Telegram bot @{bot['username']} "
             f"(integration {integration.id}).\nThe hub registered its webhook with a secret; "
             "orders 1001 (shipped), 1002 (being packed) and 1003 (delivered) are in the database,\n"
-            f"placed by Ivan with the phone number {CUSTOMER_PHONE}.",
+            f"placed by Ivan with the phone number {CUSTOMER_PHONE}.\n"
+            f"The assistant: {' -> '.join(profile.providers)} "
+            "(EASYFLOW_DEMO_AI_PROVIDER: local, openai, yandexgpt or anthropic;\n"
+            "a provider's sandbox echoes the customer's words, a real key gives real answers).",
             title="Easy Flow demo",
         )
     )
@@ -167,7 +205,8 @@ async def _tell_story(container: Container, sandbox: Sandbox, console: Console) 
         if handed_over:
             console.print(
                 "[yellow]→ The assistant could not answer this from the shop's data, so it "
-                "stayed silent and handed the conversation to a person.[/yellow]"
+                "handed the conversation to a person and told the customer so "
+                "(`easyflow conversations list`).[/yellow]"
             )
     await _summary(container, tenant.id, console)
     return api_key
@@ -225,23 +264,25 @@ async def run_demo(port: int, once: bool, console: Console) -> None:
             await sandbox.aclose()
 
 
+def sandbox_listing(sandbox: Any, url: str) -> str:
+    """Every emulator with its mount and demo credentials, as `GET /_sandbox/` lists them."""
+    lines = []
+    for item in sandbox.catalog():
+        lines.append(f"{item['platform']:<10} {url}{item['mount']}")
+        for account in item["credentials"][:1]:
+            lines += [f"{'':<12}{name}: {value}" for name, value in account.items()]
+    lines.append(f"Control API  {url}/_sandbox/ (docs/sandbox.md, docs/messengers.md)")
+    lines.append(f"Point the hub at it with EASYFLOW_SANDBOX_URL={url}")
+    return "\n".join(lines)
+
+
 async def serve_sandbox(port: int) -> None:
     sandbox = create_sandbox_app(SandboxConfig.demo())
     console = Console()
     try:
         async with serving(sandbox.app, port):
             url = f"http://127.0.0.1:{port}"
-            console.print(
-                Panel.fit(
-                    f"Telegram Bot API  {url}/telegram/bot<token>/<method>\n"
-                    f"OpenAI API        {url}/openai/v1/chat/completions\n"
-                    f"Control API       {url}/_sandbox/ (see docs/sandbox.md)\n"
-                    f"Demo bot token    {DEMO_BOT_TOKEN}\n"
-                    f"Demo OpenAI key   {DEMO_OPENAI_KEY}\n"
-                    f"Point the hub at it with EASYFLOW_SANDBOX_URL={url}",
-                    title="Easy Flow sandbox",
-                )
-            )
+            console.print(Panel.fit(sandbox_listing(sandbox, url), title="Easy Flow sandbox"))
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
     finally:

@@ -9,30 +9,58 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol, Self
 
-from easyflow.domain.ai import AiProfile, ChatReply, ChatRequest, TokenUsage
-from easyflow.domain.commerce import Order
+from easyflow.domain.ai import AiCostLine, AiProfile, ChatReply, ChatRequest, TokenUsage
+from easyflow.domain.commerce import (
+    Order,
+    OrderFilters,
+    OrderStatusChanged,
+    Product,
+    ProductFilters,
+    SalesReport,
+    StockChange,
+    StockReport,
+)
 from easyflow.domain.messaging import (
+    Attachment,
     BotIdentity,
     Contact,
     Conversation,
     ConversationStatus,
+    ConversationSummary,
     DeliveryResult,
     DeliveryStatus,
     EventStatus,
+    HandoverRules,
     InboundEvent,
     InboundMessage,
     MessageAuthor,
     MessageDirection,
+    OperatorEvent,
+    OperatorEventType,
     OutboundMessage,
     OutboxItem,
     OutboxKind,
     Sender,
     StoredMessage,
+    WebhookEvent,
     WebhookInfo,
     WebhookRegistration,
+    WebhookReply,
+    WebhookSetup,
+)
+from easyflow.domain.sync import (
+    Page,
+    RecordFailure,
+    RunStatus,
+    SyncRun,
+    SyncStream,
+    SyncType,
+    SyncWindow,
 )
 from easyflow.domain.tenancy import (
     ApiKeyInfo,
@@ -90,10 +118,54 @@ class WebhookParser(Protocol):
         ...
 
 
+class MessengerWebhook(WebhookParser, Protocol):
+    """The whole inbound side of a messenger; a plain `WebhookParser` (Telegram) is adapted to it
+    by `webhooks.inbound.full_parser` with Telegram's behaviour as the defaults.
+
+    Order of work in intake: `handshake` (GET) or verify with `signing_secrets` (POST, before
+    anything is stored) -> `challenge` (an answer owed before storing, VK `confirmation`) ->
+    `parse_events` -> store -> `reply`.
+    """
+
+    @property
+    def verifies_by_get(self) -> bool:
+        """Whether the platform verifies the URL with a GET (else a GET is a 405)."""
+        ...
+
+    def signing_secrets(self, integration: Integration) -> Sequence[str]:
+        """The keys the scheme checks with: a hub-made webhook secret or a seller credential."""
+        ...
+
+    def handshake(self, integration: Integration, query: Mapping[str, str]) -> WebhookReply:
+        """Answer the platform's GET verification; HandshakeRefusedError (403) if it fails."""
+        ...
+
+    def challenge(self, integration: Integration, document: Any) -> WebhookReply | None:
+        """An authenticated request that is a handshake, answered before anything is stored."""
+        ...
+
+    def parse_events(self, document: Any) -> list[WebhookEvent]:
+        """Customer messages, delivery updates and lifecycle events in a decoded body."""
+        ...
+
+    def reply(self, events: Sequence[WebhookEvent]) -> WebhookReply:
+        """The answer once the events are stored (Telegram JSON, VK `ok`, Viber empty 200)."""
+        ...
+
+
+class DeliveryTracker(Protocol):
+    """Applies delivery updates and lifecycle events to what the hub stored (core's side)."""
+
+    async def record(self, integration: Integration, events: Sequence[WebhookEvent]) -> None: ...
+
+
 class Messenger(Protocol):
     async def identity(self) -> BotIdentity: ...
 
-    async def set_webhook(self, registration: WebhookRegistration) -> None: ...
+    async def set_webhook(self, registration: WebhookRegistration) -> WebhookSetup | None:
+        """Register the webhook; where only the seller can (in the platform's console), return
+        what they must paste there instead."""
+        ...
 
     async def delete_webhook(self) -> None: ...
 
@@ -111,6 +183,7 @@ class Messenger(Protocol):
 
 class ChatModel(Protocol):
     name: str
+    currency: str  # what its tokens are billed in (ISO 4217); "" when they cost nothing
 
     async def check(self) -> None:
         """Prove the credentials work (a cheap call); raise the platform's typed error."""
@@ -255,8 +328,24 @@ class MessageRepository(Protocol):
         status: DeliveryStatus,
         inbound_event_id: int | None = None,
         platform_message_id: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> StoredMessage:
         """Append a message; with `inbound_event_id`, a second add returns the first row."""
+        ...
+
+    async def add_inbound_with_history(
+        self,
+        tenant_id: int,
+        conversation_id: int,
+        *,
+        text: str,
+        inbound_event_id: int,
+        platform_message_id: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
+        limit: int,
+    ) -> tuple[StoredMessage, builtins.list[StoredMessage]]:
+        """A customer's message stored once per event; it, and the last `limit` messages with
+        it, oldest first (one round trip where the database allows)."""
         ...
 
     async def history(
@@ -307,6 +396,10 @@ class InboundEventRepository(Protocol):
         """Pending events of one conversation in arrival order."""
         ...
 
+    async def pending_in_chat_of(self, event_id: int) -> list[InboundEvent]:
+        """Pending events of `event_id`'s conversation in arrival order, in one statement."""
+        ...
+
     async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> bool:
         """Record an attempt's outcome on a pending event; False if it was not pending."""
         ...
@@ -348,7 +441,11 @@ class OutboxRepository(Protocol):
         conversation_id: int | None = None,
         message_id: int | None = None,
         lease_until: datetime | None = None,
-    ) -> OutboxItem: ...
+        lease_if_first: bool = False,
+    ) -> OutboxItem:
+        """A pending row; claimed until `lease_until` when given (with `lease_if_first`:
+        only if its conversation has nothing older unsent — the row's lease tells)."""
+        ...
 
     async def get(self, outbox_id: int) -> OutboxItem | None: ...
 
@@ -362,7 +459,17 @@ class OutboxRepository(Protocol):
         """Take the row for sending if it is due and nobody holds it; None otherwise."""
         ...
 
-    async def mark_sent(self, outbox_id: int, now: datetime) -> None: ...
+    async def mark_sent(
+        self,
+        outbox_id: int,
+        now: datetime,
+        *,
+        message: tuple[int, int] | None = None,
+        platform_message_id: str | None = None,
+    ) -> None:
+        """Sent; with `message` (tenant id, message id), that message too, atomically in
+        one statement where the database can (see `UnitOfWorkFactory.single_write`)."""
+        ...
 
     async def mark_failed(
         self,
@@ -416,6 +523,80 @@ class AiUsageRepository(Protocol):
         ...
 
 
+class AiCostRepository(Protocol):
+    """What a tenant's AI replies cost, and the monthly budgets that bound it."""
+
+    async def budgets(self, tenant_id: int) -> dict[str, Decimal]:
+        """Monthly limit per currency; empty when the tenant set none."""
+        ...
+
+    async def set_budget(self, tenant_id: int, currency: str, limit: Decimal | None) -> None:
+        """Set a currency's monthly limit; None removes it."""
+        ...
+
+    async def spent(self, tenant_id: int, since: datetime) -> dict[str, Decimal]:
+        """Estimated cost per currency of the replies since `since`."""
+        ...
+
+    async def breakdown(self, tenant_id: int, since: datetime) -> builtins.list[AiCostLine]:
+        """Requests, tokens and cost since `since`, per provider, model and currency."""
+        ...
+
+
+class HandoverRepository(Protocol):
+    """Handover rules, conversations in a person's hands and the operators' event feed."""
+
+    async def rules(self, tenant_id: int) -> HandoverRules: ...
+
+    async def set_rules(self, tenant_id: int, rules: HandoverRules) -> None: ...
+
+    async def webhook_secret(self, tenant_id: int) -> str | None: ...
+
+    async def set_webhook_secret(self, tenant_id: int, secret: str) -> None: ...
+
+    async def hand_over(
+        self, tenant_id: int, conversation_id: int, reason: str, at: datetime
+    ) -> None: ...
+
+    async def summaries(
+        self,
+        tenant_id: int,
+        *,
+        status: ConversationStatus | None = ConversationStatus.HANDOVER,
+        conversation_id: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[ConversationSummary]: ...
+
+    async def orders_for_phone(
+        self, tenant_id: int, phone: str | None, limit: int = 20
+    ) -> builtins.list[Order]: ...
+
+    async def add_event(
+        self,
+        tenant_id: int,
+        conversation_id: int | None,
+        type_: OperatorEventType,
+        data: dict[str, Any],
+        *,
+        deliver: bool,
+    ) -> OperatorEvent: ...
+
+    async def events(
+        self, tenant_id: int, *, after_id: int = 0, limit: int = 100
+    ) -> builtins.list[OperatorEvent]: ...
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> builtins.list[OperatorEvent]: ...
+
+    async def delivered(self, event_ids: Sequence[int], now: datetime) -> None: ...
+
+    async def delivery_failed(
+        self, event_id: int, error: str, *, next_attempt_at: datetime, dead: bool
+    ) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving the block without commit() rolls back."""
 
@@ -429,6 +610,8 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     orders: OrderRepository
     ai_usage: AiUsageRepository
+    ai_costs: AiCostRepository
+    handover: HandoverRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -439,6 +622,12 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+    def single_write(self) -> UnitOfWork:
+        """A unit for one repository write that the database does in one statement
+        (PostgreSQL: data-modifying CTEs), then in autocommit with no BEGIN/COMMIT round
+        trips; where it takes several statements (SQLite), an ordinary transaction."""
+        ...
 
     def autocommit(self) -> UnitOfWork:
         """A unit in which every statement commits on its own: no BEGIN/COMMIT round trips.
@@ -475,34 +664,32 @@ class TaskQueue(Protocol):
     async def send_outbox(self, outbox_id: int) -> None: ...
 
 
+class Cooldowns(Protocol):
+    """Which providers are cooling down, shared by every worker (in-process or Redis)."""
+
+    async def cooling(self, keys: Sequence[str]) -> set[str]: ...
+
+    async def cool(self, key: str, seconds: float) -> None:
+        """Cool `key` down for at least `seconds` from now."""
+        ...
+
+    async def failed(self, key: str, *, threshold: int, window: float, seconds: float) -> bool:
+        """Count a failure; the `threshold`-th within `window` cools it down. True if it did."""
+        ...
+
+    async def succeeded(self, key: str) -> None: ...
+
+
 class Locks(Protocol):
     """Named mutual exclusion shared by every worker (in-process or Redis)."""
 
-    def hold(self, key: str, ttl_seconds: float) -> AbstractAsyncContextManager[None]: ...
+    def hold(self, key: str, ttl_seconds: float) -> AbstractAsyncContextManager[bool]:
+        """Held inside the block, which gets True when it had to wait for another holder
+        (so what the lock guards may have changed since the caller last read it)."""
+        ...
 
 
 # --------------------------------------------------------------------------- marketplaces and sync
-
-from dataclasses import dataclass  # noqa: E402
-
-from easyflow.domain.commerce import (  # noqa: E402 - appended section, kept self-contained
-    OrderFilters,
-    OrderStatusChanged,
-    Product,
-    ProductFilters,
-    SalesReport,
-    StockChange,
-    StockReport,
-)
-from easyflow.domain.sync import (  # noqa: E402
-    Page,
-    RecordFailure,
-    RunStatus,
-    SyncRun,
-    SyncStream,
-    SyncType,
-    SyncWindow,
-)
 
 
 class Marketplace(Protocol):

@@ -14,7 +14,14 @@ async def run_worker(settings: Settings) -> None:
     container.queue.broker.is_worker_process = True
     await container.start()
     try:
-        async with periodic("recovery", settings.recovery_interval_seconds, container.recovery.run):
+        async with (
+            periodic("recovery", settings.recovery_interval_seconds, container.recovery.run),
+            periodic(
+                "operator-webhooks",
+                settings.operator_webhook_interval_seconds,
+                container.operator_webhooks.deliver_due,
+            ),
+        ):
             await run_receiver_task(container.queue.broker, max_async_tasks=50)
     finally:
         await container.aclose()

@@ -25,6 +25,8 @@ from .helpers import (
     write,
 )
 
+HANDOVER_NOTICE = "I have passed your question to a person; they will answer you here soon."
+
 WEBHOOK_PATH = "/api/v1/messaging/webhook/telegram/{id}"
 
 
@@ -443,12 +445,12 @@ async def test_conversations_and_their_messages(hub: Hub) -> None:
 async def test_handing_a_conversation_back_to_the_bot(hub: Hub) -> None:
     await hub.link_customer()
     await hub.customer_writes(UNANSWERABLE)
-    assert hub.sent() == []
+    assert hub.sent() == [HANDOVER_NOTICE]
     [conversation] = (
         await hub.http.get("/api/v1/conversations", params={"status": "handover"}, headers=hub.auth)
     ).json()
     await hub.customer_writes("Where is my order 1001?")
-    assert hub.sent() == []  # a person has it: the bot stays silent
+    assert hub.sent() == [HANDOVER_NOTICE]  # a person has it: the bot stays silent
 
     url = f"/api/v1/conversations/{conversation['id']}/status"
     bad = await hub.http.post(url, json={"status": "nonsense"}, headers=hub.auth)
@@ -459,7 +461,7 @@ async def test_handing_a_conversation_back_to_the_bot(hub: Hub) -> None:
     assert response.json()["status"] == "open"
 
     await hub.customer_writes("Where is my order 1002?")
-    assert hub.sent() == [PACKED_1002]
+    assert hub.sent() == [HANDOVER_NOTICE, PACKED_1002]
     missing = await hub.http.post(
         "/api/v1/conversations/999999/status", json={"status": "open"}, headers=hub.auth
     )
@@ -476,7 +478,7 @@ async def test_a_customer_writing_to_a_closed_conversation_is_answered(hub: Hub)
     assert closed.json()["status"] == "closed"
 
     await hub.customer_writes("Where is my order 1002?")  # days later, a new question
-    assert hub.sent() == [PACKED_1002]
+    assert hub.sent() == [HANDOVER_NOTICE, PACKED_1002]
 
 
 # --------------------------------------------------------------------------- outbox

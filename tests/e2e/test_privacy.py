@@ -107,7 +107,11 @@ async def test_a_wrong_phone_discloses_nothing_and_the_third_hands_over(hub: Hub
     assert await _conversation_status(hub, STRANGER) == "handover"
     await hub.customer_writes(PHONE, chat_id=STRANGER)  # too late: a person decides now
     assert _discloses(hub.sent(STRANGER)) == []
-    assert len(hub.sent(STRANGER)) == 3
+    # The third wrong number is answered with the hand-over; the later message is not.
+    assert len(hub.sent(STRANGER)) == 4
+    assert hub.sent(STRANGER)[-1] == (
+        "I could not confirm the phone number, so a manager will answer you here shortly."
+    )
     assert (await _contact_phones(hub))[str(STRANGER)] is None
 
 

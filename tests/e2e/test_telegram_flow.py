@@ -59,15 +59,16 @@ async def test_customer_question_is_answered_from_the_orders(hub: Hub) -> None:
     assert usage["requests"] == 3
 
 
-async def test_unanswerable_question_hands_over_and_sends_nothing(hub: Hub) -> None:
+async def test_unanswerable_question_hands_over_and_tells_the_customer(hub: Hub) -> None:
     await hub.customer_writes("Can I pay with my grandmother's gift card in installments?")
-    assert hub.sent() == []
+    notice = "I have passed your question to a person; they will answer you here soon."
+    assert hub.sent() == [notice]
     conversations = (await hub.http.get("/api/v1/conversations", headers=hub.auth)).json()
     assert [c["status"] for c in conversations] == ["handover"]
     # While a person has the conversation, the bot stays silent.
     await hub.customer_writes("Hello?")
-    assert hub.sent() == []
-    assert await hub.count("messages") == 2
+    assert hub.sent() == [notice]
+    assert await hub.count("messages") == 3
 
 
 async def test_wrong_or_missing_secret_is_rejected_and_nothing_is_stored(hub: Hub) -> None:

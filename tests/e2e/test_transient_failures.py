@@ -187,6 +187,11 @@ class FlakyFactory:
     def autocommit(self) -> FlakyUnitOfWork:
         return FlakyUnitOfWork(self._real.autocommit(), self, autocommit=True)
 
+    def single_write(self) -> FlakyUnitOfWork:
+        # A failed commit stands for the outage hitting the one write, as it would in
+        # autocommit: in either case nothing of it was stored.
+        return FlakyUnitOfWork(self._real.single_write(), self)
+
 
 def _install(hub: Hub, flaky: FlakyFactory, max_attempts: int = 8) -> None:
     """Process inbound events of `hub` through the flaky unit of work (retries due at once)."""

@@ -15,8 +15,20 @@ BOTS = "/_sandbox/telegram/bots"
 
 async def test_index_lists_the_platforms(client: httpx.AsyncClient) -> None:
     body = (await client.get("/_sandbox")).json()
-    platforms = ["openai", "ozon", "telegram", "wildberries"]
-    assert body == {"platforms": platforms, "faults": 0, "busy": False}
+    platforms = [
+        "anthropic", "openai", "ozon", "telegram", "viber", "vk", "whatsapp", "wildberries",
+        "yandexgpt",
+    ]  # fmt: skip
+    assert {k: v for k, v in body.items() if k != "emulators"} == {
+        "platforms": platforms,
+        "faults": 0,
+        "busy": False,
+    }
+    # Every emulator with its mount and the accounts a client can use right away.
+    emulators = {e["platform"]: e for e in body["emulators"]}
+    assert sorted(emulators) == platforms
+    assert all(e["mount"] == f"/{name}" for name, e in emulators.items())
+    assert {"token": TOKEN} in emulators["telegram"]["credentials"]
 
 
 async def test_register_bots_with_a_generated_or_given_token(client: httpx.AsyncClient) -> None:
@@ -137,7 +149,7 @@ async def test_openai_keys_replies_and_requests(client: httpx.AsyncClient) -> No
     answer = await client.post(
         "/openai/v1/chat/completions",
         headers={"Authorization": "Bearer sk-new"},
-        json={"model": "m", "messages": [{"role": "user", "content": "q"}]},
+        json={"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "q"}]},
     )
     assert answer.json()["choices"][0]["message"]["content"] == "One"
     [recorded] = (await client.get("/_sandbox/openai/requests")).json()["requests"]
@@ -168,7 +180,7 @@ async def test_faults_routes(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ({"platform": "whatsapp", "kind": "http_error"}, 400),
+        ({"platform": "myspace", "kind": "http_error"}, 400),
         ({"platform": "telegram", "kind": "explode"}, 422),
         ({"platform": "telegram", "kind": "http_error", "count": 1, "rate": 0.5}, 422),
         ({"platform": "telegram", "kind": "http_error", "status": 200}, 422),

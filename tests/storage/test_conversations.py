@@ -158,6 +158,38 @@ async def test_message_add_is_idempotent_on_the_inbound_event(
     assert [m.id for m in history] == [first.id]
 
 
+async def test_an_inbound_message_comes_back_with_its_history_once_per_event(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    a = tenancy.tenant_a
+    async with uow_factory() as uow:
+        conversation = await _conversation(uow, tenancy)
+        for n in range(4):
+            await _say(uow, a, conversation, f"m{n}")
+        (event_id,) = await uow.inbound.add_many(
+            a, tenancy.integration_a, "telegram", [("1", "42", inbound_message("1"))], {}
+        )
+        stored, first = await uow.messages.add_inbound_with_history(
+            a, conversation, text="where is my order?", inbound_event_id=event_id, limit=3
+        )
+        await uow.commit()
+    async with uow_factory() as uow:  # the same event again (a retry): no second row
+        stored_again, again = await uow.messages.add_inbound_with_history(
+            a, conversation, text="(again)", inbound_event_id=event_id, limit=3
+        )
+        everything = await uow.messages.history(a, conversation, 100)
+
+    assert [m.text for m in first] == ["m2", "m3", "where is my order?"]
+    assert again == first
+    assert stored == stored_again == first[-1]
+    assert len(everything) == 5
+    async with uow_factory() as uow:  # another tenant's conversation: nothing stored
+        with pytest.raises(NotFoundError):
+            await uow.messages.add_inbound_with_history(
+                tenancy.tenant_b, conversation, text="x", inbound_event_id=event_id, limit=3
+            )
+
+
 async def test_delivery_state_is_recorded(
     uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
 ) -> None:

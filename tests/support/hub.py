@@ -31,6 +31,9 @@ from easyflow.domain.phones import digits
 from easyflow.http import RetryPolicy
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
 from easyflow.sandbox.telegram_state import TelegramConfig
+from easyflow.sandbox.viber import DEMO_BOT, ViberConfig
+from easyflow.sandbox.vk import DEMO_COMMUNITY, VkConfig
+from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppConfig
 
 HUB_URL = "http://testserver"
 SANDBOX_URL = "http://sandbox"
@@ -189,14 +192,20 @@ async def running_hub(
 ) -> AsyncIterator[Hub]:
     hub_asgi = _LateBound()
     sandbox = create_sandbox_app(
-        sandbox_config or SandboxConfig(telegram=TelegramConfig(retry_delay_scale=0.01)),
+        sandbox_config
+        or SandboxConfig(
+            telegram=TelegramConfig(retry_delay_scale=0.01),
+            whatsapp=WhatsAppConfig(numbers=[DEMO_NUMBER], retry_delay_scale=0.01),
+            vk=VkConfig(communities=[DEMO_COMMUNITY], retry_delay_scale=0.01),
+            viber=ViberConfig(bots=[DEMO_BOT], retry_delay_scale=0.01),
+        ),
         webhook_transport=httpx.ASGITransport(hub_asgi),
     )
     sandbox_transport = httpx.ASGITransport(sandbox.app)
     config = hub_settings(database_url, data_dir, key, **settings)
     container = build_container(
         config,
-        transports={"telegram": sandbox_transport, "openai": sandbox_transport},
+        transports=dict.fromkeys(sandbox.emulators, sandbox_transport),
         retry=FAST_RETRY,
     )
     app = create_app(config, container)

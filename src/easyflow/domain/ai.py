@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from easyflow.domain.commerce import Order
 
@@ -82,6 +83,9 @@ class ChatRequest:
 class TokenUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # The provider's list price of these tokens (an estimate: the bill is the provider's).
+    cost: Decimal = Decimal(0)
+    currency: str = ""  # ISO 4217 of `cost`; "" when it cost nothing (the local responder)
 
     @property
     def total_tokens(self) -> int:
@@ -98,3 +102,16 @@ class ChatReply:
     usage: TokenUsage = field(default_factory=TokenUsage)
     handover: bool = False
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AiCostLine:
+    """Replies of one provider and model in one currency over a period, and their cost."""
+
+    provider: str
+    model: str
+    currency: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: Decimal

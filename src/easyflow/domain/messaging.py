@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 
@@ -52,6 +54,14 @@ class Sender:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """Something other than text a customer sent: kept with its metadata, never its bytes."""
+
+    kind: str  # photo, video, voice, audio, document, sticker, contact, location
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One customer action on a messenger, whatever the platform."""
 
@@ -67,6 +77,7 @@ class InboundMessage:
     # The sender's own phone number, when the messenger vouches for it (Telegram: a shared
     # contact whose user_id is the sender). Digits as the platform sent them.
     shared_phone: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,9 @@ class OutboundMessage:
     # random_id, ...) delivers a repeated attempt once. Adapters of platforms without them
     # ignore it (PlatformSpec.idempotency_keys says which).
     idempotency_key: str | None = None
+    # A pre-approved template (WhatsApp): the only thing some platforms deliver outside their
+    # customer-service window. Platforms without templates send `text`.
+    template: MessageTemplate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +154,7 @@ class Contact:
     external_id: str
     display_name: str
     username: str | None = None
+    phone: str | None = None  # proven (digits); personal data, never logged
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +182,7 @@ class StoredMessage:
     platform_message_id: str | None = None
     error: str | None = None
     sent_at: datetime | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,3 +220,193 @@ class OutboxItem:
     # Set by a claim that took the row over from a worker whose lease lapsed without a
     # result: that attempt may have reached the platform.
     in_doubt: bool = False
+    lease_until: datetime | None = None  # a worker holds the row for sending until then
+
+
+# --------------------------------------------------------------------------- handover
+
+
+class HandoverReason(enum.StrEnum):
+    """Why a conversation went to a person."""
+
+    ASKED_FOR_PERSON = "asked_for_person"  # the customer asked for a human
+    KEYWORD = "keyword"  # one of the tenant's handover keywords
+    MODEL_CANNOT_HELP = "model_cannot_help"  # the assistant could not answer from facts
+    MEDIA = "media"  # something the assistant cannot read (a photo, a voice note ...)
+
+
+class MediaAction(enum.StrEnum):
+    REPLY = "reply"  # answer it and stay on (a sticker, a location)
+    HANDOVER = "handover"  # tell the customer a person will look at it, and hand over
+
+
+MEDIA_KINDS = ("photo", "video", "voice", "audio", "document", "sticker", "contact", "location")
+
+# What the assistant can make nothing of goes to a person; what needs no answer of substance
+# (a sticker, a location, a contact card) gets one from the bot.
+DEFAULT_MEDIA_ACTIONS: Mapping[str, MediaAction] = {
+    "photo": MediaAction.HANDOVER,
+    "video": MediaAction.HANDOVER,
+    "voice": MediaAction.HANDOVER,
+    "audio": MediaAction.HANDOVER,
+    "document": MediaAction.HANDOVER,
+    "sticker": MediaAction.REPLY,
+    "contact": MediaAction.REPLY,
+    "location": MediaAction.REPLY,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingHours:
+    """When people answer: on `days` (0 is Monday) from `opens` to `closes`, in `timezone`."""
+
+    timezone: str = "UTC"
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    opens: time = time(9, 0)
+    closes: time = time(18, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverRules:
+    """A tenant's rules for giving a conversation to a person, and telling everyone so.
+
+    Texts left None are the built-in ones, in the customer's language. `after_hours_notice`
+    may hold `{opens}`, replaced by the next opening time ("Mon 09:00 (Europe/Moscow)").
+    """
+
+    on_request: bool = True  # the customer asks for a person ("operator", "человек" ...)
+    keywords: tuple[str, ...] = ()  # the tenant's own words that hand over ("refund" ...)
+    on_model_cannot_help: bool = True  # else the bot says `cannot_help` and stays on
+    media: Mapping[str, MediaAction] = field(default_factory=lambda: dict(DEFAULT_MEDIA_ACTIONS))
+    notice: str | None = None
+    after_hours_notice: str | None = None
+    cannot_help: str | None = None
+    working_hours: WorkingHours | None = None  # None: someone is always there
+    # Where operators are told: a chat reached through one of the tenant's Telegram bots.
+    operator_integration_id: int | None = None
+    operator_chat_id: str | None = None
+    # An operator tool's endpoint: every operator event is POSTed there, signed.
+    webhook_url: str | None = None
+
+
+class OperatorEventType(enum.StrEnum):
+    HANDOVER = "conversation.handover"
+    CUSTOMER_MESSAGE = "conversation.customer_message"
+    OPERATOR_REPLY = "conversation.operator_reply"
+    RELEASED = "conversation.released"
+    CLOSED = "conversation.closed"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorEvent:
+    """Something operators should know, in the tenant's feed and (if set) sent to its webhook."""
+
+    id: int
+    tenant_id: int
+    conversation_id: int | None
+    type: OperatorEventType
+    data: dict[str, Any]
+    created_at: datetime
+    # The webhook delivery: None when no webhook was configured as it happened.
+    delivery: DeliveryStatus | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """A conversation as an operator's list shows it."""
+
+    conversation: Conversation
+    contact: Contact
+    platform: str
+    handover_reason: str | None = None
+    handed_over_at: datetime | None = None
+    last_message: str | None = None
+
+
+# --------------------------------------------------------------------------- webhook events
+# What a messenger's webhook carries besides customer messages, and what the hub answers.
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTemplate:
+    """A platform-approved template by name, language and its ordered body parameters."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+class DeliveryState(enum.StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    """The platform reports what became of a message the hub sent."""
+
+    event_id: str  # dedup key: the same message reaches each state once
+    platform_message_id: str
+    chat_id: str
+    state: DeliveryState
+    occurred_at: datetime
+    error_code: str | None = None
+    error: str | None = None
+
+
+class LifecycleKind(enum.StrEnum):
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    CONVERSATION_STARTED = "conversation_started"
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEvent:
+    """A customer subscribed, unsubscribed or opened the chat (no message yet)."""
+
+    event_id: str
+    kind: LifecycleKind
+    chat_id: str
+    sender: Sender
+    occurred_at: datetime
+    context: str | None = None  # Viber conversation_started: the deep link's context
+
+
+WebhookEvent = InboundMessage | DeliveryUpdate | LifecycleEvent
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSetup:
+    """What the seller pastes in the platform's console where the hub cannot register the
+    webhook itself (WhatsApp, VK): labelled values, in the console's order."""
+
+    console: str  # where, in words
+    fields: tuple[tuple[str, str], ...]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"console": self.console, **dict(self.fields)}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    """The HTTP answer a platform expects: JSON, plain text or an empty 200."""
+
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    status: int = 200
+
+    @classmethod
+    def json(cls, value: Any) -> WebhookReply:
+        return cls(json.dumps(value, separators=(",", ":")).encode(), "application/json")
+
+    @classmethod
+    def text(cls, value: str) -> WebhookReply:
+        return cls(value.encode(), "text/plain; charset=utf-8")
+
+    @classmethod
+    def empty(cls) -> WebhookReply:
+        return cls()

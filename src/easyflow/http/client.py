@@ -133,10 +133,14 @@ class PlatformClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         scopes: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
     ) -> Any:
-        """Call `method` (a metrics label; also the path when `path` is not given)."""
+        """Call `method` (a metrics label; also the path when `path` is not given).
+
+        `form` sends an application/x-www-form-urlencoded body (VK methods) instead of JSON.
+        """
         ctx = CallContext(method=method, buckets=self._buckets(scopes or {}))
-        request = self._build(http_method, path or method, json, params, headers)
+        request = self._build(http_method, path or method, json, params, headers, form)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
             wait=self._wait,
@@ -222,6 +226,13 @@ class PlatformClient:
             error=str(exc),
         )
 
+    def credential(self, name: str) -> str:
+        """A credential that is not the auth secret (an account id an adapter puts in paths)."""
+        value = self._credentials.get(name, "")
+        if not value:
+            raise ConfigurationError(f"missing credential {name!r}", platform=self.spec.name)
+        return value
+
     # -- request building
 
     def _secret(self) -> str:
@@ -252,6 +263,7 @@ class PlatformClient:
         json: Any,
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
+        form: Mapping[str, str] | None = None,
     ) -> httpx.Request:
         auth = self.spec.auth
         url = self._base_url
@@ -260,12 +272,15 @@ class PlatformClient:
             url += auth.template.format(secret=self._safe_secret(_PATH_SAFE, "URL path"))
         elif auth.style is AuthStyle.HEADER:
             secret = self._safe_secret(_HEADER_SAFE, "header")
-            all_headers[auth.header] = auth.template.format(secret=secret)
+            bearer = auth.bearer_prefixes and secret.startswith(auth.bearer_prefixes)
+            template = "Bearer {secret}" if bearer else auth.template
+            all_headers[auth.header] = template.format(secret=secret)
         url += "/" + path.lstrip("/")
         return self._http.build_request(
             http_method,
             url,
             json=json,
+            data=form,
             params=params,
             headers=all_headers,
             timeout=self.spec.timeout,
@@ -297,7 +312,3 @@ class PlatformClient:
     @property
     def base_url(self) -> str:
         return self._base_url
-
-    def credential(self, name: str) -> str:
-        """A credential field that is not the secret (Ozon's Client-Id goes in its own header)."""
-        return self._credentials.get(name, "")

@@ -24,6 +24,9 @@ class Auth:
     credential: str = "token"  # which credential field carries the secret
     header: str = "Authorization"
     template: str = "Bearer {secret}"  # header value, or path prefix for PATH_TOKEN
+    # Secrets starting with one of these are bearer tokens, sent as `Bearer {secret}` in place
+    # of the template (Yandex Cloud: an IAM token `t1.…` where an API key takes `Api-Key`).
+    bearer_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

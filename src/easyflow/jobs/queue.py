@@ -48,23 +48,26 @@ def build_broker(broker_url: str, idle_timeout_seconds: float = 60.0) -> AsyncBr
 class TaskiqQueue:
     """Kicks tasks by name; `bind()` registers the handlers that run them.
 
-    At most `concurrency` handlers run at once in this process. Taskiq's in-memory broker
-    starts a task per kick, so a burst of webhooks would otherwise open a database
-    connection per event at once and exhaust the pool.
+    At most `concurrency` inbound handlers run at once in this process, and beside them at
+    most `concurrency` sends. Taskiq's in-memory broker starts a task per kick, so a burst of
+    webhooks would otherwise open a database connection per event at once and exhaust the
+    pool. Sends have slots of their own so that replies never wait behind new inbound work:
+    a backlog of messages slows the next answers, not the delivery of those already made.
     """
 
     def __init__(self, broker: AsyncBroker, concurrency: int = 16) -> None:
         self.broker = broker
         self._tasks: dict[str, Any] = {}
-        self._slots = asyncio.Semaphore(concurrency)
+        self._inbound_slots = asyncio.Semaphore(concurrency)
+        self._send_slots = asyncio.Semaphore(concurrency)
 
     def bind(self, handlers: JobHandlers) -> None:
         async def process_inbound(event_id: int) -> None:
-            async with self._slots:
+            async with self._inbound_slots:
                 await handlers.handle_inbound(event_id)
 
         async def send_outbox(outbox_id: int) -> None:
-            async with self._slots:
+            async with self._send_slots:
                 await handlers.send_outbox(outbox_id)
 
         self._tasks[PROCESS_INBOUND] = self.broker.register_task(

@@ -5,15 +5,27 @@ facts hold only what this customer may hear (services/order_access.py): orders l
 them, and for any other asked number only that it is locked. The prompt tells the model what
 to say about a locked number, and phone numbers in the conversation are redacted before any
 turn leaves the hub.
+
+Providers that call functions get the same facts through tools as well (`TOOLS`,
+`run_tool`): the tools answer from the request alone, so a model asking about any order
+number learns no more than the prompt would tell it — an order the customer has not proven
+is theirs is "locked" whatever the model asks.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from easyflow.domain.ai import ChatRequest, ChatTurn, GroundingFacts, PhoneCheck, Role
 from easyflow.domain.commerce import Order
 from easyflow.domain.phones import redact_phones
 
 HISTORY_TURNS = 10
+# A reply may take this many tool round trips; then the model must answer with what it has.
+MAX_TOOL_ROUNDS = 3
 
 _LOCKED = (
     "the customer has not confirmed that this order is theirs. Say nothing about it, not even "
@@ -43,6 +55,9 @@ def describe_order(order: Order) -> str:
     parts = [f"Order {order.number}: status {order.status.value}"]
     if order.tracking_number:
         parts.append(f"tracking number {order.tracking_number}")
+    if order.items:
+        items = "; ".join(f"{i.name} x{i.quantity}" for i in order.items)
+        parts.append(f"items: {items}")
     parts.append(f"total {order.total} {order.currency}")
     parts.append(f"last updated {order.updated_at:%Y-%m-%d %H:%M} UTC")
     return ", ".join(parts)
@@ -81,3 +96,75 @@ def recent_turns(request: ChatRequest) -> tuple[ChatTurn, ...]:
     """The last turns of the conversation, with phone numbers redacted (personal data)."""
     turns = tuple(t for t in request.history if t.role is not Role.SYSTEM)[-HISTORY_TURNS:]
     return tuple(ChatTurn(t.role, redact_phones(t.content)) for t in turns)
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A function a model may call; `parameters` is its JSON Schema."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+TOOLS = (
+    Tool(
+        "lookup_order",
+        "Status, items and tracking number of one of the customer's orders, by its number. "
+        "Orders the customer has not confirmed as theirs are not disclosed.",
+        {
+            "type": "object",
+            "properties": {
+                "order_number": {"type": "string", "description": "the order number, e.g. 1001"}
+            },
+            "required": ["order_number"],
+        },
+    ),
+    Tool(
+        "shop_policies",
+        "The shop's policies and answers to common questions (delivery, returns, payment).",
+        {
+            "type": "object",
+            "properties": {
+                "topic": {"type": "string", "description": "e.g. delivery, returns; empty: all"}
+            },
+            "required": [],
+        },
+    ),
+)
+
+
+def run_tool(request: ChatRequest, name: str, arguments: Mapping[str, Any] | str) -> str:
+    """The tool's answer, from the request's facts only. Bad arguments get a reason, not an
+    exception: the model reads it and can try again or answer without."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments or "{}")
+        except ValueError:
+            return "error: the arguments are not valid JSON"
+    if not isinstance(arguments, Mapping):
+        return "error: the arguments must be a JSON object"
+    if name == "lookup_order":
+        return _lookup_order(request.facts, str(arguments.get("order_number") or "").strip())
+    if name == "shop_policies":
+        return _policies(request, str(arguments.get("topic") or "").strip().lower())
+    return f"error: there is no tool {name!r}"
+
+
+def _lookup_order(facts: GroundingFacts, number: str) -> str:
+    number = number.lstrip("#№ ")
+    if not number:
+        return "error: order_number is required"
+    for order in facts.orders:
+        if order.number == number:
+            return describe_order(order)
+    return f"Order {number}: {_locked_rule(facts)}."
+
+
+def _policies(request: ChatRequest, topic: str) -> str:
+    faq = request.profile.faq
+    chosen = [e for e in faq if topic and (topic in e.topic.lower() or topic in e.keywords)]
+    entries = chosen or list(faq)
+    if not entries:
+        return "The shop has given no policies; say that a manager will reply."
+    return "\n".join(f"{e.topic}: {e.answer}" for e in entries)

@@ -184,6 +184,7 @@ class LocalResponder:
     """The ChatModel port without a network."""
 
     name = NAME
+    currency = ""  # it costs nothing
 
     async def check(self) -> None:
         """Nothing to check: no network, no credentials."""

@@ -1,17 +1,23 @@
 """OpenAI Chat Completions as a ChatModel.
 
-Contract: ../shared/platforms/openai.md; docs https://platform.openai.com/docs/api-reference/chat
+Contract: docs/ai.md; API reference https://platform.openai.com/docs/api-reference/chat
 
 Quirks kept here as code:
 - 429 comes in two flavours: `rate_limit_exceeded` is transient (wait `retry-after-ms` /
   `retry-after`), `insufficient_quota` is billing and must never be retried;
 - `x-should-retry` overrides the status-based decision when present;
-- `message.content` can be null (tool calls, refusals): that is a handover, not a reply;
-- `max_tokens` is legacy, reasoning models need `max_completion_tokens`.
+- `message.content` can be null (tool calls, refusals): a tool call is answered and the
+  model asked again; a refusal is a handover, not a reply;
+- model families reject parameters others need (`FAMILIES`): reasoning models (o1, o3, o4,
+  gpt-5) refuse `temperature` and `max_tokens` and take `max_completion_tokens`, and read
+  instructions as the `developer` role;
+- the model is checked when the integration is added (`GET /models/{model}`: 404
+  `model_not_found`), so a typo fails once, at set-up, not on every customer message.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from easyflow.domain.ai import ChatReply, ChatRequest, TokenUsage
@@ -24,8 +30,16 @@ from easyflow.domain.errors import (
 )
 from easyflow.domain.tenancy import PlatformKind
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RawResponse
+from easyflow.platforms import llm_settings, pricing
 from easyflow.platforms.credentials import CredentialField
-from easyflow.platforms.grounding import recent_turns, system_prompt
+from easyflow.platforms.grounding import (
+    MAX_TOOL_ROUNDS,
+    TOOLS,
+    recent_turns,
+    run_tool,
+    system_prompt,
+)
+from easyflow.platforms.pricing import usd
 
 SPEC = PlatformSpec(
     name="openai",
@@ -46,6 +60,45 @@ CREDENTIALS = (
 )
 DEFAULT_MODEL = "gpt-4.1-mini"
 _NAME = SPEC.name
+
+# List prices per million tokens (https://openai.com/api/pricing), an estimate of the bill.
+PRICES = {
+    "gpt-4.1": usd("2.00", "8.00"),
+    "gpt-4.1-mini": usd("0.40", "1.60"),
+    "gpt-4.1-nano": usd("0.10", "0.40"),
+    "gpt-4o": usd("2.50", "10.00"),
+    "gpt-4o-mini": usd("0.15", "0.60"),
+    "gpt-5": usd("1.25", "10.00"),
+    "gpt-5-mini": usd("0.25", "2.00"),
+    "gpt-5-nano": usd("0.05", "0.40"),
+    "o1": usd("15.00", "60.00"),
+    "o3": usd("2.00", "8.00"),
+    "o3-mini": usd("1.10", "4.40"),
+    "o4-mini": usd("1.10", "4.40"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """What a family of models accepts."""
+
+    prefixes: tuple[str, ...]
+    temperature: bool  # False: only the default is accepted, so none is sent
+    tokens_param: str  # the name of the output-token limit
+    instructions_role: str
+
+
+REASONING = Family(("o1", "o3", "o4", "gpt-5"), False, "max_completion_tokens", "developer")
+# gpt-5-chat is the non-reasoning model behind ChatGPT: it takes a temperature.
+CHAT = Family(("gpt-5-chat",), True, "max_completion_tokens", "system")
+CLASSIC = Family((), True, "max_completion_tokens", "system")
+FAMILIES = (CHAT, REASONING)
+
+
+def family(model: str) -> Family:
+    """The family of `model`, by the most specific prefix; classic chat models otherwise."""
+    matches = [(len(p), f) for f in FAMILIES for p in f.prefixes if model.startswith(p)]
+    return max(matches, key=lambda m: m[0])[1] if matches else CLASSIC
 
 
 def _retry_after(response: RawResponse) -> float | None:
@@ -85,8 +138,24 @@ def classify(response: RawResponse) -> Any:
     raise RejectedError(message, platform=_NAME, status=status)
 
 
+def _tools() -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": t.name,
+                "description": t.description,
+                "parameters": dict(t.parameters),
+            },
+        }
+        for t in TOOLS
+    ]
+
+
 class OpenAIChatModel:
-    """The ChatModel port over /v1/chat/completions."""
+    """The ChatModel port over /v1/chat/completions, with the hub's tools."""
+
+    currency = "USD"
 
     def __init__(
         self,
@@ -95,50 +164,96 @@ class OpenAIChatModel:
         model: str = DEFAULT_MODEL,
         temperature: float = 0.3,
         max_completion_tokens: int = 500,
+        tools: bool = True,
     ) -> None:
         self.name = _NAME
         self._client = client
         self._model = model
+        self._family = family(model)
         self._temperature = temperature
         self._max_tokens = max_completion_tokens
+        self._tools = tools
 
     async def check(self) -> None:
-        await self._client.call("models", http_method="GET")
+        """The key works and can use the configured model (404 model_not_found otherwise)."""
+        await self._client.call("models.retrieve", path=f"models/{self._model}", http_method="GET")
+
+    def payload(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The request body for this model's family."""
+        payload: dict[str, Any] = {"model": self._model, "messages": messages}
+        if self._family.temperature:
+            payload["temperature"] = self._temperature
+        payload[self._family.tokens_param] = self._max_tokens
+        if self._tools:
+            payload["tools"] = _tools()
+        return payload
 
     async def complete(self, request: ChatRequest) -> ChatReply:
-        messages = [{"role": "system", "content": system_prompt(request)}]
+        messages: list[dict[str, Any]] = [
+            {"role": self._family.instructions_role, "content": system_prompt(request)}
+        ]
         messages += [{"role": t.role.value, "content": t.content} for t in recent_turns(request)]
-        payload: dict[str, Any] = {
-            "model": self._model,
-            "messages": messages,
-            "temperature": self._temperature,
-            "max_completion_tokens": self._max_tokens,
-        }
-        if request.user_ref:
-            payload["user"] = request.user_ref
-        result = await self._client.call("chat/completions", json=payload)
-        return self._reply(result)
+        usage = TokenUsage()
+        for round_ in range(MAX_TOOL_ROUNDS + 1):
+            payload = self.payload(messages)
+            if round_ == MAX_TOOL_ROUNDS:
+                payload.pop("tools", None)  # enough looking up: answer now
+            if request.user_ref:
+                payload["user"] = request.user_ref
+            result = await self._client.call("chat/completions", json=payload)
+            usage = pricing.add(usage, _usage(result))
+            message = _first_message(result)
+            calls = message.get("tool_calls") or []
+            if not calls or "tools" not in payload:
+                return self._reply(result, message, usage)
+            messages.append(
+                {"role": "assistant", "content": message.get("content"), "tool_calls": calls}
+            )
+            messages += [_tool_result(request, call) for call in calls]
+        raise AssertionError("the last round has no tools")  # pragma: no cover
 
-    def _reply(self, result: dict[str, Any]) -> ChatReply:
-        usage = result.get("usage") or {}
-        tokens = TokenUsage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        )
-        choices = result.get("choices") or []
-        message = choices[0].get("message", {}) if choices else {}
-        text = (message.get("content") or "").strip()
+    def _reply(
+        self, result: dict[str, Any], message: dict[str, Any], usage: TokenUsage
+    ) -> ChatReply:
         model = str(result.get("model") or self._model)
+        usage = pricing.priced(PRICES, model, usage)
+        text = (message.get("content") or "").strip()
         if not text:
+            choices = result.get("choices") or []
             reason = choices[0].get("finish_reason", "empty") if choices else "no choices"
-            return ChatReply(None, _NAME, model, tokens, handover=True, reason=str(reason))
-        return ChatReply(text, _NAME, model, tokens)
+            if message.get("refusal"):
+                reason = "refusal"
+            return ChatReply(None, _NAME, model, usage, handover=True, reason=str(reason))
+        return ChatReply(text, _NAME, model, usage)
+
+
+def _usage(result: dict[str, Any]) -> TokenUsage:
+    usage = result.get("usage") or {}
+    return TokenUsage(
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )
+
+
+def _first_message(result: dict[str, Any]) -> dict[str, Any]:
+    choices = result.get("choices") or []
+    message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
+    return message if isinstance(message, dict) else {}
+
+
+def _tool_result(request: ChatRequest, call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    answer = run_tool(request, str(function.get("name")), arguments or "{}")
+    return {"role": "tool", "tool_call_id": call.get("id"), "content": answer}
 
 
 def create_adapter(client: PlatformClient, settings: dict[str, Any]) -> OpenAIChatModel:
+    read = llm_settings.read(_NAME, settings, DEFAULT_MODEL, "max_completion_tokens")
     return OpenAIChatModel(
         client,
-        model=str(settings.get("model") or DEFAULT_MODEL),
-        temperature=float(settings.get("temperature", 0.3)),
-        max_completion_tokens=int(settings.get("max_completion_tokens", 500)),
+        model=read.model,
+        temperature=read.temperature,
+        max_completion_tokens=read.max_tokens,
+        tools=read.tools,
     )

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from easyflow.domain.errors import NotFoundError
 from easyflow.http import PlatformClient, PlatformSpec
 from easyflow.http.client import Classifier
-from easyflow.platforms import openai, ozon, telegram, wildberries
+from easyflow.platforms import (
+    anthropic,
+    openai,
+    ozon,
+    telegram,
+    viber,
+    vk,
+    whatsapp,
+    wildberries,
+    yandexgpt,
+)
 from easyflow.platforms.credentials import CredentialField, check_credentials
 from easyflow.ports import WebhookParser
 
@@ -39,6 +50,17 @@ class PlatformDefinition:
         check_credentials(self.name, self.credentials, credentials)
 
 
+def messenger(module: ModuleType) -> PlatformDefinition:
+    """A messenger package's definition from its conventional exports (see platforms/vk)."""
+    return PlatformDefinition(
+        spec=module.SPEC,
+        classify=module.classify,
+        credentials=module.CREDENTIALS,
+        build=module.create_adapter,
+        webhook=module.WEBHOOK,
+    )
+
+
 def _definitions() -> tuple[PlatformDefinition, ...]:
     return (
         PlatformDefinition(
@@ -61,6 +83,15 @@ def _definitions() -> tuple[PlatformDefinition, ...]:
             wildberries.create_adapter,
         ),
         PlatformDefinition(ozon.SPEC, ozon.classify, ozon.CREDENTIALS, ozon.create_adapter),
+        PlatformDefinition(
+            yandexgpt.SPEC, yandexgpt.classify, yandexgpt.CREDENTIALS, yandexgpt.create_adapter
+        ),
+        PlatformDefinition(
+            anthropic.SPEC, anthropic.classify, anthropic.CREDENTIALS, anthropic.create_adapter
+        ),
+        messenger(whatsapp),
+        messenger(vk),
+        messenger(viber),
     )
 
 
@@ -76,6 +107,13 @@ class PlatformRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
+
+    def definitions(self) -> list[PlatformDefinition]:
+        return [self._by_name[name] for name in self.names()]
+
+    def webhook_platforms(self) -> list[str]:
+        """Platforms that deliver to the webhook route."""
+        return sorted(name for name, d in self._by_name.items() if d.webhook is not None)
 
     def check_credentials(self, platform: str, credentials: dict[str, str]) -> None:
         """Before any call or row: the platform's documented format, or a 400 with why."""

@@ -9,6 +9,12 @@ Two kinds of bad input, two answers:
   acknowledges. A 4xx/5xx would make Telegram retry it for 24 h and hold up that chat.
 Optional display fields of the wrong type (names, username, text) are ignored, not fatal.
 Update types the hub never subscribes to (see ALLOWED_UPDATES) give [].
+
+Non-text messages (photo, video, voice, audio, document, sticker, contact, location) become
+`Attachment`s with the metadata an operator needs (file_id to fetch the file with getFile,
+mime type, size, duration, emoji, coordinates, phone number ...); their bytes are never
+fetched. Metadata fields of the wrong type are left out, never fatal. The message text is the
+caption, or a marker such as "[photo]" the assistant can read.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from easyflow.domain.errors import MalformedPayloadError
-from easyflow.domain.messaging import InboundKind, InboundMessage, Sender
+from easyflow.domain.messaging import Attachment, InboundKind, InboundMessage, Sender
 from easyflow.webhooks.payloads import UnprocessableEventError, decode_json
 
 MAX_ID = 2**63 - 1  # ids are stored as text, but nothing real is wider than a signed int64
@@ -26,6 +32,40 @@ MAX_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime c
 MAX_FIELD = 255  # names and ids are stored in String(255) columns
 _PHONE = re.compile(r"\+?[0-9]{3,31}")
 _MEDIA = ("photo", "sticker", "voice", "video", "document", "location", "contact", "audio")
+# Telegram's field -> (our kind, what marks it). An animation (GIF) also carries a `document`
+# copy of itself, and a venue a `location`: each is read once, as the more specific field.
+_ATTACHMENT_FIELDS: tuple[tuple[str, str, dict[str, bool]], ...] = (
+    ("photo", "photo", {}),
+    ("animation", "video", {"animation": True}),
+    ("video", "video", {}),
+    ("video_note", "video", {"video_note": True}),
+    ("voice", "voice", {}),
+    ("audio", "audio", {}),
+    ("document", "document", {}),
+    ("sticker", "sticker", {}),
+    ("contact", "contact", {}),
+    ("venue", "location", {"venue": True}),
+    ("location", "location", {}),
+)
+_SHADOWED = {"animation": "document", "venue": "location"}
+_STRINGS = (
+    "file_id",
+    "file_unique_id",
+    "mime_type",
+    "file_name",
+    "emoji",
+    "set_name",
+    "type",
+    "phone_number",
+    "first_name",
+    "last_name",
+    "title",
+    "address",
+    "performer",
+)
+_INTS = ("file_size", "duration", "width", "height", "length", "live_period", "user_id")
+_FLOATS = ("latitude", "longitude", "horizontal_accuracy")
+_FLAGS = ("is_animated", "is_video")
 _KINDS = (
     ("message", InboundKind.MESSAGE),
     ("edited_message", InboundKind.EDITED),
@@ -156,6 +196,44 @@ def _shared_phone(message: dict[str, Any], sender_id: str | None) -> str | None:
     return phone if _PHONE.fullmatch(phone) else None
 
 
+def _attachments(message: dict[str, Any]) -> tuple[Attachment, ...]:
+    found: list[Attachment] = []
+    skip = {_SHADOWED[f] for f in _SHADOWED if isinstance(message.get(f), dict)}
+    for field, kind, marks in _ATTACHMENT_FIELDS:
+        value = message.get(field)
+        if field in skip:
+            continue
+        if field == "photo" and isinstance(value, list):
+            # PhotoSize variants, smallest first: the largest is the photo.
+            value = next((size for size in reversed(value) if isinstance(size, dict)), None)
+        if field == "venue" and isinstance(value, dict):
+            location = value.get("location")
+            value = {**(location if isinstance(location, dict) else {}), **value}
+        if isinstance(value, dict):
+            found.append(Attachment(kind, {**_metadata(value), **marks}))
+    return tuple(found)
+
+
+def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    """The fields an operator may need, each only when it has its documented type."""
+    data: dict[str, Any] = {}
+    for name in _STRINGS:
+        if (text := _text(obj.get(name), MAX_FIELD)) is not None:
+            data[name] = text
+    for name in _INTS:
+        if _is_int(obj.get(name)) and -MAX_ID <= obj[name] <= MAX_ID:
+            data[name] = obj[name]
+    for name in _FLOATS:
+        value = obj.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # Compared before converting: a huge int overflows float(); NaN compares False.
+            data.update({name: float(value)} if abs(value) < 1e6 else {})
+    for name in _FLAGS:
+        if isinstance(obj.get(name), bool):
+            data[name] = obj[name]
+    return data
+
+
 def _from_message(event_id: str, message: dict[str, Any], kind: InboundKind) -> InboundMessage:
     where = kind.value
     chat = _object(_required(message, "chat", where), f"{where}.chat")
@@ -173,6 +251,7 @@ def _from_message(event_id: str, message: dict[str, Any], kind: InboundKind) -> 
         occurred_at=_timestamp(message.get(date_field), f"{where}.{date_field}"),
         platform_message_id=_id(_required(message, "message_id", where), f"{where}.message_id"),
         shared_phone=_shared_phone(message, sender.external_id if sender else None),
+        attachments=_attachments(message),
     )
 
 

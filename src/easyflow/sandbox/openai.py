@@ -2,8 +2,11 @@
 stream), `POST /v1/responses` (object and named-event stream), `GET /v1/models`.
 
 Bearer auth against the registered keys (401 `invalid_api_key` otherwise); replies come from
-a scripted FIFO, else a deterministic echo of the last user message; usage is counted as
-ceil(chars / 4) per message. Every response carries `x-request-id`, authenticated ones the
+a scripted FIFO (text, or a function call when the request offers that tool), else a
+deterministic echo of the last user message; usage is counted as ceil(chars / 4) per message.
+Unknown models are 404 `model_not_found`, as the real API answers them; chat completions
+check what the model family accepts, tool messages, `response_format` and `n`
+(sandbox/openai_chat.py). Every response carries `x-request-id`, authenticated ones the
 `x-ratelimit-*` headers of a per-key, per-minute budget that is also enforced with a real 429.
 Every request is recorded (body included) so tests can assert what the hub sent.
 """
@@ -27,6 +30,13 @@ from starlette.routing import Route
 
 from easyflow.sandbox.base import SandboxContext, dumps
 from easyflow.sandbox.faults import stall
+from easyflow.sandbox.openai_chat import (
+    ScriptedToolCall,
+    check_request,
+    formatted,
+    offered,
+    tool_call_message,
+)
 from easyflow.sandbox.openai_control import router
 from easyflow.sandbox.openai_limits import Budget, fault_response
 from easyflow.sandbox.openai_wire import (
@@ -53,8 +63,22 @@ class OpenAIConfig:
     """Seeds and tunables of the OpenAI emulator."""
 
     api_keys: Sequence[str] = ()
-    models: tuple[str, ...] = ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini", "gpt-4o", "o4-mini")
-    strict_models: bool = False  # unknown model -> 404 model_not_found
+    models: tuple[str, ...] = (
+        "gpt-4.1-mini",
+        "gpt-4.1",
+        "gpt-4.1-nano",
+        "gpt-4o-mini",
+        "gpt-4o",
+        "o4-mini",
+        "o3",
+        "o3-mini",
+        "o1",
+        "gpt-5",
+        "gpt-5-mini",
+        "gpt-5-nano",
+        "gpt-5-chat-latest",
+    )
+    strict_models: bool = True  # unknown model -> 404 model_not_found, as the real API
     requests_per_minute: int = 10_000
     tokens_per_minute: int = 2_000_000
     organization: str = "org-sandbox"
@@ -118,10 +142,16 @@ class OpenAISandbox:
     def keys(self) -> list[str]:
         return sorted(self._keys)
 
-    def script(self, replies: Iterable[str]) -> int:
-        """Queue replies served in order before falling back to the echo; returns the queue size."""
+    def script(self, replies: Iterable[str | ScriptedToolCall]) -> int:
+        """Queue replies served in order before falling back to the echo; returns the queue size.
+
+        A `ScriptedToolCall` is served as a function call to a request offering that tool.
+        """
         self._replies.extend(replies)
         return len(self._replies)
+
+    def script_tool_call(self, name: str, **arguments: Any) -> int:
+        return self.script([ScriptedToolCall(name, arguments)])
 
     def requests(self, path: str | None = None) -> list[RecordedRequest]:
         return [r for r in self._requests if path is None or r.path == path]
@@ -139,7 +169,7 @@ class OpenAISandbox:
 
     def _init_state(self) -> None:
         self._keys = set(self.config.api_keys)
-        self._replies: deque[str] = deque()
+        self._replies: deque[str | ScriptedToolCall] = deque()
         self._requests: list[RecordedRequest] = []
         self._budgets: dict[str, Budget] = {}
         self._ids = itertools.count(1)
@@ -190,15 +220,30 @@ class OpenAISandbox:
         body = call.body
         model = self._model(body.get("model"))
         messages = _messages(body)
+        n = check_request(model, body, messages)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        reply, finish = _truncate(self._reply(_last_user_text(messages)), limit)
-        usage = Usage(sum(tokens(content_text(m.get("content"))) for m in messages), tokens(reply))
-        self._budget(call.key).spend(usage.total)
+        prompt = sum(tokens(content_text(m.get("content"))) for m in messages)
         cid, created = self._new_id("chatcmpl-", 24), int(self._ctx.clock())
+        scripted = self._next_scripted(body)
+        if isinstance(scripted, ScriptedToolCall):
+            message = tool_call_message(self._new_id("call_", 24), scripted)
+            usage = Usage(prompt, tokens(message["tool_calls"][0]["function"]["arguments"]))
+            self._budget(call.key).spend(usage.total)
+            result = chat_completion(cid, created, model, "", "tool_calls", usage)
+            result["choices"][0]["message"] = message
+            return _json(result)
+        text = scripted if scripted is not None else self._echo(_last_user_text(messages))
+        text = formatted(text, body.get("response_format"))
+        reply, finish = _truncate(text, limit)
+        usage = Usage(prompt, tokens(reply) * n)
+        self._budget(call.key).spend(usage.total)
         if body.get("stream"):
             include = bool((body.get("stream_options") or {}).get("include_usage"))
             return _sse(chat_chunks(cid, created, model, reply, finish, usage, include))
-        return _json(chat_completion(cid, created, model, reply, finish, usage))
+        result = chat_completion(cid, created, model, reply, finish, usage)
+        [choice] = result["choices"]
+        result["choices"] = [{**choice, "index": i} for i in range(n)]
+        return _json(result)
 
     def _responses(self, call: _Call) -> Response:
         body = call.body
@@ -255,8 +300,23 @@ class OpenAISandbox:
         return model
 
     def _reply(self, last_user_text: str) -> str:
-        if self._replies:
-            return self._replies.popleft()
+        """The next scripted text (a scripted tool call is skipped: this API has no tools)."""
+        while self._replies:
+            reply = self._replies.popleft()
+            if isinstance(reply, str):
+                return reply
+        return self._echo(last_user_text)
+
+    def _next_scripted(self, body: dict[str, Any]) -> str | ScriptedToolCall | None:
+        """The next scripted reply; a tool call the request does not offer waits its turn."""
+        if not self._replies:
+            return None
+        head = self._replies[0]
+        if isinstance(head, ScriptedToolCall) and not offered(body, head):
+            return None
+        return self._replies.popleft()
+
+    def _echo(self, last_user_text: str) -> str:
         return f"{self.config.echo_prefix}{last_user_text}"
 
     def _new_id(self, prefix: str, length: int) -> str:

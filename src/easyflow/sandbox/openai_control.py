@@ -1,6 +1,7 @@
 """Control routes of the OpenAI emulator, mounted at `/_sandbox/openai` (docs/sandbox.md).
 
-Register API keys, script the next replies, read back every request the emulator received.
+Register API keys, script the next replies (text or function calls), read back every request
+the emulator received.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ if TYPE_CHECKING:
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: str = Field(min_length=1)
+
+
+class ToolCallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
 
 
 class RepliesIn(BaseModel):
@@ -40,6 +47,11 @@ def router(openai: OpenAISandbox) -> APIRouter:
     @api.post("/replies", status_code=201)
     async def script(body: RepliesIn) -> dict[str, Any]:
         return {"queued": openai.script(body.replies)}
+
+    @api.post("/tool-calls", status_code=201)
+    async def script_tool_call(body: ToolCallIn) -> dict[str, Any]:
+        """The next reply to a request offering this function is a call to it."""
+        return {"queued": openai.script_tool_call(body.name, **body.arguments)}
 
     @api.get("/requests")
     async def requests(path: str | None = None) -> dict[str, Any]:

@@ -22,14 +22,22 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from easyflow.sandbox.anthropic import AnthropicConfig, AnthropicSandbox
 from easyflow.sandbox.base import Clock, ControlError, Emulator, SandboxContext
 from easyflow.sandbox.faults import FaultEngine, FaultSpec
 from easyflow.sandbox.openai import OpenAIConfig, OpenAISandbox
 from easyflow.sandbox.ozon import OzonConfig, OzonSandbox
+from easyflow.sandbox.ozon.emulator import DEMO_API_KEY as OZON_DEMO_API_KEY
+from easyflow.sandbox.ozon.emulator import DEMO_CLIENT_ID as OZON_DEMO_CLIENT_ID
 from easyflow.sandbox.server_control import control_router
 from easyflow.sandbox.telegram import TelegramConfig, TelegramSandbox
 from easyflow.sandbox.telegram_state import TelegramBot
+from easyflow.sandbox.viber import DEMO_BOT, ViberConfig, ViberSandbox
+from easyflow.sandbox.vk import DEMO_COMMUNITY, VkConfig, VkSandbox
+from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppConfig, WhatsAppSandbox
 from easyflow.sandbox.wildberries import WildberriesConfig, WildberriesSandbox
+from easyflow.sandbox.wildberries.emulator import DEMO_TOKEN as WB_DEMO_TOKEN
+from easyflow.sandbox.yandexgpt import YandexGPTConfig, YandexGPTSandbox
 
 
 @dataclass
@@ -38,35 +46,85 @@ class SandboxConfig:
 
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+    yandexgpt: YandexGPTConfig = field(default_factory=YandexGPTConfig)
+    anthropic: AnthropicConfig = field(default_factory=AnthropicConfig)
+    whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
+    vk: VkConfig = field(default_factory=VkConfig)
+    viber: ViberConfig = field(default_factory=ViberConfig)
     faults: Sequence[FaultSpec] = ()
     seed: int = 0  # drives fault rates and webhook retry caps
 
     @classmethod
     def demo(cls) -> SandboxConfig:
-        """One Telegram bot and one OpenAI key with fixed, documented credentials."""
+        """One account per platform with fixed, documented credentials."""
         bot = TelegramBot(DEMO_BOT_TOKEN, "hub_sandbox_bot", "Hub Sandbox Bot")
         return cls(
-            telegram=TelegramConfig(bots=[bot]), openai=OpenAIConfig(api_keys=[DEMO_OPENAI_KEY])
+            telegram=TelegramConfig(bots=[bot]),
+            openai=OpenAIConfig(api_keys=[DEMO_OPENAI_KEY]),
+            yandexgpt=YandexGPTConfig(api_keys={DEMO_YANDEXGPT_KEY: DEMO_YANDEXGPT_FOLDER}),
+            anthropic=AnthropicConfig(api_keys=[DEMO_ANTHROPIC_KEY]),
+            whatsapp=WhatsAppConfig(numbers=[DEMO_NUMBER]),
+            vk=VkConfig(communities=[DEMO_COMMUNITY]),
+            viber=ViberConfig(bots=[DEMO_BOT]),
         )
 
 
 # Public demo credentials: they only open the sandbox.
 DEMO_BOT_TOKEN = "7000000001:AAE-sandbox-demo-token-000000000000"  # noqa: S105
 DEMO_OPENAI_KEY = "sk-sandbox-demo"
+DEMO_YANDEXGPT_KEY = "AQVN-sandbox-demo-key-0000000000000000"
+DEMO_YANDEXGPT_FOLDER = "b1gsandboxdemo000000"
+DEMO_ANTHROPIC_KEY = "sk-ant-sandbox-demo"
+
+
+def _demo_credentials(emulator: Any) -> list[dict[str, str]]:
+    return list(emulator.demo_credentials())
 
 
 @dataclass(frozen=True)
 class EmulatorSpec:
     slug: str
     build: Callable[[SandboxConfig, SandboxContext], Emulator]
+    # The accounts a client can use right away (`GET /_sandbox/`, `easyflow sandbox`).
+    credentials: Callable[[Any], list[dict[str, str]]] = _demo_credentials
 
 
 def default_emulators() -> tuple[EmulatorSpec, ...]:
     return (
-        EmulatorSpec("telegram", lambda c, ctx: TelegramSandbox(c.telegram, ctx)),
-        EmulatorSpec("openai", lambda c, ctx: OpenAISandbox(c.openai, ctx)),
-        EmulatorSpec("wildberries", lambda _c, ctx: WildberriesSandbox(WildberriesConfig(), ctx)),
-        EmulatorSpec("ozon", lambda _c, ctx: OzonSandbox(OzonConfig(), ctx)),
+        EmulatorSpec(
+            "telegram",
+            lambda c, ctx: TelegramSandbox(c.telegram, ctx),
+            lambda e: [{"token": b["token"]} for b in e.bots()],
+        ),
+        EmulatorSpec(
+            "openai",
+            lambda c, ctx: OpenAISandbox(c.openai, ctx),
+            lambda e: [{"api_key": key} for key in e.keys()],  # noqa: SIM118 - a method
+        ),
+        EmulatorSpec(
+            "wildberries",
+            lambda _c, ctx: WildberriesSandbox(WildberriesConfig(), ctx),
+            lambda _e: [{"token": WB_DEMO_TOKEN}],
+        ),
+        EmulatorSpec(
+            "ozon",
+            lambda _c, ctx: OzonSandbox(OzonConfig(), ctx),
+            lambda _e: [{"client_id": OZON_DEMO_CLIENT_ID, "api_key": OZON_DEMO_API_KEY}],
+        ),
+        EmulatorSpec(
+            "yandexgpt",
+            lambda c, ctx: YandexGPTSandbox(c.yandexgpt, ctx),
+            # The folder (a setting, not a credential) is DEMO_YANDEXGPT_FOLDER.
+            lambda _e: [{"api_key": DEMO_YANDEXGPT_KEY}],
+        ),
+        EmulatorSpec(
+            "anthropic",
+            lambda c, ctx: AnthropicSandbox(c.anthropic, ctx),
+            lambda _e: [{"api_key": DEMO_ANTHROPIC_KEY}],
+        ),
+        EmulatorSpec("whatsapp", lambda c, ctx: WhatsAppSandbox(c.whatsapp, ctx)),
+        EmulatorSpec("vk", lambda c, ctx: VkSandbox(c.vk, ctx)),
+        EmulatorSpec("viber", lambda c, ctx: ViberSandbox(c.viber, ctx)),
     )
 
 
@@ -90,6 +148,7 @@ class Sandbox:
             webhook_transport,
         )
         specs = emulators if emulators is not None else default_emulators()
+        self._specs = {s.slug: s for s in specs}
         self.emulators: dict[str, Emulator] = {
             s.slug: s.build(self.config, self.context) for s in specs
         }
@@ -103,6 +162,38 @@ class Sandbox:
     @property
     def openai(self) -> OpenAISandbox:
         return self._typed("openai", OpenAISandbox)
+
+    @property
+    def yandexgpt(self) -> YandexGPTSandbox:
+        return self._typed("yandexgpt", YandexGPTSandbox)
+
+    @property
+    def anthropic(self) -> AnthropicSandbox:
+        return self._typed("anthropic", AnthropicSandbox)
+
+    @property
+    def whatsapp(self) -> WhatsAppSandbox:
+        return self._typed("whatsapp", WhatsAppSandbox)
+
+    @property
+    def vk(self) -> VkSandbox:
+        return self._typed("vk", VkSandbox)
+
+    @property
+    def viber(self) -> ViberSandbox:
+        return self._typed("viber", ViberSandbox)
+
+    def catalog(self) -> list[dict[str, Any]]:
+        """Every emulator: its mount, its control routes and the accounts ready to use."""
+        return [
+            {
+                "platform": slug,
+                "mount": f"/{slug}",
+                "control": f"/_sandbox/{slug}",
+                "credentials": self._specs[slug].credentials(emulator),
+            }
+            for slug, emulator in self.emulators.items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)

@@ -23,6 +23,7 @@ def control_router(sandbox: Sandbox) -> APIRouter:
     async def index() -> dict[str, Any]:
         return {
             "platforms": sorted(sandbox.emulators),
+            "emulators": sandbox.catalog(),
             "faults": len(sandbox.faults.installed()),
             "busy": sandbox.busy(),
         }

@@ -1,7 +1,7 @@
 """Reply generation: ground the conversation in the hub's facts and walk the provider chain.
 
-A tenant's AI profile lists providers in order (e.g. openai, local). A provider that fails is
-cooled down for a while and the next one answers; the local responder is always the last link
+A tenant's AI profile lists providers in order (e.g. yandexgpt, openai, local); the chain
+(services/assistants.py) asks them in turn, and the local responder is always the last link
 and never fails, so a customer always gets an answer or a person.
 
 Providers are given only the orders this customer may see (services/order_access.py): the
@@ -10,9 +10,9 @@ rows of anyone else's order never leave this module, so no model can disclose th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
 
@@ -24,11 +24,12 @@ from easyflow.domain.ai import (
     PhoneCheck,
     Role,
 )
-from easyflow.domain.errors import PlatformError
 from easyflow.domain.messaging import Contact, Conversation, MessageDirection, StoredMessage
 from easyflow.domain.tenancy import Integration, PlatformKind, Tenant
 from easyflow.observability.metrics import Metrics
-from easyflow.ports import Adapters, ChatModel, UnitOfWork, UnitOfWorkFactory
+from easyflow.ports import Adapters, UnitOfWork, UnitOfWorkFactory
+from easyflow.services.assistants import LOCAL as LOCAL
+from easyflow.services.assistants import AssistantChain, over_budget
 from easyflow.services.order_access import (
     GUESS_WINDOW,
     Access,
@@ -40,7 +41,6 @@ from easyflow.services.order_access import (
 
 log = structlog.get_logger("easyflow.conversations")
 
-LOCAL = "local"
 HISTORY_LIMIT = 10
 
 
@@ -53,6 +53,7 @@ class PreparedReply:
     history: tuple[StoredMessage, ...]
     facts: GroundingFacts
     ai_integrations: tuple[Integration, ...]
+    spent: frozenset[str] = frozenset()  # currencies whose monthly AI budget is used up
 
 
 def to_turns(history: Sequence[StoredMessage]) -> tuple[ChatTurn, ...]:
@@ -68,13 +69,12 @@ class ReplyService:
         uow: UnitOfWorkFactory,
         adapters: Adapters,
         metrics: Metrics,
-        cooldown_seconds: float = 60.0,
+        chain: AssistantChain,
     ) -> None:
         self._uow = uow
         self._adapters = adapters
         self._metrics = metrics
-        self._cooldown = cooldown_seconds
-        self._cooling_until: dict[tuple[int, str], float] = {}
+        self._chain = chain
 
     async def reply(
         self,
@@ -109,7 +109,16 @@ class ReplyService:
         transaction; the caller commits."""
         facts = await self._facts(uow, tenant, conversation, contact, history, shared_phone)
         ai_integrations = await uow.integrations.list(tenant.id, kind=PlatformKind.AI)
-        return PreparedReply(tenant, conversation, tuple(history), facts, tuple(ai_integrations))
+        # Only a chain with a paid provider has a budget to check.
+        spent = await over_budget(uow, tenant.id, datetime.now(UTC)) if ai_integrations else None
+        return PreparedReply(
+            tenant,
+            conversation,
+            tuple(history),
+            facts,
+            tuple(ai_integrations),
+            spent or frozenset(),
+        )
 
     async def answer(self, prepared: PreparedReply) -> ChatReply:
         """Walk the provider chain; no database work (it runs outside any transaction)."""
@@ -121,24 +130,14 @@ class ReplyService:
             user_ref=f"tenant-{tenant.id}-conversation-{conversation.id}",
         )
         # A customer out of guesses gets the local responder's hand-over, whatever the chain.
-        chain = (
-            self._chain(tenant, prepared.ai_integrations)
-            if facts.phone_check is not PhoneCheck.LOCKED_OUT
-            else [(LOCAL, self._adapters.chat_model(None, LOCAL))]
+        locked_out = facts.phone_check is PhoneCheck.LOCKED_OUT
+        return await self._chain.answer(
+            tenant.id,
+            () if locked_out else tenant.ai_profile.providers,
+            prepared.ai_integrations,
+            request,
+            spent=prepared.spent,
         )
-        for provider, model in chain:
-            try:
-                reply = await model.complete(request)
-            except PlatformError as exc:
-                self._cool_down(tenant.id, provider)
-                self._metrics.ai_replies.labels(provider, "error").inc()
-                log.warning(
-                    "ai provider failed", tenant_id=tenant.id, provider=provider, error=str(exc)
-                )
-                continue
-            self._count(reply)
-            return reply
-        raise AssertionError("the local responder ends every chain")  # pragma: no cover
 
     async def _facts(
         self,
@@ -156,7 +155,7 @@ class ReplyService:
         access, linked = (
             (Access((), PhoneCheck.NONE), False)
             if shared_chat
-            else await self._access(uow, tenant, conversation, question)
+            else await self._access(uow, tenant, conversation, contact, question)
         )
         return GroundingFacts(
             orders=access.visible,
@@ -167,10 +166,20 @@ class ReplyService:
         )
 
     async def _access(
-        self, uow: UnitOfWork, tenant: Tenant, conversation: Conversation, question: Question
+        self,
+        uow: UnitOfWork,
+        tenant: Tenant,
+        conversation: Conversation,
+        contact: Contact,
+        question: Question,
     ) -> tuple[Access, bool]:
         """What the customer may see; stores a newly proven phone number. Also: linked?"""
-        stored = await uow.contacts.phone(tenant.id, conversation.contact_id)
+        # The contact was read (or upserted) in this transaction: its phone is current.
+        stored = (
+            contact.phone
+            if contact.id == conversation.contact_id
+            else await uow.contacts.phone(tenant.id, conversation.contact_id)
+        )
         orders = await uow.orders.find_by_numbers(tenant.id, question.numbers)
         access = decide(question, orders, stored)
         if access.check is PhoneCheck.MISMATCH:
@@ -190,29 +199,3 @@ class ReplyService:
                 via="messenger" if question.vouched else "order",
             )
         return access, bool(stored or access.proven)
-
-    def _chain(
-        self, tenant: Tenant, integrations: Sequence[Integration]
-    ) -> list[tuple[str, ChatModel]]:
-        active = {i.platform: i for i in integrations if i.is_active}
-        chain: list[tuple[str, ChatModel]] = []
-        now = time.monotonic()
-        for provider in tenant.ai_profile.providers:
-            if provider == LOCAL or provider not in active:
-                continue
-            if self._cooling_until.get((tenant.id, provider), 0.0) > now:
-                continue
-            chain.append((provider, self._adapters.chat_model(active[provider], provider)))
-        chain.append((LOCAL, self._adapters.chat_model(None, LOCAL)))
-        return chain
-
-    def _cool_down(self, tenant_id: int, provider: str) -> None:
-        self._cooling_until[(tenant_id, provider)] = time.monotonic() + self._cooldown
-
-    def _count(self, reply: ChatReply) -> None:
-        outcome = "handover" if reply.handover else "answered"
-        self._metrics.ai_replies.labels(reply.provider, outcome).inc()
-        self._metrics.ai_tokens.labels(reply.provider, "prompt").inc(reply.usage.prompt_tokens)
-        self._metrics.ai_tokens.labels(reply.provider, "completion").inc(
-            reply.usage.completion_tokens
-        )

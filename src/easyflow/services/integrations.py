@@ -23,7 +23,7 @@ from easyflow.domain.errors import (
     PlatformError,
     UnreadableSecretError,
 )
-from easyflow.domain.messaging import WebhookRegistration
+from easyflow.domain.messaging import WebhookRegistration, WebhookSetup
 from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
 from easyflow.ports import Adapters, IntegrationCache, UnitOfWorkFactory
 
@@ -84,14 +84,27 @@ class IntegrationService:
                 tenant_id, platform, kind, name or platform, credentials, settings, secret
             )
             try:
-                if secret:
-                    await self._register_webhook(integration, secret)
-                else:
+                if not secret:
                     await self._adapters.chat_model(integration, platform).check()
             except PlatformError as exc:
                 raise InvalidRequestError(f"{platform} refused the integration: {exc}") from exc
             await uow.commit()
         await self._invalidate(integration.id)
+        if secret:
+            # After the commit: a platform may call the URL back while registering it (Viber's
+            # set_webhook probe), and the webhook must find the integration to answer it.
+            try:
+                setup = await self._register_webhook(integration, secret)
+            except PlatformError as exc:
+                async with self._uow() as uow:
+                    await uow.integrations.delete(tenant_id, integration.id)
+                    await uow.commit()
+                await self._invalidate(integration.id)
+                raise InvalidRequestError(f"{platform} refused the integration: {exc}") from exc
+            if setup is not None:
+                # Shown once, in this answer: the seller pastes it in the platform's console.
+                shown = {**integration.settings, "webhook_setup": setup.as_dict()}
+                integration = replace(integration, settings=shown)
         return integration
 
     async def _identify(
@@ -133,11 +146,13 @@ class IntegrationService:
             )
         return {"account_id": identity.id, "account_name": identity.username}
 
-    async def _register_webhook(self, integration: Integration, secret: str) -> None:
+    async def _register_webhook(self, integration: Integration, secret: str) -> WebhookSetup | None:
         messenger = self._adapters.messenger(integration)
         url = webhook_url(self._public_url, integration.platform, integration.id)
-        await messenger.set_webhook(WebhookRegistration(url=url, secret=secret, allowed_updates=()))
-        log.info("webhook registered", integration_id=integration.id)
+        registration = WebhookRegistration(url=url, secret=secret, allowed_updates=())
+        setup = await messenger.set_webhook(registration)
+        log.info("webhook registered", integration_id=integration.id, by_seller=setup is not None)
+        return setup
 
     async def list(self, tenant_id: int) -> list[Integration]:
         async with self._uow() as uow:

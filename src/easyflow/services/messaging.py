@@ -45,8 +45,15 @@ from easyflow.domain.messaging import (
 )
 from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
-from easyflow.ports import Locks, TaskQueue, UnitOfWork, UnitOfWorkFactory
+from easyflow.ports import (
+    IntegrationCache,
+    Locks,
+    TaskQueue,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from easyflow.services.conversations import HISTORY_LIMIT, PreparedReply, ReplyService
+from easyflow.services.handover import HandoverService
 from easyflow.services.retries import RetrySchedule, describe, gave_up
 
 log = structlog.get_logger("easyflow.messaging")
@@ -79,8 +86,12 @@ class InboundProcessor:
         retry: RetrySchedule | None = None,
         send_lease: float = 60.0,
         direct_send: DirectSend | None = None,
+        integrations: IntegrationCache | None = None,
+        handover: HandoverService | None = None,
     ) -> None:
         self._uow = uow
+        self._integrations = integrations
+        self._handover = handover or HandoverService()
         self._send_lease = timedelta(seconds=send_lease)
         self._direct_send = direct_send
         self._replies = replies
@@ -99,26 +110,26 @@ class InboundProcessor:
             log.warning("inbound event left to the sweep", event_id=event_id, error=str(exc))
 
     async def _handle_conversation(self, event_id: int) -> None:
-        async with self._uow() as uow:
-            event = await uow.inbound.get(event_id)
-        if event is None or event.status is not EventStatus.PENDING:
-            return
-        key = conversation_lock(event.integration_id, event.conversation_key)
-        async with self._locks.hold(key, self._lock_ttl):
-            handled: set[int] = set()
-            # Until none is left: events stored while this worker held the lock are its too.
-            while True:
-                async with self._uow() as uow:
-                    pending = await uow.inbound.pending_for_key(
-                        event.integration_id, event.conversation_key
-                    )
-                pending = [each for each in pending if each.id not in handled]
-                if not pending:
-                    return
-                for each in pending:
-                    if _waiting(each) or not await self._handle_safely(each):
-                        return  # it waits for its retry, and the chat's later events behind it
-                    handled.add(each.id)
+        # One statement, outside any transaction: the chat's pending events (the lock's key
+        # comes with them). Read before the lock, they are current unless another holder went
+        # first; then they are read again. A holder that took the lock in the instant between
+        # this read and our try can leave one event here already done: its answer is then
+        # computed in vain and dropped, since only a pending event takes a reply.
+        async with self._uow.autocommit() as uow:
+            pending = await uow.inbound.pending_in_chat_of(event_id)
+        if all(each.id != event_id for each in pending):
+            return  # done already (its chat's other pending events have tasks of their own)
+        first = pending[0]
+        key = conversation_lock(first.integration_id, first.conversation_key)
+        async with self._locks.hold(key, self._lock_ttl) as waited:
+            if waited:
+                async with self._uow.autocommit() as uow:
+                    pending = await uow.inbound.pending_in_chat_of(event_id)
+            # Events stored while this worker holds the lock have tasks of their own, which
+            # wait for it and find them: nothing is read again at the end.
+            for each in pending:
+                if _waiting(each) or not await self._handle_safely(each):
+                    return  # it waits for its retry, and the chat's later events behind it
 
     async def _handle_safely(self, event: InboundEvent) -> bool:
         """Process one event; False when it is to be retried later (the chat stops here)."""
@@ -168,10 +179,7 @@ class InboundProcessor:
         # Ownership was proved at the edge (the webhook's secret named the integration); the
         # integration is read once here, with its decrypted credentials, and passed along.
         async with self._uow() as uow:
-            try:
-                integration = await uow.integrations.get(event.tenant_id, event.integration_id)
-            except NotFoundError:
-                integration = None
+            integration = await self._integration(uow, event)
             if integration is None or not integration.is_active:
                 await uow.inbound.mark(event.id, EventStatus.DONE, error="integration inactive")
                 await uow.commit()
@@ -198,6 +206,21 @@ class InboundProcessor:
         for outbox_id in outbox_ids:
             await self._queue.send_outbox(outbox_id)
 
+    async def _integration(self, uow: UnitOfWork, event: InboundEvent) -> Integration | None:
+        """The event's integration from the cache intake shares (invalidated on pause,
+        resume, rotate and delete in every process), else read, decrypted and cached."""
+        cache = self._integrations
+        cached = cache.get(event.platform, event.integration_id) if cache else None
+        if cached is not None and cached.tenant_id == event.tenant_id:
+            return cached
+        try:
+            integration = await uow.integrations.get(event.tenant_id, event.integration_id)
+        except NotFoundError:
+            return None
+        if integration is not None and cache is not None:
+            cache.put(integration)
+        return integration
+
     async def _record(self, uow: UnitOfWork, event: InboundEvent) -> _Recorded:
         """Contact, conversation and message rows for the event, and what should follow."""
         message = event.message
@@ -210,15 +233,14 @@ class InboundProcessor:
             # A closed chat is over; a customer writing again starts it afresh.
             await uow.conversations.set_status(tenant.id, conversation.id, ConversationStatus.OPEN)
             conversation = replace(conversation, status=ConversationStatus.OPEN)
-        await uow.messages.add(
+        stored, history = await uow.messages.add_inbound_with_history(
             tenant.id,
             conversation.id,
-            direction=MessageDirection.INBOUND,
-            author=MessageAuthor.CUSTOMER,
             text=message.text,
-            status=DeliveryStatus.RECEIVED,
             inbound_event_id=event.id,
             platform_message_id=message.platform_message_id,
+            attachments=message.attachments,
+            limit=HISTORY_LIMIT,
         )
         outbox_ids = []
         if message.callback_id:  # the customer's client spins until the query is answered
@@ -236,9 +258,16 @@ class InboundProcessor:
             and conversation.status is ConversationStatus.OPEN
         )
         if not wants_reply:
+            if conversation.status is ConversationStatus.HANDOVER:
+                outbox_ids += await self._handover.customer_wrote(
+                    uow, tenant, event, conversation, contact, stored
+                )
             await uow.inbound.mark(event.id, EventStatus.DONE)
             return _Recorded(conversation, outbox_ids, None)
-        history = await uow.messages.history(tenant.id, conversation.id, HISTORY_LIMIT)
+        ruled = await self._handover.before_reply(uow, tenant, event, conversation, contact, stored)
+        if ruled is not None:  # the tenant's rules answered it (a person asked for, a photo)
+            await uow.inbound.mark(event.id, EventStatus.DONE)
+            return _Recorded(conversation, outbox_ids + ruled, None)
         prepared = await self._replies.prepare(
             uow, tenant, conversation, contact, history, message.shared_phone
         )
@@ -261,13 +290,7 @@ class InboundProcessor:
             tenant_id, conversation_id, reply.provider, reply.model, reply.usage
         )
         if reply.handover or not reply.text:
-            await uow.conversations.set_status(
-                tenant_id, conversation_id, ConversationStatus.HANDOVER
-            )
-            log.info(
-                "conversation handed over", conversation_id=conversation_id, reason=reply.reason
-            )
-            return [], None
+            return await self._handover.after_reply(uow, event, conversation_id, reply), None
         stored = await uow.messages.add(
             tenant_id,
             conversation_id,
@@ -276,11 +299,6 @@ class InboundProcessor:
             text=reply.text,
             status=DeliveryStatus.PENDING,
         )
-        direct = (
-            lease is not None
-            and self._direct_send is not None
-            and not await uow.outbox.unsent_for_conversation(conversation_id)
-        )
         item = await uow.outbox.add(
             tenant_id,
             event.integration_id,
@@ -288,9 +306,10 @@ class InboundProcessor:
             {"chat_id": event.message.chat_id, "text": reply.text},
             conversation_id=conversation_id,
             message_id=stored.id,
-            lease_until=lease if direct else None,
+            lease_until=lease if self._direct_send is not None else None,
+            lease_if_first=True,
         )
-        return [item.id], item if direct else None
+        return [item.id], item if item.lease_until is not None else None
 
 
 def _waiting(event: InboundEvent) -> bool:

@@ -164,17 +164,12 @@ class OutboxSender:
         now = datetime.now(UTC)
 
         async def write(uow: UnitOfWork) -> None:
-            await uow.outbox.mark_sent(item.id, now)
-            if item.message_id is not None:
-                await uow.messages.set_delivery(
-                    item.tenant_id,
-                    item.message_id,
-                    status=DeliveryStatus.SENT,
-                    platform_message_id=",".join(ids) or None,
-                    sent_at=now,
-                )
+            message = None if item.message_id is None else (item.tenant_id, item.message_id)
+            await uow.outbox.mark_sent(
+                item.id, now, message=message, platform_message_id=",".join(ids) or None
+            )
 
-        if await self._record(item, write):
+        if await self._record(item, write, single_write=True):
             self._metrics.outbox.labels(platform, "sent").inc()
 
     async def _fail(
@@ -229,7 +224,11 @@ class OutboxSender:
         log.warning("outbox row unconfirmed", outbox_id=item.id)
 
     async def _record(
-        self, item: OutboxItem, write: Callable[[UnitOfWork], Awaitable[None]]
+        self,
+        item: OutboxItem,
+        write: Callable[[UnitOfWork], Awaitable[None]],
+        *,
+        single_write: bool = False,
     ) -> bool:
         """Write a result, retrying a transient database failure for a short while.
 
@@ -237,7 +236,8 @@ class OutboxSender:
         """
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
-                async with self._uow() as uow:
+                unit = self._uow.single_write() if single_write else self._uow()
+                async with unit as uow:
                     await write(uow)
                     await uow.commit()
                 return True

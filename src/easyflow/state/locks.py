@@ -27,13 +27,14 @@ class InMemoryLocks:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @asynccontextmanager
-    async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[None]:
+    async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[bool]:
         lock = self._locks.get(key)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[key] = lock
+        waited = lock.locked()
         async with lock:
-            yield
+            yield waited
 
 
 class RedisLocks:
@@ -54,16 +55,21 @@ class RedisLocks:
         self._lease = lease_seconds
 
     @asynccontextmanager
-    async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[None]:
+    async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[bool]:
         lease = min(self._lease, ttl_seconds)
         lock = self._redis.lock(self._prefix + key, timeout=lease, blocking_timeout=ttl_seconds)
         with transient_redis_errors("lock"):
-            acquired = await lock.acquire()
+            # One try first (the usual case: nobody holds it), so the caller learns whether
+            # another holder went before it, at no extra round trip when nobody did.
+            acquired = await lock.acquire(blocking=False)
+            waited = not acquired
+            if waited:
+                acquired = await lock.acquire()
         if not acquired:
             raise TimeoutError(f"lock {key!r} not acquired within {ttl_seconds}s")
         renewal = asyncio.create_task(_renew(lock, lease / 3), name=f"renew {key}")
         try:
-            yield
+            yield waited
         finally:
             renewal.cancel()
             with suppress(asyncio.CancelledError):

@@ -11,7 +11,7 @@ from typing import Any
 
 from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.commerce import OrderItem
-from easyflow.domain.messaging import InboundKind, InboundMessage, Sender
+from easyflow.domain.messaging import Attachment, InboundKind, InboundMessage, Sender
 
 CENT = Decimal("0.01")
 
@@ -58,6 +58,7 @@ def message_to_json(message: InboundMessage) -> dict[str, Any]:
         "callback_id": message.callback_id,
         "callback_data": message.callback_data,
         "shared_phone": message.shared_phone,
+        "attachments": attachments_to_json(message.attachments),
     }
 
 
@@ -73,7 +74,16 @@ def message_from_json(data: dict[str, Any]) -> InboundMessage:
         callback_id=data.get("callback_id"),
         callback_data=data.get("callback_data"),
         shared_phone=data.get("shared_phone"),
+        attachments=attachments_from_json(data.get("attachments")),
     )
+
+
+def attachments_to_json(attachments: tuple[Attachment, ...]) -> list[dict[str, Any]]:
+    return [{"kind": a.kind, "metadata": dict(a.metadata)} for a in attachments]
+
+
+def attachments_from_json(data: list[dict[str, Any]] | None) -> tuple[Attachment, ...]:
+    return tuple(Attachment(a["kind"], a.get("metadata") or {}) for a in data or ())
 
 
 def items_to_json(items: tuple[OrderItem, ...]) -> list[dict[str, Any]]:

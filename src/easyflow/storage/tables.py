@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -141,6 +142,9 @@ conversations = Table(
     Column("last_message_at", UtcDateTime),
     _created_at(),
     _updated_at(),
+    # Why and since when a person has it (status handover); kept after, for the record.
+    Column("handover_reason", Text),
+    Column("handed_over_at", UtcDateTime),
     UniqueConstraint("integration_id", "chat_id"),
     UniqueConstraint("tenant_id", "id"),
     Index(None, "tenant_id", "last_message_at"),
@@ -193,6 +197,8 @@ messages = Table(
         ForeignKey("inbound_events.id", ondelete="SET NULL"),
         unique=True,
     ),
+    # Non-text content (photos, stickers, contacts ...): a list of {"kind", "metadata"}.
+    Column("attachments", Json),
     Index(None, "tenant_id", "conversation_id", "id"),
     _owned_by("conversations", "conversation_id"),
 )
@@ -258,6 +264,9 @@ ai_usage = Table(
     Column("prompt_tokens", Integer, nullable=False),
     Column("completion_tokens", Integer, nullable=False),
     Column("total_tokens", Integer, nullable=False),
+    # The provider's list price of the tokens, in the currency it bills ("" when free).
+    Column("cost", Numeric(18, 8), nullable=False, server_default="0"),
+    Column("currency", String(3), nullable=False, server_default=""),
     _created_at(),
     Index(None, "tenant_id", "created_at"),
 )
@@ -352,4 +361,49 @@ sync_errors = Table(
     Column("reason", Text, nullable=False),
     _created_at(),
     Index(None, "run_id"),
+)
+
+
+# A tenant's monthly AI budget per currency: once spent, providers billed in it are skipped.
+ai_budgets = Table(
+    "ai_budgets",
+    metadata,
+    _tenant_id(),
+    Column("currency", String(3), nullable=False),
+    Column("monthly_limit", Numeric(18, 4), nullable=False),
+    _updated_at(),
+    PrimaryKeyConstraint("tenant_id", "currency"),
+)
+
+
+# A tenant's handover rules (codecs: rules_to_json) and its operator webhook's signing secret.
+handover_rules = Table(
+    "handover_rules",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column("rules", Json, nullable=False),
+    Column("webhook_secret_encrypted", Text),  # Fernet token
+    _updated_at(),
+)
+
+# The operators' feed (polled through the admin API) and its webhook deliveries.
+operator_events = Table(
+    "operator_events",
+    metadata,
+    _id(),
+    _tenant_id(),
+    # The feed is history: it outlives the conversation it tells of.
+    Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="SET NULL")),
+    Column("type", String(64), nullable=False),
+    Column("data", Json, nullable=False),
+    # NULL: no webhook was configured when it happened; else pending, sent, failed or dead.
+    Column("delivery", String(STATUS)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime),
+    Column("lease_until", UtcDateTime),
+    Column("last_error", Text),
+    _created_at(),
+    Column("delivered_at", UtcDateTime),
+    Index(None, "tenant_id", "id"),
+    Index(None, "delivery", "next_attempt_at"),
 )

@@ -25,10 +25,12 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from easyflow.ports import (
+    AiCostRepository,
     AiUsageRepository,
     ApiKeyRepository,
     ContactRepository,
     ConversationRepository,
+    HandoverRepository,
     InboundEventRepository,
     IntegrationRepository,
     MessageRepository,
@@ -42,6 +44,7 @@ from easyflow.storage.crypto import CredentialCipher
 from easyflow.storage.engine import AUTOCOMMIT_OPTION
 from easyflow.storage.failures import translated
 from easyflow.storage.repositories import (
+    SqlAiCostRepository,
     SqlAiUsageRepository,
     SqlApiKeyRepository,
     SqlContactRepository,
@@ -53,6 +56,7 @@ from easyflow.storage.repositories import (
     SqlOutboxRepository,
     SqlTenantRepository,
 )
+from easyflow.storage.repositories.handover import SqlHandoverRepository
 from easyflow.storage.repositories.integrations import ReencryptReport, UnreadableRow
 from easyflow.storage.repositories.sync import SqlProductRepository, SqlSyncRepository
 
@@ -82,6 +86,8 @@ class SqlUnitOfWork:
     ai_usage: AiUsageRepository
     sync: SyncRepository
     products: ProductRepository
+    ai_costs: AiCostRepository
+    handover: HandoverRepository
 
     def __init__(
         self,
@@ -141,6 +147,8 @@ class SqlUnitOfWork:
         self.ai_usage = SqlAiUsageRepository(connection)
         self.sync = SqlSyncRepository(connection)
         self.products = SqlProductRepository(connection)
+        self.ai_costs = SqlAiCostRepository(connection)
+        self.handover = SqlHandoverRepository(connection, self._cipher)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -216,6 +224,10 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self._cipher, self._write_lock)
+
+    def single_write(self) -> SqlUnitOfWork:
+        """See `ports.UnitOfWorkFactory.single_write`."""
+        return self.autocommit() if self.engine.dialect.name == "postgresql" else self()
 
     def autocommit(self) -> SqlUnitOfWork:
         """A unit whose statements each commit as they run (no BEGIN/COMMIT round trips).

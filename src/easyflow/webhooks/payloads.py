@@ -35,11 +35,21 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # after decoding a valid pair i
 class UnprocessableEventError(MalformedPayloadError):
     """An authenticated event with an id whose content the hub cannot process."""
 
-    def __init__(self, reason: str, *, event_id: str, conversation_key: str = "") -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        event_id: str,
+        conversation_key: str = "",
+        usable: tuple[Any, ...] = (),
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.event_id = event_id
         self.conversation_key = conversation_key
+        # The other events of a batch (WhatsApp sends several in one body): stored and
+        # processed as usual, beside the one that is stored failed.
+        self.usable = usable
 
 
 def decode_json(body: bytes) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -78,3 +79,40 @@ class HmacHeader:
 
     def presented_secret(self, headers: Mapping[str, str]) -> str | None:
         return None  # a signature proves the body, it does not name the sender
+
+
+@dataclass(frozen=True, slots=True)
+class BodySecretField:
+    """The shared secret echoed in a top-level field of the JSON body (VK `secret`).
+
+    Not a signature: the body is unsigned, so the secret proves the sender only. It is still
+    read from the raw bytes and compared in constant time; a body without it fails.
+    """
+
+    field: str = "secret"
+    covers_body = True
+
+    def sign(self, secret: str, body: bytes) -> dict[str, str]:
+        return {}  # the sender puts the secret in the body itself (see `embed`)
+
+    def embed(self, secret: str, document: dict[str, object]) -> dict[str, object]:
+        """`document` as the platform sends it with this secret."""
+        return {**document, self.field: secret}
+
+    def verify(self, secrets: Sequence[str], headers: Mapping[str, str], body: bytes) -> None:
+        received = self.presented_in(body)
+        if received is None:
+            raise WebhookSignatureError(f"missing body field {self.field!r}")
+        if not _matches_any(received, list(secrets)):
+            raise WebhookSignatureError(f"body field {self.field!r} does not match")
+
+    def presented_in(self, body: bytes) -> str | None:
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            return None  # not JSON: unauthenticated before it is malformed
+        value = document.get(self.field) if isinstance(document, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    def presented_secret(self, headers: Mapping[str, str]) -> str | None:
+        return None  # in the body, which the single-channel route cannot read first

@@ -1,5 +1,6 @@
 """SQL implementations of the repository ports; they run on a unit of work's connection."""
 
+from easyflow.storage.repositories.ai import SqlAiCostRepository
 from easyflow.storage.repositories.commerce import SqlAiUsageRepository, SqlOrderRepository
 from easyflow.storage.repositories.conversations import (
     SqlContactRepository,
@@ -12,6 +13,7 @@ from easyflow.storage.repositories.outbox import SqlOutboxRepository
 from easyflow.storage.repositories.tenants import SqlApiKeyRepository, SqlTenantRepository
 
 __all__ = [
+    "SqlAiCostRepository",
     "SqlAiUsageRepository",
     "SqlApiKeyRepository",
     "SqlContactRepository",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, exists, literal, select
+from sqlalchemy import ColumnElement, Table, exists, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,6 +37,7 @@ def owned_insert(
     *,
     owner: Table,
     owner_id: int,
+    computed: dict[str, ColumnElement[Any]] | None = None,
 ) -> Insert:
     """INSERT of one row only if `owner_id` in `owner` is `values["tenant_id"]`'s, in one
     statement: `INSERT … SELECT … WHERE EXISTS (…)`. Nothing inserted (no row returned) means
@@ -53,7 +54,15 @@ def owned_insert(
             row[column.name] = default.arg
     names = list(row)
     guard = exists().where(owner.c.id == owner_id, owner.c.tenant_id == values["tenant_id"])
-    source = select(*(literal(row[name], table.c[name].type) for name in names)).where(guard)
+    computed = computed or {}
+    names += [name for name in computed if name not in row]
+    # `computed`: columns whose value the database works out in the same statement.
+    source = select(
+        *(
+            computed[name] if name in computed else literal(row[name], table.c[name].type)
+            for name in names
+        )
+    ).where(guard)
     return insert(connection, table).from_select(names, source)
 
 

@@ -150,6 +150,8 @@ class SqlAiUsageRepository(Repository):
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
                 total_tokens=usage.total_tokens,
+                cost=usage.cost,
+                currency=usage.currency,
             )
         )
 

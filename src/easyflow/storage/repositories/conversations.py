@@ -29,6 +29,7 @@ def _contact(row: Row) -> Contact:
         external_id=row.external_id,
         display_name=row.display_name,
         username=row.username,
+        phone=row.phone,
     )
 
 

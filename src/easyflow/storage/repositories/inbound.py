@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, or_, select, update
+from sqlalchemy import Select, String, and_, bindparam, cast, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -50,6 +50,25 @@ _PENDING = EventStatus.PENDING.value
 # Longer than any platform retries a delivery (Telegram: 24 h), far shorter than the week
 # after which Telegram may reuse update ids.
 DEDUP_WINDOW = timedelta(hours=24)
+
+
+def _pending_in_chat() -> Select[Any]:
+    event = inbound_events.alias("event")
+    same_chat = and_(
+        event.c.id == bindparam("event_id"),
+        event.c.integration_id == inbound_events.c.integration_id,
+        event.c.conversation_key == inbound_events.c.conversation_key,
+    )
+    return (
+        select(inbound_events)
+        .join(event, same_chat)
+        .where(inbound_events.c.status == EventStatus.PENDING.value)
+        .order_by(inbound_events.c.id)
+    )
+
+
+# Built once: an alias's column collection costs more to build than the query takes to run.
+_PENDING_IN_CHAT = _pending_in_chat()
 
 
 class SqlInboundEventRepository(Repository):
@@ -152,6 +171,11 @@ class SqlInboundEventRepository(Repository):
             .order_by(inbound_events.c.id)
         )
         return [_event(row) for row in await self._connection.execute(query)]
+
+    async def pending_in_chat_of(self, event_id: int) -> list[InboundEvent]:
+        """Pending events of `event_id`'s conversation in arrival order, in one statement."""
+        rows = await self._connection.execute(_PENDING_IN_CHAT, {"event_id": event_id})
+        return [_event(row) for row in rows]
 
     async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> bool:
         """Record the outcome of one processing attempt (each call counts as an attempt).

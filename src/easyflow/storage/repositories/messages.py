@@ -9,15 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import JSON, CompoundSelect, bindparam, exists, select, union_all, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Row
 
 from easyflow.domain.messaging import (
+    Attachment,
     DeliveryStatus,
     MessageAuthor,
     MessageDirection,
     StoredMessage,
 )
+from easyflow.storage.codecs import attachments_from_json, attachments_to_json
 from easyflow.storage.repositories.base import (
     Repository,
     not_found,
@@ -26,6 +30,7 @@ from easyflow.storage.repositories.base import (
     require_row,
 )
 from easyflow.storage.tables import conversations, messages
+from easyflow.storage.types import utcnow
 
 
 def _message(row: Row) -> StoredMessage:
@@ -41,7 +46,55 @@ def _message(row: Row) -> StoredMessage:
         platform_message_id=row.platform_message_id,
         error=row.error,
         sent_at=row.sent_at,
+        attachments=attachments_from_json(row.attachments),
     )
+
+
+def _inbound_with_history() -> CompoundSelect:
+    """PostgreSQL: INSERT of an inbound message (once per event, only into the tenant's
+    conversation) as a CTE, beside the read of the conversation's last messages.
+
+    A row inserted by the statement is not visible to its own read: it comes from the CTE's
+    RETURNING; on a repeat (the event's row exists) the read has it.
+    """
+    names = [
+        "tenant_id", "conversation_id", "direction", "author", "text", "status",
+        "inbound_event_id", "platform_message_id", "attachments", "created_at",
+    ]  # fmt: skip
+    # No attachments: SQL NULL, as `add` leaves the column out (JSON's own None is 'null').
+    types = {
+        "attachments": JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+    }
+    yours = exists().where(
+        conversations.c.id == bindparam("conversation_id"),
+        conversations.c.tenant_id == bindparam("tenant_id"),
+    )
+    source = select(
+        *(bindparam(name, type_=types.get(name, messages.c[name].type)) for name in names)
+    )
+    new = (
+        postgresql.insert(messages)
+        .from_select(names, source.where(yours))
+        .on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
+        .returning(*messages.c)
+        .cte("new_message")
+    )
+    older = (
+        select(messages)
+        .where(
+            messages.c.tenant_id == bindparam("tenant_id"),
+            messages.c.conversation_id == bindparam("conversation_id"),
+        )
+        .order_by(messages.c.id.desc())
+        .limit(bindparam("limit"))
+        .subquery("older")
+    )
+    return union_all(select(*older.c), select(*new.c))
+
+
+# Built once: its CTE's and subquery's column collections cost more to build than it takes
+# to run.
+_INBOUND_WITH_HISTORY = _inbound_with_history()
 
 
 class SqlMessageRepository(Repository):
@@ -56,9 +109,10 @@ class SqlMessageRepository(Repository):
         status: DeliveryStatus,
         inbound_event_id: int | None = None,
         platform_message_id: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> StoredMessage:
         """Append a message; with `inbound_event_id`, a second add returns the first row."""
-        values = {
+        values: dict[str, Any] = {
             "tenant_id": tenant_id,
             "conversation_id": conversation_id,
             "direction": direction.value,
@@ -68,19 +122,69 @@ class SqlMessageRepository(Repository):
             "inbound_event_id": inbound_event_id,
             "platform_message_id": platform_message_id,
         }
-        statement = (
-            owned_insert(
-                self._connection, messages, values, owner=conversations, owner_id=conversation_id
-            )
-            .on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
-            .returning(*messages.c)
-        )
+        if attachments:  # else left out: SQL NULL, where None would be stored as JSON null
+            values["attachments"] = attachments_to_json(attachments)
+        statement = self._insert(values).returning(*messages.c)
         row = (await self._connection.execute(statement)).first()
         if row is None:  # stored before (the event's), or not the tenant's conversation
             if inbound_event_id is None:
                 raise not_found("conversation", conversation_id)
             row = await self._by_inbound_event(tenant_id, inbound_event_id)
         return _message(row)
+
+    async def add_inbound_with_history(
+        self,
+        tenant_id: int,
+        conversation_id: int,
+        *,
+        text: str,
+        inbound_event_id: int,
+        platform_message_id: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
+        limit: int,
+    ) -> tuple[StoredMessage, list[StoredMessage]]:
+        """Store a customer's message (once per event, as `add`); it and the last `limit`
+        messages with it, oldest first: one statement on PostgreSQL (the INSERT as a CTE
+        beside the read), two elsewhere."""
+        if self._connection.dialect.name != "postgresql":
+            stored = await self.add(
+                tenant_id,
+                conversation_id,
+                direction=MessageDirection.INBOUND,
+                author=MessageAuthor.CUSTOMER,
+                text=text,
+                status=DeliveryStatus.RECEIVED,
+                inbound_event_id=inbound_event_id,
+                platform_message_id=platform_message_id,
+                attachments=attachments,
+            )
+            return stored, await self.history(tenant_id, conversation_id, limit)
+        params: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "conversation_id": conversation_id,
+            "direction": MessageDirection.INBOUND.value,
+            "author": MessageAuthor.CUSTOMER.value,
+            "text": text,
+            "status": DeliveryStatus.RECEIVED.value,
+            "inbound_event_id": inbound_event_id,
+            "platform_message_id": platform_message_id,
+            "attachments": attachments_to_json(attachments) if attachments else None,
+            "created_at": utcnow(),
+            "limit": limit,
+        }
+        result = await self._connection.execute(_INBOUND_WITH_HISTORY, params)
+        rows = sorted(result.all(), key=lambda r: r.id)
+        mine = [row for row in rows if row.inbound_event_id == inbound_event_id]
+        if not mine:
+            raise not_found("conversation", conversation_id)  # not the tenant's
+        return _message(mine[0]), [_message(row) for row in rows[-limit:]]
+
+    def _insert(self, values: dict[str, Any]) -> Any:
+        """INSERT of one message into its tenant's conversation; once per inbound event."""
+        conversation_id = values["conversation_id"]
+        return owned_insert(
+            self._connection, messages, values, owner=conversations, owner_id=conversation_id
+        ).on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
 
     async def history(
         self, tenant_id: int, conversation_id: int, limit: int

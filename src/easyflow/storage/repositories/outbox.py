@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, literal, null, or_, select, update
 from sqlalchemy.engine import Row
 
 from easyflow.domain.errors import InvalidRequestError
@@ -28,7 +28,7 @@ from easyflow.storage.repositories.base import (
     owned_insert,
     require_changed,
 )
-from easyflow.storage.tables import integrations, outbox
+from easyflow.storage.tables import integrations, messages, outbox
 from easyflow.storage.types import utcnow
 
 _RETRYABLE = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
@@ -49,6 +49,7 @@ def _item(row: Row) -> OutboxItem:
         next_attempt_at=row.next_attempt_at,
         created_at=row.created_at,
         last_error=row.last_error,
+        lease_until=row.lease_until,
     )
 
 
@@ -71,9 +72,13 @@ class SqlOutboxRepository(Repository):
         conversation_id: int | None = None,
         message_id: int | None = None,
         lease_until: datetime | None = None,
+        lease_if_first: bool = False,
     ) -> OutboxItem:
         """A pending row, due now; with `lease_until`, claimed already by the caller (its
-        first attempt), as `claim` would: it sends the row itself, without another claim."""
+        first attempt), as `claim` would: it sends the row itself, without another claim.
+
+        `lease_if_first`: claimed only if its conversation has nothing older unsent (which
+        goes first), decided in the same statement; the row's `lease_until` tells which."""
         now = utcnow()
         values = {
             "tenant_id": tenant_id,
@@ -88,8 +93,22 @@ class SqlOutboxRepository(Repository):
             "lease_until": lease_until,
             "attempts": 0 if lease_until is None else 1,
         }
+        computed: dict[str, ColumnElement[Any]] = {}
+        if lease_until is not None and lease_if_first and conversation_id is not None:
+            queued = exists().where(
+                outbox.c.conversation_id == conversation_id, outbox.c.status.in_(_RETRYABLE)
+            )
+            computed["lease_until"] = case(
+                (queued, null()), else_=literal(lease_until, outbox.c.lease_until.type)
+            )
+            computed["attempts"] = case((queued, 0), else_=1)
         statement = owned_insert(
-            self._connection, outbox, values, owner=integrations, owner_id=integration_id
+            self._connection,
+            outbox,
+            values,
+            owner=integrations,
+            owner_id=integration_id,
+            computed=computed,
         ).returning(*outbox.c)
         row = (await self._connection.execute(statement)).first()
         if row is None:
@@ -125,9 +144,50 @@ class SqlOutboxRepository(Repository):
         row = (await self._connection.execute(statement)).first()
         return None if row is None else replace(_item(row), in_doubt=previous is not None)
 
-    async def mark_sent(self, outbox_id: int, now: datetime) -> None:
-        """The platform accepted it: true whoever holds the row now, so unconditional."""
-        await self._set(outbox_id, status=DeliveryStatus.SENT.value, sent_at=now, lease_until=None)
+    async def mark_sent(
+        self,
+        outbox_id: int,
+        now: datetime,
+        *,
+        message: tuple[int, int] | None = None,
+        platform_message_id: str | None = None,
+    ) -> None:
+        """The platform accepted it: true whoever holds the row now, so unconditional.
+
+        `message` (tenant id, message id): that message is marked sent too, with the
+        platform's id for it — in the same statement on PostgreSQL (a data-modifying CTE),
+        so a unit of work in autocommit records a delivery atomically in one round trip.
+        """
+        sent = (
+            update(outbox)
+            .where(outbox.c.id == outbox_id)
+            .values(status=DeliveryStatus.SENT.value, sent_at=now, lease_until=None)
+        )
+        if message is None:
+            require_changed(await self._connection.execute(sent), "outbox row", outbox_id)
+            return
+        tenant_id, message_id = message
+        values: dict[str, Any] = {"status": DeliveryStatus.SENT.value, "error": None}
+        values["sent_at"] = now
+        if platform_message_id is not None:
+            values["platform_message_id"] = platform_message_id
+        delivered = update(messages).where(
+            messages.c.id == message_id, messages.c.tenant_id == tenant_id
+        )
+        if self._connection.dialect.name != "postgresql":
+            require_changed(await self._connection.execute(sent), "outbox row", outbox_id)
+            result = await self._connection.execute(delivered.values(values))
+            require_changed(result, "message", message_id)
+            return
+        row = sent.returning(outbox.c.id).cte("sent_row")
+        statement = (
+            delivered.where(exists(select(row.c.id)))
+            .values(values)
+            .returning(messages.c.id)
+            .add_cte(row)
+        )
+        if (await self._connection.execute(statement)).first() is None:
+            raise not_found("outbox row or its message", (outbox_id, message_id))
 
     async def mark_failed(
         self,
