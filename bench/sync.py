@@ -1,7 +1,8 @@
 """Marketplace sync throughput, throttled time and memory (issue 8, item 9).
 
     .venv/bin/python -m bench.sync [--orders 100000] [--db sqlite,postgresql]
-                                   [--platform ozon,wildberries] [--million] [--json]
+                                   [--platform ozon,wildberries] [--million]
+                                   [--only throughput,throttled,memory]
 
 The sandbox runs as `easyflow sandbox` in its own process (real HTTP on a local port), so the
 hub process measured here holds only the hub. Each figure stands beside a reference measured
@@ -22,9 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
-import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,7 @@ from easyflow.config import Settings
 from easyflow.domain.commerce import Order
 from easyflow.domain.sync import SyncType, SyncWindow
 from easyflow.observability.logging import configure_logging
+from easyflow.platforms.registry import PlatformRegistry, _definitions
 from easyflow.sandbox.ozon.emulator import DEMO_API_KEY, DEMO_CLIENT_ID
 from easyflow.sandbox.wildberries.emulator import DEMO_TOKEN
 from easyflow.services.sync import SyncSettings
@@ -56,7 +59,20 @@ OZON_LIMITS = {
 }
 
 
-async def _hub(db_url: str, sandbox: str, workdir: Path) -> tuple[Container, int, dict[str, int]]:
+def _unthrottled() -> PlatformRegistry:
+    """The registry with the marketplaces' limits off: the unthrottled passes measure the hub,
+    not Wildberries' 1 statistics request a minute or Ozon's 50 requests a second."""
+    definitions = []
+    for d in _definitions():
+        if d.name in CREDENTIALS:
+            d = dataclasses.replace(d, spec=dataclasses.replace(d.spec, rate_limits=()))
+        definitions.append(d)
+    return PlatformRegistry(tuple(definitions))
+
+
+async def _hub(
+    db_url: str, sandbox: str, workdir: Path, *, limits: bool = False
+) -> tuple[Container, int, dict[str, int]]:
     settings = Settings(
         database_url=db_url,
         secret_keys=KEY,
@@ -65,7 +81,7 @@ async def _hub(db_url: str, sandbox: str, workdir: Path) -> tuple[Container, int
         broker_url="memory://",
         log_level="WARNING",
     )
-    container = build_container(settings)
+    container = build_container(settings, registry=None if limits else _unthrottled())
     container.sync.settings = SyncSettings(pages_per_step=1_000_000, step_seconds=1e9)
     await container.start()
     tenant = await container.tenants.create("Bench shop")
@@ -168,7 +184,7 @@ async def throttled(sandbox: str, workdir: Path, n: int = 20_000) -> dict[str, A
     dbs = Databases("sqlite", workdir, PG)
     db = await dbs.create_template()
     try:
-        c, tenant, ids = await _hub(db.url, sandbox, workdir)
+        c, tenant, ids = await _hub(db.url, sandbox, workdir, limits=True)
         try:
             elapsed, run = await _full_sync(c, tenant, ids["ozon"])
         finally:
@@ -188,6 +204,14 @@ async def throttled(sandbox: str, workdir: Path, n: int = 20_000) -> dict[str, A
     }
 
 
+def _high_water_mb() -> float:
+    """VmHWM: this process's peak RSS. (ru_maxrss would carry the parent's over exec.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 async def _memory_probe(sandbox: str, platform: str, n: int) -> dict[str, Any]:
     """In a fresh process: seed, sync N orders into SQLite, report peak RSS growth."""
     workdir = Path(tempfile.mkdtemp(prefix="efsyncmem"))
@@ -202,10 +226,11 @@ async def _memory_probe(sandbox: str, platform: str, n: int) -> dict[str, Any]:
     try:
         before = rss_mb(os.getpid())
         elapsed, run = await _full_sync(c, tenant, ids[platform])
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = _high_water_mb()
     finally:
         await c.aclose()
         await dbs.drop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
     return {
         "platform": platform,
         "orders": run.records,
@@ -241,20 +266,25 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await wait_http(f"{sandbox}/_sandbox", proc)
         report: dict[str, Any] = {}
-        report["throughput"] = await throughput(
-            sandbox, args.db.split(","), args.platform.split(","), args.orders, workdir
-        )
-        report["throttled"] = await throttled(sandbox, workdir)
-        print(json.dumps(report["throttled"]), file=sys.stderr)
-        sizes = [args.orders] + ([1_000_000] if args.million else [])
-        report["memory"] = [
-            m
-            for p in args.platform.split(",")
-            for m in await asyncio.to_thread(memory, sandbox, p, sizes)
-        ]
+        parts = args.only.split(",")
+        if "throughput" in parts:
+            report["throughput"] = await throughput(
+                sandbox, args.db.split(","), args.platform.split(","), args.orders, workdir
+            )
+        if "throttled" in parts:
+            report["throttled"] = await throttled(sandbox, workdir)
+            print(json.dumps(report["throttled"]), file=sys.stderr)
+        if "memory" in parts:
+            sizes = [args.orders] + ([1_000_000] if args.million else [])
+            report["memory"] = [
+                m
+                for p in args.platform.split(",")
+                for m in await asyncio.to_thread(memory, sandbox, p, sizes)
+            ]
         return report
     finally:
         await proc.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _cli() -> None:
@@ -263,7 +293,7 @@ def _cli() -> None:
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--platform", default="ozon,wildberries")
     parser.add_argument("--million", action="store_true", help="also measure memory at 1M")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", default="throughput,throttled,memory")
     parser.add_argument("--probe", nargs=2, metavar=("PLATFORM", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--sandbox", help=argparse.SUPPRESS)
     args = parser.parse_args()

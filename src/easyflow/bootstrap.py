@@ -35,6 +35,7 @@ from easyflow.services.integrations import IntegrationService
 from easyflow.services.messaging import InboundProcessor
 from easyflow.services.operator_events import OperatorWebhooks
 from easyflow.services.operators import OperatorService
+from easyflow.services.order_notifications import OrderNotifier
 from easyflow.services.outbox import OutboxSender
 from easyflow.services.recovery import RecoverySweep
 from easyflow.services.retries import RetrySchedule
@@ -306,7 +307,7 @@ def build_container(
     )
     container.readiness = _readiness(engine, redis)
     queue.bind(container)
-    container.sync = SyncEngine(uow, adapters, metrics)
+    container.sync = SyncEngine(uow, adapters, metrics, on_changes=OrderNotifier(queue))
     container.sync_tasks = SyncTasks(queue.broker, container.sync)
     container.scheduler = SyncScheduler(uow, container.sync, container.sync_tasks, locks)
     return container

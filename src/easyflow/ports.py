@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, Self
@@ -818,11 +819,30 @@ class SyncRepository(Protocol):
 
     async def failures(self, run_id: int, limit: int = 100) -> builtins.list[RecordFailure]: ...
 
-    async def order_statuses(
-        self, tenant_id: int, batch: Sequence[Order]
-    ) -> dict[tuple[str, str], tuple[Any, datetime]]:
-        """Stored (status, updated_at) of these orders by (source, external id)."""
+    async def recipients(
+        self, tenant_id: int, phones: Sequence[str]
+    ) -> builtins.list[Recipient]:
+        """Contacts whose proved phone is one of `phones`, each with its latest conversation."""
         ...
+
+    async def upsert_orders(
+        self, tenant_id: int, orders: Sequence[Order]
+    ) -> builtins.list[tuple[str, str, Any]]:
+        """The orders upserted; (source, external id, status before or None) of every row
+        written (a stale version is not written)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A contact who proved a phone number, and where to write to them."""
+
+    integration_id: int
+    contact_id: int
+    conversation_id: int
+    chat_id: str
+    phone: str
+    language: str | None
 
 
 class SyncQueue(Protocol):

@@ -33,7 +33,7 @@ async def market(
     )
     container = build_container(
         settings,
-        transports={"wildberries": transport, "ozon": transport},
+        transports={"wildberries": transport, "ozon": transport, "telegram": transport},
         retry=FAST_RETRY,
         registry=fast_registry(),
     )

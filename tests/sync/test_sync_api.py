@@ -76,3 +76,28 @@ async def test_a_second_trigger_while_running_is_a_conflict(
     assert started is not None
     r = await api.post(f"/api/v1/integrations/{market.ids['ozon']}/sync/orders")
     assert r.status_code == 409 and "running" in r.json()["detail"]
+
+
+async def test_stocks_pushed_through_the_api_report_refused_items(
+    market: Market, api: httpx.AsyncClient
+) -> None:
+    body = [
+        {"product_id": "200000001", "quantity": 3},
+        {"product_id": "200000001", "quantity": 4},  # the last word for a pair wins
+        {"product_id": "200000002", "quantity": 0},
+    ]
+    r = await api.post(f"/api/v1/integrations/{market.ids['wildberries']}/stocks", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"updated": ["200000001", "200000002"], "failed": []}
+    stocks = market.emulator("wildberries").products.stocks
+    assert stocks == {("658434", "200000001"): 4, ("658434", "200000002"): 0}
+    bad = await api.post(
+        f"/api/v1/integrations/{market.ids['ozon']}/stocks",
+        json=[{"product_id": "223000001", "quantity": -1}],
+    )
+    assert bad.status_code == 422
+    refused = await api.post(
+        f"/api/v1/integrations/{market.ids['ozon']}/stocks",
+        json=[{"product_id": "1", "quantity": 1}],
+    )
+    assert refused.json()["failed"][0]["code"] == "offer_id_not_found"

@@ -83,8 +83,8 @@ async def test_429_storms_and_5xx_end_with_the_exact_set(market: Market, platfor
     small_pages(market)
     await market.seed(platform, 230)
     path = ORDERS_PATH[platform]
-    await market.fault(platform=platform, kind="rate_limit", count=6, retry_after=0.01, path=path)
-    await market.fault(platform=platform, kind="http_error", status=502, count=5, path=path)
+    await market.fault(platform=platform, kind="rate_limit", count=4, retry_after=0.01, path=path)
+    await market.fault(platform=platform, kind="http_error", status=502, count=3, path=path)
     run = await market.sync(platform, sync_type=SyncType.FULL)
     assert run.status is RunStatus.SUCCEEDED
     ids = await market.order_ids(platform)

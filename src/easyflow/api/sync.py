@@ -1,4 +1,5 @@
-"""Admin API of marketplace syncs (Bearer API key): trigger, backfill, reset, status, errors.
+"""Admin API of marketplace syncs (Bearer API key): trigger, backfill, reset, status, errors,
+and stock pushes.
 
 A triggered run is recorded at once and handed to the job layer; the answer is the run
 (202), or 409 when the stream is already running.
@@ -9,10 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from easyflow.api.deps import Container, RowId, TenantId
+from easyflow.domain.commerce import StockChange
 from easyflow.domain.errors import ConflictError, InvalidRequestError, NotFoundError
 from easyflow.domain.sync import SyncRun, SyncType
 
@@ -129,3 +131,45 @@ async def run_errors(
             RecordErrorOut(external_id=f.external_id, reason=f.reason)
             for f in await uow.sync.failures(run_id, limit)
         ]
+
+
+class StockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[0-9]+$",
+        description="WB: the size's chrtID; Ozon: product_id",
+    )
+    quantity: int = Field(ge=0, le=999_999)
+    warehouse_id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9]+$")
+
+
+class StockFailureOut(BaseModel):
+    product_id: str
+    code: str
+    message: str
+
+
+class StockReportOut(BaseModel):
+    updated: list[str]
+    failed: list[StockFailureOut]
+
+
+@router.post("/integrations/{integration_id}/stocks", response_model=StockReportOut)
+async def push_stocks(
+    integration_id: RowId,
+    tenant: TenantId,
+    c: Container,
+    body: list[StockIn] = Body(min_length=1, max_length=10_000),
+) -> Any:
+    """Set available stock per product (and warehouse); refused items come back with why."""
+    changes = [StockChange(i.product_id, i.quantity, i.warehouse_id) for i in body]
+    report = await c.sync.push_stocks(tenant, integration_id, changes)
+    return StockReportOut(
+        updated=list(report.updated),
+        failed=[
+            StockFailureOut(product_id=f.product_id, code=f.code, message=f.message)
+            for f in report.failed
+        ],
+    )

@@ -81,6 +81,8 @@ class OrderBook:
         return range(first, first + count)
 
     def segment(self, i: int) -> Segment:
+        if len(self.segments) == 1 and 0 <= i < self.segments[0].count:
+            return self.segments[0]  # the common case, on every rendered order
         if not 0 <= i < self.n:
             raise KeyError(i)
         firsts = [s.first for s in self.segments]

@@ -22,14 +22,20 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
-from easyflow.domain.commerce import Order, OrderStatusChanged, Product
+from easyflow.domain.commerce import (
+    Order,
+    OrderStatusChanged,
+    Product,
+    StockChange,
+    StockReport,
+)
 from easyflow.domain.errors import (
     ConfigurationError,
     InvalidRequestError,
@@ -57,9 +63,17 @@ from easyflow.services.retries import RetrySchedule, describe
 
 log = structlog.get_logger("easyflow.sync")
 
-# Called inside a page's transaction with the status changes it commits (transactional
-# outbox: a notification exists exactly when the change does).
-ChangeHook = Callable[[SyncUnitOfWork, Integration, Sequence[OrderStatusChanged]], Awaitable[None]]
+class ChangeHook(Protocol):
+    """Told the status changes of a page inside its transaction (transactional outbox: a
+    notification exists exactly when the change does), and kicked after the commit."""
+
+    async def stage(
+        self, uow: SyncUnitOfWork, integration: Integration, changes: Sequence[OrderStatusChanged]
+    ) -> list[int]: ...
+
+    async def kick(self, ids: Sequence[int]) -> None: ...
+
+
 Progress = Callable[[SyncRun], None]
 
 
@@ -82,6 +96,9 @@ class StepResult:
     @property
     def ticket(self) -> int:
         return self.run.attempts if self.run else 0
+
+
+READ_AHEAD_MAX_RECORDS = 5_000
 
 
 class LeaseLost(Exception):
@@ -129,12 +146,7 @@ class SyncEngine:
         async with self._uow() as uow:
             last = await uow.sync.last_runs(tenant_id, integration_id)
             failed = next((r for r in last if r.stream == stream), None)
-            if (
-                failed
-                and failed.status is RunStatus.FAILED
-                and failed.page_cursor
-                and (sync_type is failed.sync_type)
-            ):
+            if failed and _resumable(failed, declared, sync_type):
                 window = SyncWindow(failed.since, failed.until)
                 cursor: dict[str, Any] | None = failed.page_cursor
             else:
@@ -161,6 +173,15 @@ class SyncEngine:
                 resumed=cursor is not None,
             )
         return run
+
+    async def push_stocks(
+        self, tenant_id: int, integration_id: int, changes: Sequence[StockChange]
+    ) -> StockReport:
+        """Set stock levels on the marketplace; the last change per (product, warehouse) wins
+        (each is absolute), batched as the platform allows, refused items reported."""
+        integration = await self._integration(tenant_id, integration_id)
+        latest = {(c.product_id, c.warehouse_id): c for c in changes}
+        return await self._adapters.marketplace(integration).update_stocks(list(latest.values()))
 
     async def reset(self, tenant_id: int, integration_id: int, stream: str) -> None:
         """Forget the stream's watermark and cancel its running run: the next run is full."""
@@ -223,13 +244,20 @@ class SyncEngine:
                     or pages >= self.settings.pages_per_step
                     or time.monotonic() - started >= self.settings.step_seconds
                 )
-                if not last:
+                # A huge page (Wildberries statistics: up to 80 000 rows) is not doubled in
+                # memory by reading the next one beside it.
+                read_ahead = not last and len(page.records) <= READ_AHEAD_MAX_RECORDS
+                if read_ahead:
                     pending = fetch(page.next)
                 await self._commit_page(run, integration, declared, page)
                 if page.next is None:
                     return await self._succeed(run, integration, declared)
                 if last:
                     break
+                if not read_ahead:
+                    cursor = page.next
+                    del page  # not alive while the next huge page is parsed
+                    pending = fetch(cursor)
         finally:
             if not pending.done():
                 pending.cancel()
@@ -272,13 +300,14 @@ class SyncEngine:
         self, run: SyncRun, integration: Integration, stream: SyncStream, page: Page
     ) -> None:
         lease = self._clock() + timedelta(seconds=self.settings.lease_seconds)
+        staged: list[int] = []
         async with self._uow() as uow:
             if stream.record == "order":
                 records = [r for r in page.records if isinstance(r, Order)]
-                changes = await _status_changes(uow, run.tenant_id, records)
-                await uow.orders.upsert_many(run.tenant_id, records)
+                written = await uow.sync.upsert_orders(run.tenant_id, records)
+                changes = _status_changes(run.tenant_id, records, written)
                 if changes and self._on_changes is not None:
-                    await self._on_changes(uow, integration, changes)
+                    staged = await self._on_changes.stage(uow, integration, changes)
             else:
                 products = [r for r in page.records if isinstance(r, Product)]
                 await uow.products.upsert_many(run.tenant_id, run.integration_id, products, run.id)
@@ -294,6 +323,8 @@ class SyncEngine:
             if not saved:
                 raise LeaseLost(run.id)
             await uow.commit()
+        if staged and self._on_changes is not None:
+            await self._on_changes.kick(staged)
         labels = (integration.platform, stream.name)
         self._metrics.sync_records.labels(*labels).inc(len(page.records))
         if page.failures:
@@ -355,6 +386,22 @@ class SyncEngine:
         return integration
 
 
+def _resumable(last: SyncRun, stream: SyncStream, sync_type: SyncType) -> bool:
+    """Whether a new start continues `last` from its checkpoint instead of starting over.
+
+    Only a failed run of a timestamp stream, of the same type, that got past its first page
+    and did not fail on a request the platform refused (that page would fail again). A
+    keyset read starts over: deletions are judged on one complete read.
+    """
+    return (
+        last.status is RunStatus.FAILED
+        and last.sync_type is sync_type
+        and stream.cursor is CursorKind.TIMESTAMP
+        and bool(last.page_cursor)
+        and not (last.error or "").startswith(RejectedError.__name__)
+    )
+
+
 def _declared(marketplace: Marketplace, stream: str) -> SyncStream:
     for declared in marketplace.streams():
         if declared.name == stream:
@@ -380,24 +427,19 @@ def _window(
     return SyncWindow(None, now)
 
 
-async def _status_changes(
-    uow: SyncUnitOfWork, tenant_id: int, records: Sequence[Order]
+def _status_changes(
+    tenant_id: int, records: Sequence[Order], written: Sequence[tuple[str, str, Any]]
 ) -> list[OrderStatusChanged]:
-    """Orders of the page whose stored status this page changes (new orders are not changes:
+    """Orders of the page whose stored status the page changed (new orders are not changes:
     a first sync must not announce every old order)."""
-    stored = await uow.sync.order_statuses(tenant_id, records)
+    before = {(source, eid): old for source, eid, old in written if old is not None}
     changes: dict[tuple[str, str], OrderStatusChanged] = {}
     for order in records:
-        before = stored.get((order.source, order.external_id))
-        if before is None or before[0] is order.status or order.updated_at < before[1]:
+        old = before.get((order.source, order.external_id))
+        if old is None or old is order.status:
             continue
         changes[(order.source, order.external_id)] = OrderStatusChanged(
-            tenant_id,
-            order.source,
-            order.external_id,
-            order.number,
-            before[0],
-            order.status,
+            tenant_id, order.source, order.external_id, order.number, old, order.status,
             order.customer_phone,
         )
     return list(changes.values())

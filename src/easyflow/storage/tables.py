@@ -247,6 +247,9 @@ orders = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("tenant_id", "source", "external_id"),
     Index(None, "tenant_id", "number"),
+    # 0003_sync: the status before the last write, so a sync learns of status changes from
+    # its upsert's RETURNING instead of a lookup per page.
+    Column("previous_status", String(STATUS)),
 )
 
 ai_usage = Table(

@@ -73,12 +73,10 @@ class OzonMarketplace:
 
     def _posting_filter(self, since: datetime | None, until: datetime) -> dict[str, Any]:
         span = timedelta(days=facts.MAX_SPAN_DAYS)
-        flt: dict[str, Any] = {"since": wire.to_time(until - span), "to": wire.to_time(until)}
+        to = wire.to_time(until, up=True)
+        flt: dict[str, Any] = {"since": wire.to_time(until - span), "to": to}
         if since is not None:
-            flt["last_changed_status_date"] = {
-                "from": wire.to_time(since),
-                "to": wire.to_time(until),
-            }
+            flt["last_changed_status_date"] = {"from": wire.to_time(since), "to": to}
         return flt
 
     async def _postings_page(self, window: SyncWindow, cursor: dict[str, Any] | None) -> Page:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,8 +19,12 @@ def parse_time(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def to_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def to_time(value: datetime, *, up: bool = False) -> str:
+    """Ozon takes whole seconds; an upper bound is rounded up so it still covers `value`."""
+    value = value.astimezone(UTC)
+    if up and value.microsecond:
+        value = value.replace(microsecond=0) + timedelta(seconds=1)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def posting_order(posting: Mapping[str, Any]) -> Order:

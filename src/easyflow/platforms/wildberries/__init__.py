@@ -24,7 +24,7 @@ SPEC = PlatformSpec(
     base_url="https://{family}.wildberries.ru",
     auth=Auth(AuthStyle.HEADER, credential="token", template="Bearer {secret}"),
     rate_limits=RATE_LIMITS,
-    timeout=60.0,
+    timeout=180.0,  # a statistics page holds up to 80 000 rows: tens of megabytes
     docs="https://dev.wildberries.ru/en/openapi/api-information",
 )
 CREDENTIALS = (

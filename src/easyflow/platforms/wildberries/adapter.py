@@ -103,7 +103,9 @@ class WildberriesMarketplace:
         rows = rows if isinstance(rows, list) else []
         start = wire.parse_moscow(date_from)
         records, failures, newest, last_seen = [], [], start, []
-        for row in rows:
+        rows.reverse()
+        while rows:  # each row dropped once mapped: a page of 80 000 is not held twice
+            row = rows.pop()
             srid = str(row.get("srid", ""))
             try:
                 changed = wire.parse_moscow(str(row["lastChangeDate"]))

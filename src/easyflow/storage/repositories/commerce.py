@@ -97,6 +97,30 @@ class SqlOrderRepository(Repository):
             written += len((await self._connection.execute(statement, rows)).all())
         return written
 
+    async def upsert_tracking(
+        self, tenant_id: int, orders: Sequence[Order]
+    ) -> list[tuple[str, str, OrderStatus | None]]:
+        """`upsert_many` that also says, for each row it wrote, the status the row had before
+        ((source, external id, None) for a new row), in the same single statement per batch:
+        no lookup before the write, whatever the table's statistics say."""
+        insertion = insert(self._connection, orders_table)
+        new = insertion.excluded
+        changes = {name: new[name] for name in _UPDATED}
+        changes["previous_status"] = orders_table.c.status
+        c = orders_table.c
+        statement = insertion.on_conflict_do_update(
+            index_elements=[c.tenant_id, c.source, c.external_id],
+            set_=changes,
+            where=c.updated_at <= new.updated_at,
+        ).returning(c.source, c.external_id, c.previous_status)
+        written: list[tuple[str, str, OrderStatus | None]] = []
+        for batch in batched(_latest(orders)):
+            rows = [_row(tenant_id, order) | {"previous_status": None} for order in batch]
+            for row in await self._connection.execute(statement, rows):
+                before = OrderStatus(row.previous_status) if row.previous_status else None
+                written.append((row.source, row.external_id, before))
+        return written
+
     async def find_by_numbers(self, tenant_id: int, numbers: Sequence[str]) -> list[Order]:
         if not numbers:
             return []

@@ -18,8 +18,17 @@ from sqlalchemy.engine import Row
 
 from easyflow.domain.commerce import Order, OrderStatus, Product
 from easyflow.domain.sync import RecordFailure, RunStatus, SyncRun, SyncType, SyncWindow
+from easyflow.ports import Recipient
 from easyflow.storage.repositories.base import Repository, batched, insert
-from easyflow.storage.tables import integrations, orders, products, sync_errors, sync_runs
+from easyflow.storage.repositories.commerce import SqlOrderRepository
+from easyflow.storage.tables import (
+    contacts,
+    conversations,
+    integrations,
+    products,
+    sync_errors,
+    sync_runs,
+)
 from easyflow.storage.tables import sync_state as state
 from easyflow.storage.types import utcnow
 
@@ -293,23 +302,37 @@ class SqlSyncRepository(Repository):
             RecordFailure(r.external_id, r.reason) for r in await self._connection.execute(query)
         ]
 
-    async def order_statuses(
+    async def recipients(self, tenant_id: int, phones: Sequence[str]) -> list[Recipient]:
+        if not phones:
+            return []
+        latest = (
+            select(conversations.c.contact_id, func.max(conversations.c.id).label("id"))
+            .where(conversations.c.tenant_id == tenant_id)
+            .group_by(conversations.c.contact_id)
+            .subquery()
+        )
+        query = (
+            select(
+                contacts.c.integration_id,
+                contacts.c.id,
+                conversations.c.id.label("conv"),
+                conversations.c.chat_id,
+                contacts.c.phone,
+                contacts.c.language,
+            )
+            .join(latest, latest.c.contact_id == contacts.c.id)
+            .join(conversations, conversations.c.id == latest.c.id)
+            .where(contacts.c.tenant_id == tenant_id, contacts.c.phone.in_(list(phones)))
+        )
+        return [
+            Recipient(r.integration_id, r.id, r.conv, r.chat_id, r.phone, r.language)
+            for r in await self._connection.execute(query)
+        ]
+
+    async def upsert_orders(
         self, tenant_id: int, batch: Sequence[Order]
-    ) -> dict[tuple[str, str], tuple[OrderStatus, datetime]]:
-        """Stored status and version of these orders, in one query per source."""
-        found: dict[tuple[str, str], tuple[OrderStatus, datetime]] = {}
-        by_source: dict[str, list[str]] = {}
-        for order in batch:
-            by_source.setdefault(order.source, []).append(order.external_id)
-        c = orders.c
-        for source, ids in by_source.items():
-            for chunk in batched(ids):
-                query = select(c.external_id, c.status, c.updated_at).where(
-                    c.tenant_id == tenant_id, c.source == source, c.external_id.in_(list(chunk))
-                )
-                for row in await self._connection.execute(query):
-                    found[(source, row.external_id)] = (OrderStatus(row.status), row.updated_at)
-        return found
+    ) -> list[tuple[str, str, OrderStatus | None]]:
+        return await SqlOrderRepository(self._connection).upsert_tracking(tenant_id, batch)
 
 
 def _product_row(

@@ -54,6 +54,8 @@ def upgrade() -> None:
     with op.batch_alter_table("integrations") as batch:
         batch.add_column(sa.Column("last_sync_at", TIMESTAMP, nullable=True))
         batch.add_column(sa.Column("sync_status", STATUS, nullable=True))
+    with op.batch_alter_table("orders") as batch:
+        batch.add_column(sa.Column("previous_status", STATUS, nullable=True))
     op.create_table(
         "products",
         *_base("products"),
@@ -149,6 +151,8 @@ def downgrade() -> None:
     op.drop_table("sync_runs")
     op.drop_table("sync_state")
     op.drop_table("products")
+    with op.batch_alter_table("orders") as batch:
+        batch.drop_column("previous_status")
     with op.batch_alter_table("integrations") as batch:
         batch.drop_column("sync_status")
         batch.drop_column("last_sync_at")
