@@ -49,7 +49,7 @@ async def run(checkpoints: list[int]) -> dict[str, Any]:
     from easyflow.config import Settings
     from easyflow.domain.messaging import OutboundMessage
     from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
-    from easyflow.services.messaging import conversation_lock
+    from easyflow.services.messaging import conversation_lock, inbound_turn
     from easyflow.state.locks import InMemoryLocks
 
     virtual_now = [time.monotonic()]
@@ -91,7 +91,8 @@ async def run(checkpoints: list[int]) -> dict[str, Any]:
     for target in sorted(checkpoints):
         while served < target:
             chat = str(5_000_000_000 + served)
-            async with locks.hold(conversation_lock(1, chat), 120.0):
+            turn, held = inbound_turn(1, chat), conversation_lock(1, chat)
+            async with locks.turn(turn, 120.0), locks.hold(held, 120.0):
                 await messenger.send(OutboundMessage(chat_id=chat, text="Hello!"))
             served += 1
         gc.collect()

@@ -680,12 +680,26 @@ class Cooldowns(Protocol):
     async def succeeded(self, key: str) -> None: ...
 
 
+@dataclass(slots=True)
+class Turn:
+    """A try at a lock that never waits (`Locks.turn`)."""
+
+    mine: bool  # False: another worker holds it, and was told to look again before leaving
+    again: bool = False  # set when the block ends: another worker came by meanwhile
+
+
 class Locks(Protocol):
     """Named mutual exclusion shared by every worker (in-process or Redis)."""
 
-    def hold(self, key: str, ttl_seconds: float) -> AbstractAsyncContextManager[bool]:
-        """Held inside the block, which gets True when it had to wait for another holder
-        (so what the lock guards may have changed since the caller last read it)."""
+    def hold(self, key: str, ttl_seconds: float) -> AbstractAsyncContextManager[None]:
+        """Held inside the block; waits up to `ttl_seconds` for it (TimeoutError after)."""
+        ...
+
+    def turn(self, key: str, ttl_seconds: float) -> AbstractAsyncContextManager[Turn]:
+        """The lock if it is free, without waiting. If it is held, its holder is told
+        (its `Turn.again` will be True), so the caller can leave the work to it: nobody
+        queues on a busy lock, and nothing is left behind. Held for at most `ttl_seconds`
+        past a crash of the holder (then the word left for it lapses too)."""
         ...
 
 
@@ -819,9 +833,7 @@ class SyncRepository(Protocol):
 
     async def failures(self, run_id: int, limit: int = 100) -> builtins.list[RecordFailure]: ...
 
-    async def recipients(
-        self, tenant_id: int, phones: Sequence[str]
-    ) -> builtins.list[Recipient]:
+    async def recipients(self, tenant_id: int, phones: Sequence[str]) -> builtins.list[Recipient]:
         """Contacts whose proved phone is one of `phones`, each with its latest conversation."""
         ...
 

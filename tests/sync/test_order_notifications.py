@@ -50,4 +50,3 @@ async def test_a_shipped_order_notifies_its_linked_customer_once(market: Market)
     sent = [m.text for m in market.sandbox.telegram.sent(token, CHAT)]
     assert sent == [f"Ваш заказ №{number} отправлен."]
     assert len(market.sandbox.telegram.sent(token)) == 1  # nobody else was written to
-

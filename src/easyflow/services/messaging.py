@@ -71,7 +71,15 @@ DirectSend = Callable[[OutboxItem, Integration, datetime], Awaitable[None]]
 
 
 def conversation_lock(integration_id: int, chat_id: str) -> str:
+    """The lock a chat's outbox is sent under, oldest first."""
     return f"conversation:{integration_id}:{chat_id}"
+
+
+def inbound_turn(integration_id: int, chat_id: str) -> str:
+    """The turn a chat's inbound events are processed in, in arrival order. Apart from the
+    outbox's lock: a reply goes out directly only when nothing older of the chat is unsent,
+    which its INSERT decides, so sends keep their order without sharing a lock with it."""
+    return f"inbound:{integration_id}:{chat_id}"
 
 
 class InboundProcessor:
@@ -111,25 +119,30 @@ class InboundProcessor:
 
     async def _handle_conversation(self, event_id: int) -> None:
         # One statement, outside any transaction: the chat's pending events (the lock's key
-        # comes with them). Read before the lock, they are current unless another holder went
-        # first; then they are read again. A holder that took the lock in the instant between
-        # this read and our try can leave one event here already done: its answer is then
-        # computed in vain and dropped, since only a pending event takes a reply.
+        # comes with them). A worker that finds the chat's turn taken leaves its event to the
+        # holder, which was told and looks again before it leaves: nobody waits on a busy
+        # chat (a waiting task would hold a job slot, and under a backlog they all would).
+        # A holder that took and ended its turn in the instant between this read and our
+        # try can leave an event here already done: its answer is then computed in vain and
+        # dropped, since only a pending event takes a reply.
         async with self._uow.autocommit() as uow:
             pending = await uow.inbound.pending_in_chat_of(event_id)
         if all(each.id != event_id for each in pending):
             return  # done already (its chat's other pending events have tasks of their own)
-        first = pending[0]
-        key = conversation_lock(first.integration_id, first.conversation_key)
-        async with self._locks.hold(key, self._lock_ttl) as waited:
-            if waited:
-                async with self._uow.autocommit() as uow:
-                    pending = await uow.inbound.pending_in_chat_of(event_id)
-            # Events stored while this worker holds the lock have tasks of their own, which
-            # wait for it and find them: nothing is read again at the end.
-            for each in pending:
-                if _waiting(each) or not await self._handle_safely(each):
-                    return  # it waits for its retry, and the chat's later events behind it
+        key = inbound_turn(pending[0].integration_id, pending[0].conversation_key)
+        while pending:
+            async with self._locks.turn(key, self._lock_ttl) as turn:
+                if not turn.mine:
+                    return  # the holder will find this event when it looks again
+                for each in pending:
+                    if _waiting(each) or not await self._handle_safely(each):
+                        # It waits for its retry, and the chat's later events behind it; the
+                        # sweep hands it out when due.
+                        return
+            if not turn.again:
+                return
+            async with self._uow.autocommit() as uow:  # events that came while we held it
+                pending = await uow.inbound.pending_in_chat_of(event_id)
 
     async def _handle_safely(self, event: InboundEvent) -> bool:
         """Process one event; False when it is to be retried later (the chat stops here)."""

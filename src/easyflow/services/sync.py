@@ -63,6 +63,7 @@ from easyflow.services.retries import RetrySchedule, describe
 
 log = structlog.get_logger("easyflow.sync")
 
+
 class ChangeHook(Protocol):
     """Told the status changes of a page inside its transaction (transactional outbox: a
     notification exists exactly when the change does), and kicked after the commit."""
@@ -439,7 +440,12 @@ def _status_changes(
         if old is None or old is order.status:
             continue
         changes[(order.source, order.external_id)] = OrderStatusChanged(
-            tenant_id, order.source, order.external_id, order.number, old, order.status,
+            tenant_id,
+            order.source,
+            order.external_id,
+            order.number,
+            old,
+            order.status,
             order.customer_phone,
         )
     return list(changes.values())

@@ -7,14 +7,16 @@ conversation within seconds while a slow but live holder keeps it.
 from __future__ import annotations
 
 import asyncio
+import uuid
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
 
 import structlog
 from redis.exceptions import LockError, RedisError
 
+from easyflow.ports import Turn
 from easyflow.state.errors import transient_redis_errors
 
 log = structlog.get_logger("easyflow.locks")
@@ -25,16 +27,33 @@ class InMemoryLocks:
 
     def __init__(self) -> None:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._turns: set[str] = set()
+        self._knocked: set[str] = set()
 
     @asynccontextmanager
-    async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[bool]:
+    async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[None]:
         lock = self._locks.get(key)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[key] = lock
-        waited = lock.locked()
         async with lock:
-            yield waited
+            yield
+
+    @asynccontextmanager
+    async def turn(self, key: str, ttl_seconds: float) -> AsyncIterator[Turn]:
+        # One event loop: check-and-take is atomic. Both sets hold only keys held right now.
+        if key in self._turns:
+            self._knocked.add(key)
+            yield Turn(mine=False)
+            return
+        self._turns.add(key)
+        turn = Turn(mine=True)
+        try:
+            yield turn
+        finally:
+            self._turns.discard(key)
+            turn.again = key in self._knocked
+            self._knocked.discard(key)
 
 
 class RedisLocks:
@@ -53,23 +72,22 @@ class RedisLocks:
         self._redis = redis
         self._prefix = prefix
         self._lease = lease_seconds
+        self._turns = RedisTurns(redis, prefix, lease_seconds)
+
+    def turn(self, key: str, ttl_seconds: float) -> AbstractAsyncContextManager[Turn]:
+        return self._turns.turn(key, ttl_seconds)
 
     @asynccontextmanager
-    async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[bool]:
+    async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[None]:
         lease = min(self._lease, ttl_seconds)
         lock = self._redis.lock(self._prefix + key, timeout=lease, blocking_timeout=ttl_seconds)
         with transient_redis_errors("lock"):
-            # One try first (the usual case: nobody holds it), so the caller learns whether
-            # another holder went before it, at no extra round trip when nobody did.
-            acquired = await lock.acquire(blocking=False)
-            waited = not acquired
-            if waited:
-                acquired = await lock.acquire()
+            acquired = await lock.acquire()
         if not acquired:
             raise TimeoutError(f"lock {key!r} not acquired within {ttl_seconds}s")
         renewal = asyncio.create_task(_renew(lock, lease / 3), name=f"renew {key}")
         try:
-            yield waited
+            yield
         finally:
             renewal.cancel()
             with suppress(asyncio.CancelledError):
@@ -78,6 +96,75 @@ class RedisLocks:
             # Redis gone: the lease ends by itself.
             with suppress(LockError, RedisError):
                 await lock.release()
+
+
+# Turns (`Locks.turn`): the lock key holds the holder's token; a busy try leaves a knock key
+# beside it in the same script, and the release reads (and clears) it in the same script as it
+# frees the lock, so a knock is never lost between the two.
+_TAKE_OR_KNOCK = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+redis.call('set', KEYS[2], '1', 'PX', ARGV[3])
+return 0
+"""
+_RELEASE_AND_ASK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
+local knocked = redis.call('get', KEYS[2])
+if knocked then redis.call('del', KEYS[2]) return 1 end
+return 0
+"""
+_PROLONG = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+class RedisTurns:
+    """`Locks.turn` on Redis: one script to take the lock or knock, one to release and learn
+    whether anybody knocked; the lease is short and renewed, as for `RedisLocks.hold`."""
+
+    def __init__(self, redis: Any, prefix: str, lease_seconds: float) -> None:
+        self._prefix = prefix
+        self._lease = lease_seconds
+        self._take = redis.register_script(_TAKE_OR_KNOCK)
+        self._release = redis.register_script(_RELEASE_AND_ASK)
+        self._prolong = redis.register_script(_PROLONG)
+
+    @asynccontextmanager
+    async def turn(self, key: str, ttl_seconds: float) -> AsyncIterator[Turn]:
+        lock, knock = f"{self._prefix}turn:{key}", f"{self._prefix}knock:{key}"
+        token = uuid.uuid4().hex
+        lease_ms = int(min(self._lease, ttl_seconds) * 1000)
+        with transient_redis_errors("lock"):
+            taken = await self._take(
+                keys=[lock, knock], args=[token, lease_ms, int(ttl_seconds * 1000)]
+            )
+        if not taken:
+            yield Turn(mine=False)
+            return
+        turn = Turn(mine=True)
+        renewal = asyncio.create_task(self._renew(lock, token, lease_ms), name=f"renew {key}")
+        try:
+            yield turn
+        finally:
+            renewal.cancel()
+            with suppress(asyncio.CancelledError):
+                await renewal
+            try:
+                turn.again = bool(await self._release(keys=[lock, knock], args=[token]))
+            except RedisError:
+                # The lease ends by itself; look again, in case someone knocked.
+                turn.again = True
+
+    async def _renew(self, lock: str, token: str, lease_ms: int) -> None:
+        while True:
+            await asyncio.sleep(lease_ms / 3000)
+            try:
+                if not await self._prolong(keys=[lock], args=[token, lease_ms]):
+                    log.warning("turn lost before its holder finished", lock=lock)
+                    return
+            except RedisError:
+                log.warning("turn lost before its holder finished", lock=lock)
+                return
 
 
 async def _renew(lock: Any, every: float) -> None:
