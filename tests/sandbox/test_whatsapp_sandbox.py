@@ -152,3 +152,27 @@ async def test_the_dashboard_refuses_a_url_that_does_not_echo_the_challenge(
     with pytest.raises(ControlError, match="couldn't be validated"):
         await other.whatsapp.configure_webhook(PHONE, URL, "verify-me")
     await other.aclose()
+
+
+async def test_statuses_can_come_twice_and_out_of_order(hook: Hook) -> None:
+    config = WhatsAppConfig(
+        numbers=[DEMO_NUMBER],
+        retry_delay_scale=0.0,
+        duplicate_statuses=True,
+        read_before_delivered=True,
+    )
+    async with create_sandbox_app(
+        SandboxConfig(whatsapp=config), webhook_transport=httpx.MockTransport(hook)
+    ) as sandbox:
+        await sandbox.whatsapp.configure_webhook(PHONE, URL, "verify-me")
+        sandbox.whatsapp.customer_writes(PHONE, CUSTOMER, "hi")
+        assert (await _send(sandbox, _text())).status_code == 200
+        await sandbox.wait_idle()
+    assert [s for s, _ in _statuses(hook)] == [
+        "sent",
+        "sent",
+        "read",
+        "read",
+        "delivered",
+        "delivered",
+    ]

@@ -290,8 +290,13 @@ class WhatsAppSandbox:
                 },
             )
         else:
-            for status in self.config.statuses:
+            statuses = list(self.config.statuses)
+            if self.config.read_before_delivered and "delivered" in statuses:
+                statuses = [x for x in statuses if x != "delivered"] + ["read", "delivered"]
+            for status in statuses:
                 self._status(state, sent, status)
+                if self.config.duplicate_statuses:
+                    self._status(state, sent, status)
         return {
             "messaging_product": "whatsapp",
             "contacts": [{"input": body["to"], "wa_id": to}],

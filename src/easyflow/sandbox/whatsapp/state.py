@@ -35,6 +35,9 @@ class WhatsAppConfig:
     statuses: tuple[str, ...] = ("sent", "delivered")  # emitted after every accepted send
     templates: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
     escape_slashes: bool = True  # Meta's bodies escape "/" as "\/" (and non-ASCII as \uXXXX)
+    # Meta may deliver a status twice, and `read` before `delivered`: receivers must cope.
+    duplicate_statuses: bool = False
+    read_before_delivered: bool = False
 
 
 @dataclass
