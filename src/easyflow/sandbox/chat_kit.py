@@ -171,6 +171,15 @@ class KeyIn(BaseModel):
     key: str = Field(min_length=1)
 
 
+class ToolCallIn(BaseModel):
+    """A scripted function call, `name(**arguments)`, as OpenAI and YandexGPT name it
+    (Anthropic's tool use names its arguments `input`, so it keeps its own body)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
 class RepliesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     replies: list[str] = Field(min_length=1)

@@ -9,18 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
-from easyflow.sandbox.chat_kit import KeyIn, chat_control_router
+from easyflow.sandbox.chat_kit import KeyIn, ToolCallIn, chat_control_router
 
 if TYPE_CHECKING:
     from easyflow.sandbox.openai import OpenAISandbox
-
-
-class ToolCallIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    arguments: dict[str, Any] = Field(default_factory=dict)
 
 
 def router(openai: OpenAISandbox) -> APIRouter:

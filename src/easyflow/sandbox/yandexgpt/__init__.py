@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -30,6 +30,7 @@ from easyflow.sandbox.base import dumps
 from easyflow.sandbox.chat_kit import (
     ChatEmulator,
     KeyIn,
+    ToolCallIn,
     chat_control_router,
     function_tool_names,
     json_response,
@@ -294,12 +295,6 @@ class _KeyIn(KeyIn):
     folder_id: str = Field(min_length=1)
 
 
-class _CallIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
 def _router(emulator: YandexGPTSandbox) -> APIRouter:
     """Control routes, mounted at `/_sandbox/yandexgpt`."""
     api = chat_control_router(emulator, "yandexgpt")
@@ -310,7 +305,7 @@ def _router(emulator: YandexGPTSandbox) -> APIRouter:
         return {"folder_id": body.folder_id}
 
     @api.post("/function-calls", status_code=201)
-    async def script_call(body: _CallIn) -> dict[str, Any]:
+    async def script_call(body: ToolCallIn) -> dict[str, Any]:
         return {"queued": emulator.script_function_call(body.name, **body.arguments)}
 
     return api
