@@ -130,6 +130,14 @@ def function_tool_names(body: dict[str, Any]) -> set[Any]:
     }
 
 
+def pieces(text: str) -> list[str]:
+    """How a reply is cut into stream deltas: word by word, spaces kept."""
+    out: list[str] = []
+    for word in text.split(" "):
+        out.append(word if not out else " " + word)
+    return [p for p in out if p]
+
+
 def bearer(request: Request) -> str | None:
     """The token of `Authorization: Bearer <token>`, if that is the header's scheme."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -156,6 +164,21 @@ def try_json(raw: bytes) -> Any:
         return json.loads(raw) if raw else None
     except ValueError:
         return raw.decode(errors="replace")
+
+
+class _KeyRing(Protocol):
+    def add_key(self, key: str) -> None: ...
+
+    def keys(self) -> list[str]: ...
+
+
+def add_key_route(api: APIRouter, emulator: _KeyRing) -> None:
+    """`POST /keys` for an API whose keys stand alone (YandexGPT's belong to a folder)."""
+
+    @api.post("/keys", status_code=201)
+    async def add_key(body: KeyIn) -> dict[str, Any]:
+        emulator.add_key(body.key)
+        return {"keys": emulator.keys()}
 
 
 class _Scripting(Protocol):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 
-from easyflow.sandbox.chat_kit import KeyIn, ToolCallIn, chat_control_router
+from easyflow.sandbox.chat_kit import ToolCallIn, add_key_route, chat_control_router
 
 if TYPE_CHECKING:
     from easyflow.sandbox.openai import OpenAISandbox
@@ -19,11 +19,7 @@ if TYPE_CHECKING:
 def router(openai: OpenAISandbox) -> APIRouter:
     """The routes, bound to one emulator instance."""
     api = chat_control_router(openai, "openai")
-
-    @api.post("/keys", status_code=201)
-    async def add_key(body: KeyIn) -> dict[str, Any]:
-        openai.add_key(body.key)
-        return {"keys": openai.keys()}
+    add_key_route(api, openai)
 
     @api.get("/keys")
     async def list_keys() -> dict[str, Any]:

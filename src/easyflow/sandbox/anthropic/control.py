@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from easyflow.sandbox.chat_kit import KeyIn, chat_control_router
+from easyflow.sandbox.chat_kit import add_key_route, chat_control_router
 
 if TYPE_CHECKING:
     from easyflow.sandbox.anthropic import AnthropicSandbox
@@ -23,11 +23,7 @@ class _ToolUseIn(BaseModel):
 def router(emulator: AnthropicSandbox) -> APIRouter:
     """Control routes, mounted at `/_sandbox/anthropic`."""
     api = chat_control_router(emulator, "anthropic")
-
-    @api.post("/keys", status_code=201)
-    async def add_key(body: KeyIn) -> dict[str, Any]:
-        emulator.add_key(body.key)
-        return {"keys": emulator.keys()}
+    add_key_route(api, emulator)
 
     @api.post("/tool-uses", status_code=201)
     async def script_tool_use(body: _ToolUseIn) -> dict[str, Any]:
