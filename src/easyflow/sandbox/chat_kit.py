@@ -1,6 +1,7 @@
 """What the chat-model emulators (OpenAI, Anthropic, YandexGPT) share: the app that routes
-every path to one endpoint, the scripted-reply FIFO, the request log, ids, and the control
-routes every one of them offers (`/replies`, `/requests`).
+every path to one endpoint, the scripted-reply FIFO, the request log, ids, how a streamed
+reply is cut into deltas, and the control routes they have in common (`/replies`,
+`/requests`, and `/keys` where a key stands alone).
 
 Only the mechanics live here. What each API checks, how it authenticates, how it shapes an
 answer or an error stays in its own emulator: those are the facts the tests are about.
