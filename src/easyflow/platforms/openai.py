@@ -32,14 +32,14 @@ from easyflow.domain.errors import (
 from easyflow.domain.tenancy import PlatformKind
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RawResponse
 from easyflow.platforms import llm_settings, pricing
-from easyflow.platforms.credentials import CredentialField
-from easyflow.platforms.grounding import (
-    MAX_TOOL_ROUNDS,
-    TOOLS,
-    recent_turns,
-    run_tool,
-    system_prompt,
+from easyflow.platforms.chat import (
+    HostedChatModel,
+    error_envelope,
+    function_declaration,
+    tool_rounds,
 )
+from easyflow.platforms.credentials import CredentialField
+from easyflow.platforms.grounding import TOOLS, recent_turns, run_tool, system_prompt
 from easyflow.platforms.pricing import usd
 
 SPEC = PlatformSpec(
@@ -120,8 +120,7 @@ def classify(response: RawResponse) -> Any:
     body = response.json()
     if response.status < 300 and isinstance(body, dict):
         return body
-    error = (body or {}).get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
+    error = error_envelope(body) or {}
     message = str(error.get("message") or f"HTTP {response.status}")
     code = error.get("code") or error.get("type")
     status = response.status
@@ -146,23 +145,16 @@ def classify(response: RawResponse) -> Any:
 
 
 def _tools() -> list[dict[str, Any]]:
-    return [
-        {
-            "type": "function",
-            "function": {
-                "name": t.name,
-                "description": t.description,
-                "parameters": dict(t.parameters),
-            },
-        }
-        for t in TOOLS
-    ]
+    return [{"type": "function", "function": function_declaration(t)} for t in TOOLS]
 
 
-class OpenAIChatModel:
+class OpenAIChatModel(HostedChatModel):
     """The ChatModel port over /v1/chat/completions, with the hub's tools."""
 
+    name = _NAME
     currency = "USD"
+    default_model = DEFAULT_MODEL
+    prices = PRICES
 
     def __init__(
         self,
@@ -170,16 +162,17 @@ class OpenAIChatModel:
         *,
         model: str = DEFAULT_MODEL,
         temperature: float = 0.3,
-        max_completion_tokens: int = 500,
+        max_completion_tokens: int = 500,  # the API's name for the output-token limit
         tools: bool = True,
     ) -> None:
-        self.name = _NAME
-        self._client = client
-        self._model = model
+        super().__init__(
+            client,
+            model=model,
+            temperature=temperature,
+            max_tokens=max_completion_tokens,
+            tools=tools,
+        )
         self._family = family(model)
-        self._temperature = temperature
-        self._max_tokens = max_completion_tokens
-        self._tools = tools
 
     async def check(self) -> None:
         """The key works and can use the configured model (404 model_not_found otherwise)."""
@@ -203,9 +196,9 @@ class OpenAIChatModel:
         ]
         messages += [{"role": t.role.value, "content": t.content} for t in recent_turns(request)]
         usage = TokenUsage()
-        for round_ in range(MAX_TOOL_ROUNDS + 1):
+        for offer in tool_rounds(self._tools):
             payload = self.payload(messages)
-            if round_ == MAX_TOOL_ROUNDS:
+            if not offer:
                 payload.pop("tools", None)  # enough looking up: answer now
             if request.user_ref:
                 payload["user"] = request.user_ref
@@ -225,15 +218,14 @@ class OpenAIChatModel:
         self, result: dict[str, Any], message: dict[str, Any], usage: TokenUsage
     ) -> ChatReply:
         model = str(result.get("model") or self._model)
-        usage = pricing.priced(PRICES, model, usage)
         text = (message.get("content") or "").strip()
-        if not text:
-            choices = result.get("choices") or []
-            reason = choices[0].get("finish_reason", "empty") if choices else "no choices"
-            if message.get("refusal"):
-                reason = "refusal"
-            return ChatReply(None, _NAME, model, usage, handover=True, reason=str(reason))
-        return ChatReply(text, _NAME, model, usage)
+        if text:
+            return self._answer(text, model, usage)
+        choices = result.get("choices") or []
+        reason = choices[0].get("finish_reason", "empty") if choices else "no choices"
+        if message.get("refusal"):
+            reason = "refusal"
+        return self._answer(None, model, usage, str(reason))
 
 
 def _usage(result: dict[str, Any]) -> TokenUsage:

@@ -13,22 +13,17 @@ Every request is recorded (body included) so tests can assert what the hub sent.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import Response
 
-from easyflow.sandbox.base import SandboxContext, dumps
+from easyflow.sandbox.chat_kit import ChatEmulator, bearer, json_response, sse
 from easyflow.sandbox.faults import stall
 from easyflow.sandbox.openai_chat import (
     ScriptedToolCall,
@@ -117,22 +112,13 @@ class _Call:
     body: Any = field(default=None)
 
 
-class OpenAISandbox:
+class OpenAISandbox(ChatEmulator[OpenAIConfig, ScriptedToolCall, RecordedRequest]):
     """The emulator: API app, scenario API (keys, scripted replies) and request log."""
 
     slug = "openai"
-
-    def __init__(self, config: OpenAIConfig, ctx: SandboxContext) -> None:
-        self.config = config
-        self._ctx = ctx
-        self._app = Starlette(
-            routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST", "PUT", "DELETE"])]
-        )
-        self._init_state()
-
-    @property
-    def app(self) -> Starlette:
-        return self._app
+    call_type = ScriptedToolCall
+    # PUT and DELETE reach the endpoint so they get the API's own 404, not Starlette's 405.
+    methods = ("GET", "POST", "PUT", "DELETE")
 
     def control_router(self) -> APIRouter:
         return router(self)
@@ -145,37 +131,13 @@ class OpenAISandbox:
     def keys(self) -> list[str]:
         return sorted(self._keys)
 
-    def script(self, replies: Iterable[str | ScriptedToolCall]) -> int:
-        """Queue replies served in order before falling back to the echo; returns the queue size.
-
-        A `ScriptedToolCall` is served as a function call to a request offering that tool.
-        """
-        self._replies.extend(replies)
-        return len(self._replies)
-
     def script_tool_call(self, name: str, **arguments: Any) -> int:
         return self.script([ScriptedToolCall(name, arguments)])
 
-    def requests(self, path: str | None = None) -> list[RecordedRequest]:
-        return [r for r in self._requests if path is None or r.path == path]
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def busy(self) -> bool:
-        return False
-
-    async def reset(self) -> None:
-        self._init_state()
-
-    async def aclose(self) -> None:
-        return None
-
     def _init_state(self) -> None:
+        super()._init_state()
         self._keys = set(self.config.api_keys)
-        self._replies: deque[str | ScriptedToolCall] = deque()
-        self._requests: list[RecordedRequest] = []
         self._budgets: dict[str, Budget] = {}
-        self._ids = itertools.count(1)
 
     # -- the API endpoint ------------------------------------------------------------------
 
@@ -184,7 +146,7 @@ class OpenAISandbox:
         call = _Call(
             request.method,
             "/" + request.path_params["path"],
-            _bearer(request),
+            bearer(request),
             await request.body(),
             self._new_id("req_", 32),
             request.headers.get("x-stainless-retry-count"),
@@ -211,9 +173,10 @@ class OpenAISandbox:
         self._authenticate(call.key)
         self._budget(call.key).admit(self._ctx.clock(), self.config.organization)
         if operation == "models":
-            return _json({"object": "list", "data": [_model(m) for m in self.config.models]})
+            models = [_model(m) for m in self.config.models]
+            return json_response({"object": "list", "data": models})
         if operation == "models.retrieve":
-            return _json(_model(self._model(call.path.removeprefix("/v1/models/"))))
+            return json_response(_model(self._model(call.path.removeprefix("/v1/models/"))))
         call.body = _json_body(call.raw)
         if operation == "chat.completions":
             return self._chat(call)
@@ -234,7 +197,7 @@ class OpenAISandbox:
             self._budget(call.key).spend(usage.total)
             result = chat_completion(cid, created, model, "", "tool_calls", usage)
             result["choices"][0]["message"] = message
-            return _json(result)
+            return json_response(result)
         text = scripted if scripted is not None else self._echo(last_user_text(messages))
         text = formatted(text, body.get("response_format"))
         reply, finish = truncate(text, limit)
@@ -242,11 +205,11 @@ class OpenAISandbox:
         self._budget(call.key).spend(usage.total)
         if body.get("stream"):
             include = bool((body.get("stream_options") or {}).get("include_usage"))
-            return _sse(chat_chunks(cid, created, model, reply, finish, usage, include))
+            return sse(chat_chunks(cid, created, model, reply, finish, usage, include))
         result = chat_completion(cid, created, model, reply, finish, usage)
         [choice] = result["choices"]
         result["choices"] = [{**choice, "index": i} for i in range(n)]
-        return _json(result)
+        return json_response(result)
 
     def _responses(self, call: _Call) -> Response:
         body = call.body
@@ -261,8 +224,8 @@ class OpenAISandbox:
         rid, mid = self._new_id("resp_", 32), self._new_id("msg_", 32)
         created = int(self._ctx.clock())
         if body.get("stream"):
-            return _sse(response_events(rid, mid, created, model, reply, usage, body))
-        return _json(response_object(rid, mid, created, model, reply, usage, body))
+            return sse(response_events(rid, mid, created, model, reply, usage, body))
+        return json_response(response_object(rid, mid, created, model, reply, usage, body))
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -310,21 +273,11 @@ class OpenAISandbox:
                 return reply
         return self._echo(last_user_text)
 
-    def _next_scripted(self, body: dict[str, Any]) -> str | ScriptedToolCall | None:
-        """The next scripted reply; a tool call the request does not offer waits its turn."""
-        if not self._replies:
-            return None
-        head = self._replies[0]
-        if isinstance(head, ScriptedToolCall) and not offered(body, head):
-            return None
-        return self._replies.popleft()
+    def _offers(self, body: dict[str, Any], tool: str) -> bool:
+        return offered(body, tool)
 
     def _echo(self, last_user_text: str) -> str:
         return f"{self.config.echo_prefix}{last_user_text}"
-
-    def _new_id(self, prefix: str, length: int) -> str:
-        digest = hashlib.sha256(f"{prefix}{next(self._ids)}".encode()).hexdigest()
-        return prefix + digest[:length]
 
     def _stamp(self, response: Response, call: _Call, started: float) -> None:
         headers = response.headers
@@ -352,23 +305,6 @@ class OpenAISandbox:
                 self._ctx.clock(),
             )
         )
-
-
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-def _json(body: Any) -> Response:
-    return Response(dumps(body), media_type="application/json")
-
-
-def _sse(chunks: Iterator[bytes]) -> StreamingResponse:
-    async def stream() -> AsyncIterator[bytes]:
-        for chunk in chunks:
-            yield chunk
-
-    return StreamingResponse(stream(), media_type="text/event-stream; charset=utf-8")
 
 
 def _try_json(raw: bytes) -> Any:

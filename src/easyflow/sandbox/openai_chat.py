@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from easyflow.sandbox.chat_kit import function_tool_names
 from easyflow.sandbox.openai_wire import ROLES, OpenAIError, content_text, tokens
 
 # The API's own family facts, kept apart from the adapter's so a wrong adapter table fails.
@@ -166,14 +167,9 @@ def _n(value: Any) -> int:
     return value
 
 
-def offered(body: dict[str, Any], call: ScriptedToolCall) -> bool:
-    """Whether the request offers the scripted function (else the model cannot call it)."""
-    names = {
-        (t.get("function") or {}).get("name")
-        for t in body.get("tools") or []
-        if isinstance(t, dict)
-    }
-    return call.name in names and body.get("tool_choice") != "none"
+def offered(body: dict[str, Any], name: str) -> bool:
+    """Whether the request offers the function `name` (else the model cannot call it)."""
+    return name in function_tool_names(body) and body.get("tool_choice") != "none"
 
 
 def formatted(reply: str, response_format: Any) -> str:

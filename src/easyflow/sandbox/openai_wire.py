@@ -14,6 +14,7 @@ from typing import Any
 from starlette.responses import Response
 
 from easyflow.sandbox.base import dumps
+from easyflow.sandbox.chat_kit import pieces
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 FINGERPRINT = "fp_sandbox0"
@@ -102,14 +103,6 @@ def content_text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return ""
-
-
-def pieces(text: str) -> list[str]:
-    """How a reply is cut into stream deltas: word by word, spaces kept."""
-    out: list[str] = []
-    for word in text.split(" "):
-        out.append(word if not out else " " + word)
-    return [p for p in out if p]
 
 
 def chat_completion(

@@ -28,14 +28,9 @@ from easyflow.domain.errors import (
 from easyflow.domain.tenancy import PlatformKind
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RawResponse
 from easyflow.platforms import llm_settings, pricing
+from easyflow.platforms.chat import HostedChatModel, error_envelope, tool_rounds
 from easyflow.platforms.credentials import CredentialField
-from easyflow.platforms.grounding import (
-    MAX_TOOL_ROUNDS,
-    TOOLS,
-    recent_turns,
-    run_tool,
-    system_prompt,
-)
+from easyflow.platforms.grounding import TOOLS, recent_turns, run_tool, system_prompt
 from easyflow.platforms.pricing import usd
 
 SPEC = PlatformSpec(
@@ -78,8 +73,7 @@ def classify(response: RawResponse) -> Any:
     status = response.status
     if status < 300 and isinstance(body, dict):
         return body
-    error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
+    error = error_envelope(body) or {}
     kind = str(error.get("type") or "")
     message = str(error.get("message") or f"HTTP {status}")
     request_id = response.headers.get("request-id")
@@ -107,26 +101,13 @@ def _tools() -> list[dict[str, Any]]:
     ]
 
 
-class AnthropicChatModel:
+class AnthropicChatModel(HostedChatModel):
     """The ChatModel port over POST /v1/messages, with the hub's tools."""
 
+    name = _NAME
     currency = "USD"
-
-    def __init__(
-        self,
-        client: PlatformClient,
-        *,
-        model: str = DEFAULT_MODEL,
-        temperature: float = 0.3,
-        max_tokens: int = 500,
-        tools: bool = True,
-    ) -> None:
-        self.name = _NAME
-        self._client = client
-        self._model = model
-        self._temperature = temperature
-        self._max_tokens = max_tokens
-        self._tools = tools
+    default_model = DEFAULT_MODEL
+    prices = PRICES
 
     async def check(self) -> None:
         """The key works and the model exists (404 not_found_error otherwise)."""
@@ -143,8 +124,7 @@ class AnthropicChatModel:
         if request.user_ref:
             payload["metadata"] = {"user_id": request.user_ref}
         usage = TokenUsage()
-        for round_ in range(MAX_TOOL_ROUNDS + 1):
-            offer = self._tools and round_ < MAX_TOOL_ROUNDS
+        for offer in tool_rounds(self._tools):
             body = payload | {"tools": _tools()} if offer else payload
             result = await self._call("messages", "v1/messages", json=body)
             usage = pricing.add(usage, _usage(result))
@@ -167,12 +147,10 @@ class AnthropicChatModel:
         self, result: dict[str, Any], blocks: list[dict[str, Any]], usage: TokenUsage
     ) -> ChatReply:
         model = str(result.get("model") or self._model)
-        usage = pricing.priced(PRICES, model, usage)
         text = "".join(str(b.get("text") or "") for b in blocks if b.get("type") == "text")
         stop = str(result.get("stop_reason") or "")
-        if not text.strip() or stop == "refusal":
-            return ChatReply(None, _NAME, model, usage, handover=True, reason=stop or "empty")
-        return ChatReply(text.strip(), _NAME, model, usage)
+        answered = text.strip() and stop != "refusal"
+        return self._answer(text.strip() if answered else None, model, usage, stop or "empty")
 
 
 def _messages(request: ChatRequest) -> list[dict[str, Any]]:

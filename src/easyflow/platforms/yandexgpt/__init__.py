@@ -28,14 +28,9 @@ from easyflow.domain.errors import ConfigurationError
 from easyflow.domain.tenancy import PlatformKind
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec
 from easyflow.platforms import llm_settings, pricing
+from easyflow.platforms.chat import HostedChatModel, function_declaration, tool_rounds
 from easyflow.platforms.credentials import CredentialField
-from easyflow.platforms.grounding import (
-    MAX_TOOL_ROUNDS,
-    TOOLS,
-    recent_turns,
-    run_tool,
-    system_prompt,
-)
+from easyflow.platforms.grounding import TOOLS, recent_turns, run_tool, system_prompt
 from easyflow.platforms.pricing import rub
 from easyflow.platforms.yandexgpt.errors import classify
 
@@ -83,40 +78,31 @@ def model_uri(folder_id: str, model: str, branch: str = "latest") -> str:
 
 
 def _tools() -> list[dict[str, Any]]:
-    return [
-        {
-            "function": {
-                "name": t.name,
-                "description": t.description,
-                "parameters": dict(t.parameters),
-            }
-        }
-        for t in TOOLS
-    ]
+    return [{"function": function_declaration(t)} for t in TOOLS]
 
 
-class YandexGPTChatModel:
+class YandexGPTChatModel(HostedChatModel):
     """The ChatModel port over POST /foundationModels/v1/completion, with the hub's tools."""
 
+    name = _NAME
     currency = "RUB"
+    default_model = DEFAULT_MODEL
+    prices = PRICES
 
     def __init__(
         self,
         client: PlatformClient,
         *,
-        folder_id: str,
+        folder_id: str,  # the model lives in a folder: it is part of every call
         model: str = DEFAULT_MODEL,
         temperature: float = 0.3,
         max_tokens: int = 500,
         tools: bool = True,
     ) -> None:
-        self.name = _NAME
-        self._client = client
+        super().__init__(
+            client, model=model, temperature=temperature, max_tokens=max_tokens, tools=tools
+        )
         self._folder = folder_id
-        self._model = model
-        self._temperature = temperature
-        self._max_tokens = max_tokens
-        self._tools = tools
 
     @property
     def model_uri(self) -> str:
@@ -130,8 +116,7 @@ class YandexGPTChatModel:
         messages: list[dict[str, Any]] = [{"role": "system", "text": system_prompt(request)}]
         messages += [{"role": t.role.value, "text": t.content} for t in recent_turns(request)]
         usage = TokenUsage()
-        for round_ in range(MAX_TOOL_ROUNDS + 1):
-            offer = self._tools and round_ < MAX_TOOL_ROUNDS
+        for offer in tool_rounds(self._tools):
             result = await self._call("completion", self._payload(messages, offer))
             result = result.get("result") if isinstance(result.get("result"), dict) else result
             usage = pricing.add(usage, _usage(result))
@@ -177,14 +162,12 @@ class YandexGPTChatModel:
     def _reply(
         self, alternative: dict[str, Any], message: dict[str, Any], usage: TokenUsage
     ) -> ChatReply:
-        model = self._model
-        usage = pricing.priced(PRICES, model, usage)
         status = str(alternative.get("status") or "")
         text = str(message.get("text") or "").strip()
         if status in _HANDOVER_STATUSES or not text:
             reason = _HANDOVER_STATUSES.get(status, status.lower() or "empty")
-            return ChatReply(None, _NAME, model, usage, handover=True, reason=reason)
-        return ChatReply(text, _NAME, model, usage)
+            return self._answer(None, self._model, usage, reason)
+        return self._answer(text, self._model, usage)
 
 
 def _first(result: dict[str, Any]) -> dict[str, Any]:

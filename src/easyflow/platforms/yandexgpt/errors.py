@@ -19,6 +19,7 @@ from easyflow.domain.errors import (
     RetryableError,
 )
 from easyflow.http import RawResponse
+from easyflow.platforms.chat import error_envelope
 
 _NAME = "yandexgpt"
 GAUGE_QUOTA_WAIT = 1.0  # seconds
@@ -50,8 +51,8 @@ def classify(response: RawResponse) -> Any:
     status = response.status
     if status < 300 and isinstance(body, dict):
         return body
-    envelope = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(envelope, dict):
+    envelope = error_envelope(body)
+    if envelope is None:  # the plain gRPC-gateway shape: the body is the error
         envelope = body if isinstance(body, dict) else {}
     message = str(envelope.get("message") or f"HTTP {status}")
     grpc = envelope.get("grpcCode", envelope.get("code"))

@@ -15,19 +15,13 @@ delta.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import json
-from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import Response
 
 from easyflow.sandbox.anthropic.checks import check_messages
 from easyflow.sandbox.anthropic.control import router
@@ -41,7 +35,7 @@ from easyflow.sandbox.anthropic.wire import (
     tokens,
     usage,
 )
-from easyflow.sandbox.base import SandboxContext, dumps
+from easyflow.sandbox.chat_kit import ChatEmulator, bearer, json_response, sse, try_json
 from easyflow.sandbox.faults import stall
 
 # 2023-06-01 is what the API documents and the hub sends; the 2.x SDKs pin a newer date.
@@ -87,20 +81,9 @@ class RecordedRequest:
         return asdict(self)
 
 
-class AnthropicSandbox:
+class AnthropicSandbox(ChatEmulator[AnthropicConfig, ToolUse, RecordedRequest]):
     slug = "anthropic"
-
-    def __init__(self, config: AnthropicConfig, ctx: SandboxContext) -> None:
-        self.config = config
-        self._ctx = ctx
-        self._app = Starlette(
-            routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST"])]
-        )
-        self._init_state()
-
-    @property
-    def app(self) -> Starlette:
-        return self._app
+    call_type = ToolUse
 
     def control_router(self) -> APIRouter:
         return router(self)
@@ -110,44 +93,27 @@ class AnthropicSandbox:
     def add_key(self, key: str) -> None:
         self._keys.add(key)
 
-    def script(self, replies: Iterable[str | ToolUse]) -> int:
-        self._replies.extend(replies)
-        return len(self._replies)
-
     def script_tool_use(self, name: str, **input_: Any) -> int:
         return self.script([ToolUse(name, input_)])
 
     def keys(self) -> list[str]:
         return sorted(self._keys)
 
-    def requests(self, path: str | None = None) -> list[RecordedRequest]:
-        return [r for r in self._requests if path is None or r.path == path]
-
-    def busy(self) -> bool:
-        return False
-
-    async def reset(self) -> None:
-        self._init_state()
-
-    async def aclose(self) -> None:
-        return None
-
     def _init_state(self) -> None:
+        super()._init_state()
         self._keys = set(self.config.api_keys)
-        self._replies: deque[str | ToolUse] = deque()
-        self._requests: list[RecordedRequest] = []
         self._budgets: dict[str, Budget] = {}
-        self._ids = itertools.count(1)
 
     # -- the API
 
     async def _endpoint(self, request: Request) -> Response:
         path = "/" + request.path_params["path"]
-        key = request.headers.get("x-api-key") or _bearer(request)
+        # The 2.x SDKs send the key as `Authorization: Bearer <key>`.
+        key = request.headers.get("x-api-key") or bearer(request)
         version = request.headers.get("anthropic-version")
         request_id = self._new_id("req_011C", 20)
         raw = await request.body()
-        body = _try_json(raw)
+        body = try_json(raw)
         operation = _operation(request.method, path)
         fault = await stall(self._ctx.faults.pick(self.slug, operation, path))
         mid_stream = None
@@ -195,9 +161,10 @@ class AnthropicSandbox:
         budget = self._budget(str(key))
         budget.admit(self._ctx.clock())
         if operation == "models.list":
-            return _json({"data": [_model(m) for m in self.config.models], "has_more": False})
+            models = [_model(m) for m in self.config.models]
+            return json_response({"data": models, "has_more": False})
         if operation == "models.retrieve":
-            return _json(_model(self._model(path.removeprefix("/v1/models/"))))
+            return json_response(_model(self._model(path.removeprefix("/v1/models/"))))
         if not isinstance(body, dict):
             raise AnthropicError("invalid_request_error", "Request body is not valid JSON")
         self._model(body.get("model"))
@@ -206,7 +173,7 @@ class AnthropicSandbox:
             tokens(m.get("content")) for m in body["messages"]
         )
         if operation == "count_tokens":
-            return _json({"input_tokens": prompt})
+            return json_response({"input_tokens": prompt})
         response, output = self._message(body, prompt, mid_stream)
         budget.spend(prompt, output)
         return response
@@ -216,7 +183,7 @@ class AnthropicSandbox:
     ) -> tuple[Response, int]:
         """The answer and its output tokens."""
         model, mid = str(body["model"]), self._new_id("msg_01", 22)
-        scripted = self._next(body)
+        scripted = self._next_scripted(body)
         if isinstance(scripted, ToolUse):
             block = {
                 "type": "tool_use",
@@ -225,17 +192,17 @@ class AnthropicSandbox:
                 "input": scripted.input,
             }
             used = usage(prompt, tokens([block]))
-            return _json(message(mid, model, [block], "tool_use", used)), tokens([block])
+            return json_response(message(mid, model, [block], "tool_use", used)), tokens([block])
         text = scripted if scripted is not None else self._echo(body["messages"])
         stop = "end_turn"
         limit = body["max_tokens"]
         if tokens(text) > limit:
             text, stop = text[: limit * 4], "max_tokens"
         if body.get("stream"):
-            return _sse(stream_events(mid, model, text, stop, prompt, mid_stream)), tokens(text)
+            return sse(stream_events(mid, model, text, stop, prompt, mid_stream)), tokens(text)
         used = usage(prompt, tokens(text))
         content = [{"type": "text", "text": text}]
-        return _json(message(mid, model, content, stop, used)), tokens(text)
+        return json_response(message(mid, model, content, stop, used)), tokens(text)
 
     def _authenticate(self, key: str | None, version: str | None) -> None:
         if not key or key not in self._keys:
@@ -260,14 +227,8 @@ class AnthropicSandbox:
             self._budgets[key] = Budget(config.requests_per_minute, config.tokens_per_minute)
         return self._budgets[key]
 
-    def _next(self, body: dict[str, Any]) -> str | ToolUse | None:
-        if not self._replies:
-            return None
-        head = self._replies[0]
-        names = {t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)}
-        if isinstance(head, ToolUse) and head.name not in names:
-            return None
-        return self._replies.popleft()
+    def _offers(self, body: dict[str, Any], tool: str) -> bool:
+        return tool in {t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)}
 
     def _echo(self, messages: list[dict[str, Any]]) -> str:
         users = [m for m in messages if m.get("role") == "user"]
@@ -278,20 +239,10 @@ class AnthropicSandbox:
         ]
         return self.config.echo_prefix + "".join(texts)
 
-    def _new_id(self, prefix: str, length: int) -> str:
-        digest = hashlib.sha256(f"{prefix}{next(self._ids)}".encode()).hexdigest()
-        return prefix + digest[:length]
-
 
 class _Rendered(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
-
-
-def _bearer(request: Request) -> str | None:
-    """The key as the 2.x SDKs send it: `Authorization: Bearer <key>`."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _operation(method: str, path: str) -> str | None:
@@ -319,25 +270,6 @@ def _model(model_id: str) -> dict[str, Any]:
         "display_name": model_id.replace("-", " ").title(),
         "created_at": "2025-10-01T00:00:00Z",
     }
-
-
-def _json(body: Any) -> Response:
-    return Response(dumps(body), media_type="application/json")
-
-
-def _sse(chunks: Iterator[bytes]) -> StreamingResponse:
-    async def stream() -> AsyncIterator[bytes]:
-        for chunk in chunks:
-            yield chunk
-
-    return StreamingResponse(stream(), media_type="text/event-stream; charset=utf-8")
-
-
-def _try_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return raw.decode(errors="replace")
 
 
 __all__ = ["AnthropicConfig", "AnthropicSandbox", "ToolUse", "text_of"]

@@ -8,18 +8,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from easyflow.sandbox.chat_kit import add_key_route, chat_control_router
+
 if TYPE_CHECKING:
     from easyflow.sandbox.anthropic import AnthropicSandbox
-
-
-class _KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key: str = Field(min_length=1)
-
-
-class _RepliesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    replies: list[str] = Field(min_length=1)
 
 
 class _ToolUseIn(BaseModel):
@@ -30,23 +22,11 @@ class _ToolUseIn(BaseModel):
 
 def router(emulator: AnthropicSandbox) -> APIRouter:
     """Control routes, mounted at `/_sandbox/anthropic`."""
-    api = APIRouter(tags=["sandbox: anthropic"])
-
-    @api.post("/keys", status_code=201)
-    async def add_key(body: _KeyIn) -> dict[str, Any]:
-        emulator.add_key(body.key)
-        return {"keys": emulator.keys()}
-
-    @api.post("/replies", status_code=201)
-    async def script(body: _RepliesIn) -> dict[str, Any]:
-        return {"queued": emulator.script(body.replies)}
+    api = chat_control_router(emulator, "anthropic")
+    add_key_route(api, emulator)
 
     @api.post("/tool-uses", status_code=201)
     async def script_tool_use(body: _ToolUseIn) -> dict[str, Any]:
         return {"queued": emulator.script_tool_use(body.name, **body.input)}
-
-    @api.get("/requests")
-    async def requests(path: str | None = None) -> dict[str, Any]:
-        return {"requests": [r.to_dict() for r in emulator.requests(path)]}
 
     return api

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.responses import Response
 
 from easyflow.sandbox.base import dumps
+from easyflow.sandbox.chat_kit import pieces
 
 # HTTP status of each error type.
 STATUS = {
@@ -98,13 +99,6 @@ def message(
         "stop_sequence": None,
         "usage": used,
     }
-
-
-def pieces(text: str) -> list[str]:
-    out: list[str] = []
-    for word in text.split(" "):
-        out.append(word if not out else " " + word)
-    return [p for p in out if p]
 
 
 def stream_events(

@@ -14,23 +14,28 @@ function call when the request offers that tool), else an echo of the last user 
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
-from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.applications import Starlette
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
-from easyflow.sandbox.base import SandboxContext, dumps
+from easyflow.sandbox.base import dumps
+from easyflow.sandbox.chat_kit import (
+    ChatEmulator,
+    KeyIn,
+    ToolCallIn,
+    chat_control_router,
+    function_tool_names,
+    json_response,
+    try_json,
+)
 from easyflow.sandbox.faults import Fault, stall
 from easyflow.sandbox.yandexgpt.checks import Caller, check_completion, parse_model_uri
 from easyflow.sandbox.yandexgpt.wire import (
@@ -83,20 +88,9 @@ class RecordedRequest:
         return asdict(self)
 
 
-class YandexGPTSandbox:
+class YandexGPTSandbox(ChatEmulator[YandexGPTConfig, FunctionCall, RecordedRequest]):
     slug = "yandexgpt"
-
-    def __init__(self, config: YandexGPTConfig, ctx: SandboxContext) -> None:
-        self.config = config
-        self._ctx = ctx
-        self._app = Starlette(
-            routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST"])]
-        )
-        self._init_state()
-
-    @property
-    def app(self) -> Starlette:
-        return self._app
+    call_type = FunctionCall
 
     def control_router(self) -> APIRouter:
         return _router(self)
@@ -107,10 +101,6 @@ class YandexGPTSandbox:
     def add_iam_token(self, token: str) -> None:
         self._iam.add(token)
 
-    def script(self, replies: Iterable[str | FunctionCall]) -> int:
-        self._replies.extend(replies)
-        return len(self._replies)
-
     def script_function_call(self, name: str, **arguments: Any) -> int:
         return self.script([FunctionCall(name, arguments)])
 
@@ -118,33 +108,19 @@ class YandexGPTSandbox:
         """Completions of `model` running now (what the concurrency quota counts)."""
         return self._inflight[model]
 
-    def requests(self, path: str | None = None) -> list[RecordedRequest]:
-        return [r for r in self._requests if path is None or r.path == path]
-
-    def busy(self) -> bool:
-        return False
-
-    async def reset(self) -> None:
-        self._init_state()
-
-    async def aclose(self) -> None:
-        return None
-
     def _init_state(self) -> None:
+        super()._init_state()
         self._keys: dict[str, str] = dict(self.config.api_keys)
         self._iam: set[str] = set(self.config.iam_tokens)
-        self._replies: deque[str | FunctionCall] = deque()
-        self._requests: list[RecordedRequest] = []
         self._inflight: defaultdict[str, int] = defaultdict(int)
         self._operations: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._ids = itertools.count(1)
 
     # -- the API
 
     async def _endpoint(self, request: Request) -> Response:
         path = "/" + request.path_params["path"]
         raw = await request.body()
-        body = _try_json(raw)
+        body = try_json(raw)
         try:
             response = await self._route(request, path, raw)
         except YandexError as error:
@@ -179,7 +155,7 @@ class YandexGPTSandbox:
         folder, model = parse_model_uri(body.get("modelUri"), self.config.models)
         caller.check_folder(folder)
         if operation == "tokenize":
-            return _json(_tokenized(str(body.get("text") or "")))
+            return json_response(_tokenized(str(body.get("text") or "")))
         if self._inflight[model] >= self.config.concurrent_generations:
             raise YandexError(
                 429,
@@ -196,10 +172,10 @@ class YandexGPTSandbox:
         finally:
             self._inflight[model] -= 1
         if operation == "completionAsync":
-            return _json(self._submit(result, caller))
+            return json_response(self._submit(result, caller))
         if (body.get("completionOptions") or {}).get("stream"):
             return _ndjson(result)
-        return _json({"result": result})
+        return json_response({"result": result})
 
     def _caller(self, request: Request) -> Caller:
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
@@ -214,7 +190,7 @@ class YandexGPTSandbox:
         options = check_completion(body)
         messages = body["messages"]
         prompt = sum(tokens(message_text(m)) for m in messages)
-        scripted = self._next(body)
+        scripted = self._next_scripted(body)
         if isinstance(scripted, FunctionCall):
             calls = {"toolCalls": [{"functionCall": asdict(scripted)}]}
             message = {"role": "assistant", "toolCallList": calls}
@@ -233,18 +209,8 @@ class YandexGPTSandbox:
         message = {"role": "assistant", "text": text}
         return completion([alternative(message, status)], usage(prompt, tokens(text)))
 
-    def _next(self, body: dict[str, Any]) -> str | FunctionCall | None:
-        if not self._replies:
-            return None
-        head = self._replies[0]
-        names = {
-            (t.get("function") or {}).get("name")
-            for t in body.get("tools") or []
-            if isinstance(t, dict)
-        }
-        if isinstance(head, FunctionCall) and head.name not in names:
-            return None
-        return self._replies.popleft()
+    def _offers(self, body: dict[str, Any], tool: str) -> bool:
+        return tool in function_tool_names(body)
 
     def _echo(self, messages: list[dict[str, Any]]) -> str:
         users = [m for m in messages if m.get("role") == "user" and "text" in m]
@@ -252,8 +218,7 @@ class YandexGPTSandbox:
 
     def _submit(self, result: dict[str, Any], caller: Caller) -> dict[str, Any]:
         now = self._ctx.clock()
-        digest = hashlib.sha256(f"op{next(self._ids)}".encode()).hexdigest()
-        op_id = "d7q" + digest[:17]
+        op_id = self._new_id("d7q", 17, seed="op")
         self._operations[op_id] = (now, result)
         return _operation_object(op_id, now, None)
 
@@ -262,7 +227,7 @@ class YandexGPTSandbox:
         if stored is None or self._ctx.clock() - stored[0] > OPERATION_TTL:
             raise YandexError(404, f"Operation {op_id} not found")
         created, result = stored
-        return _json(_operation_object(op_id, created, result))
+        return json_response(_operation_object(op_id, created, result))
 
 
 def _operation_object(op_id: str, created: float, result: dict[str, Any] | None) -> dict[str, Any]:
@@ -319,60 +284,28 @@ def _ndjson(result: dict[str, Any]) -> StreamingResponse:
     return StreamingResponse(stream(), media_type="application/json")
 
 
-def _json(body: Any) -> Response:
-    return Response(dumps(body), media_type="application/json")
-
-
-def _try_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return raw.decode(errors="replace")
-
-
 def _json_body(raw: bytes) -> dict[str, Any]:
-    body = _try_json(raw)
+    body = try_json(raw)
     if not isinstance(body, dict):
         raise YandexError(400, "invalid JSON in request body")
     return body
 
 
-class _KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key: str = Field(min_length=1)
+class _KeyIn(KeyIn):
     folder_id: str = Field(min_length=1)
-
-
-class _RepliesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    replies: list[str] = Field(min_length=1)
-
-
-class _CallIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    arguments: dict[str, Any] = Field(default_factory=dict)
 
 
 def _router(emulator: YandexGPTSandbox) -> APIRouter:
     """Control routes, mounted at `/_sandbox/yandexgpt`."""
-    api = APIRouter(tags=["sandbox: yandexgpt"])
+    api = chat_control_router(emulator, "yandexgpt")
 
     @api.post("/keys", status_code=201)
     async def add_key(body: _KeyIn) -> dict[str, Any]:
         emulator.add_key(body.key, body.folder_id)
         return {"folder_id": body.folder_id}
 
-    @api.post("/replies", status_code=201)
-    async def script(body: _RepliesIn) -> dict[str, Any]:
-        return {"queued": emulator.script(body.replies)}
-
     @api.post("/function-calls", status_code=201)
-    async def script_call(body: _CallIn) -> dict[str, Any]:
+    async def script_call(body: ToolCallIn) -> dict[str, Any]:
         return {"queued": emulator.script_function_call(body.name, **body.arguments)}
-
-    @api.get("/requests")
-    async def requests(path: str | None = None) -> dict[str, Any]:
-        return {"requests": [r.to_dict() for r in emulator.requests(path)]}
 
     return api
