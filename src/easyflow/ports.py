@@ -612,6 +612,8 @@ class UnitOfWork(Protocol):
     ai_usage: AiUsageRepository
     ai_costs: AiCostRepository
     handover: HandoverRepository
+    products: ProductRepository
+    sync: SyncRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -754,6 +756,12 @@ class ProductRepository(Protocol):
     async def list(
         self, tenant_id: int, integration_id: int, *, limit: int = 100
     ) -> builtins.list[Product]: ...
+
+    async def search(
+        self, tenant_id: int, words: Sequence[str], *, limit: int = 5
+    ) -> builtins.list[Product]:
+        """Listed products whose name or article holds one of `words` (any case)."""
+        ...
 
 
 class SyncRepository(Protocol):
