@@ -32,6 +32,7 @@ from easyflow.domain.messaging import (
     Conversation,
     ConversationStatus,
     ConversationSummary,
+    DeliveryChange,
     DeliveryResult,
     DeliveryStatus,
     EventStatus,
@@ -346,6 +347,13 @@ class MessageRepository(Protocol):
     ) -> tuple[StoredMessage, builtins.list[StoredMessage]]:
         """A customer's message stored once per event; it, and the last `limit` messages with
         it, oldest first (one round trip where the database allows)."""
+        ...
+
+    async def apply_delivery_states(
+        self, tenant_id: int, integration_id: int, changes: Sequence[DeliveryChange]
+    ) -> builtins.list[DeliveryChange]:
+        """Messages of the integration, by the platform's id, moved forward to the reported
+        states; the changes whose message is not stored come back."""
         ...
 
     async def history(
