@@ -28,6 +28,7 @@ from easyflow.platforms.registry import PlatformRegistry
 from easyflow.ports import ChatModel, Locks, Marketplace, Messenger, WebhookParser
 from easyflow.services.assistants import LOCAL, AiCosts, AssistantChain, ChainPolicy
 from easyflow.services.conversations import ReplyService
+from easyflow.services.delivery_states import DeliveryStates
 from easyflow.services.handover import HandoverService
 from easyflow.services.health import IntegrationHealth
 from easyflow.services.inbox import InboxService
@@ -275,7 +276,13 @@ def build_container(
             cache,
         ),
         intake=WebhookIntake(
-            uow, adapters, queue, metrics, cache, platforms=registry.webhook_platforms()
+            uow,
+            adapters,
+            queue,
+            metrics,
+            cache,
+            tracker=DeliveryStates(uow),
+            platforms=registry.webhook_platforms(),
         ),
         inbox=InboxService(uow, queue),
         inbound=InboundProcessor(

@@ -32,6 +32,7 @@ from easyflow.domain.messaging import (
     Conversation,
     ConversationStatus,
     ConversationSummary,
+    DeliveryChange,
     DeliveryResult,
     DeliveryStatus,
     EventStatus,
@@ -348,6 +349,13 @@ class MessageRepository(Protocol):
         it, oldest first (one round trip where the database allows)."""
         ...
 
+    async def apply_delivery_states(
+        self, tenant_id: int, integration_id: int, changes: Sequence[DeliveryChange]
+    ) -> builtins.list[DeliveryChange]:
+        """Messages of the integration, by the platform's id, moved forward to the reported
+        states; the changes whose message is not stored come back."""
+        ...
+
     async def history(
         self, tenant_id: int, conversation_id: int, limit: int
     ) -> list[StoredMessage]:
@@ -612,6 +620,8 @@ class UnitOfWork(Protocol):
     ai_usage: AiUsageRepository
     ai_costs: AiCostRepository
     handover: HandoverRepository
+    products: ProductRepository
+    sync: SyncRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -754,6 +764,12 @@ class ProductRepository(Protocol):
     async def list(
         self, tenant_id: int, integration_id: int, *, limit: int = 100
     ) -> builtins.list[Product]: ...
+
+    async def search(
+        self, tenant_id: int, words: Sequence[str], *, limit: int = 5
+    ) -> builtins.list[Product]:
+        """Listed products whose name or article holds one of `words` (any case)."""
+        ...
 
 
 class SyncRepository(Protocol):

@@ -87,6 +87,8 @@ PROFILE = AiProfile(
     faq=(FaqEntry("delivery", ("delivery",), "We deliver in 2-4 days."),),
 )
 
+TOOL_NAMES = ["lookup_order", "search_products", "shop_policies"]
+
 
 def request(text: str = "Where is my order 1001?", *, linked: bool = True) -> ChatRequest:
     """The customer asks about 1001; `linked`: it is theirs and they proved it."""
@@ -196,7 +198,7 @@ def _openai_wire(sent: Any) -> None:
         500,
     )
     assert "max_tokens" not in body
-    assert [t["function"]["name"] for t in body["tools"]] == ["lookup_order", "shop_policies"]
+    assert [t["function"]["name"] for t in body["tools"]] == TOOL_NAMES
     assert body["user"] == "tenant-1-conversation-7"
 
 
@@ -210,7 +212,7 @@ def _yandexgpt_wire(sent: Any) -> None:
     assert system["role"] == "system" and "Order 1001: status shipped" in system["text"]
     assert all(set(m) == {"role", "text"} for m in body["messages"])
     assert turns[-1] == {"role": "user", "text": "Where is my order 1001?"}
-    assert [t["function"]["name"] for t in body["tools"]] == ["lookup_order", "shop_policies"]
+    assert [t["function"]["name"] for t in body["tools"]] == TOOL_NAMES
 
 
 def _anthropic_wire(sent: Any) -> None:
@@ -226,7 +228,7 @@ def _anthropic_wire(sent: Any) -> None:
         500,
         0.3,
     )
-    assert [t["name"] for t in body["tools"]] == ["lookup_order", "shop_policies"]
+    assert [t["name"] for t in body["tools"]] == TOOL_NAMES
     assert all("input_schema" in t for t in body["tools"])
     assert body["metadata"] == {"user_id": "tenant-1-conversation-7"}
 

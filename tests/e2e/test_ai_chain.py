@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from easyflow.domain.commerce import Product
+from easyflow.domain.tenancy import PlatformKind
 from easyflow.sandbox.faults import FaultSpec
 from support.hub import ORDERS, PROFILE, Hub, running_hub
 
@@ -212,3 +215,33 @@ async def test_an_integration_the_provider_refuses_is_not_stored(ai_hub: Hub) ->
         assert f"{platform} refused the integration" in detail and reason in detail
     listed = (await ai_hub.http.get("/api/v1/integrations", headers=ai_hub.auth)).json()
     assert [i["platform"] for i in listed] == ["telegram", "openai"]
+
+
+async def test_a_product_question_puts_the_named_catalogue_entries_before_the_model(
+    ai_hub: Hub,
+) -> None:
+    hub = ai_hub
+    async with hub.container.uow() as uow:
+        shop = await uow.integrations.add(
+            hub.tenant_id, "ozon", PlatformKind.COMMERCE, "ozon", {"api_key": "k"}, {}
+        )
+        now = datetime.now(UTC)
+        catalogue = [
+            Product("1", "MIL-3", "Sofa Milano, grey", now, "ozon"),
+            Product("2", "OSL-1", "Armchair Oslo", now, "ozon"),
+            Product("3", "MIL-OLD", "Sofa Milano, 2019", now, "ozon", archived=True),
+        ]
+        await uow.products.upsert_many(hub.tenant_id, shop.id, catalogue, run_id=1)
+        await uow.commit()
+    hub.sandbox.openai.script_tool_call("search_products", query="milano")
+    hub.sandbox.openai.script(["The Milano sofa is in our catalogue."])
+    await hub.customer_writes("Do you sell the Milano sofa?")
+    assert hub.sent()[-1] == "The Milano sofa is in our catalogue."
+    first, answer = hub.sandbox.openai.requests(COMPLETIONS)
+    system = first.body["messages"][0]["content"]
+    assert "Sofa Milano, grey (article MIL-3, listed on ozon)" in system
+    assert "Oslo" not in system and "2019" not in system  # not named; archived
+    tool = answer.body["messages"][-1]
+    assert tool["role"] == "tool" and tool["content"] == (
+        "Sofa Milano, grey (article MIL-3, listed on ozon)"
+    )

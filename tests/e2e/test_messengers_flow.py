@@ -6,10 +6,12 @@ are on what the sandboxes recorded and on the database rows.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from easyflow.domain.tenancy import Integration
 from easyflow.platforms.whatsapp import SIGNATURE as WHATSAPP_SIGNATURE
@@ -56,18 +58,31 @@ async def _messages(hub: Hub, integration_id: int) -> list[Any]:
         return list((await conn.execute(query, {"i": integration_id})).all())
 
 
+async def _settled_statuses(hub: Hub, integration_id: int, outbound: str) -> list[Any]:
+    """The messages once the reply reached `outbound` (reports arrive after the send's
+    answer, and may overtake its recording: they are applied again shortly), or as they are
+    after a few seconds."""
+    for _ in range(50):
+        rows = await _messages(hub, integration_id)
+        if rows and rows[-1].status == outbound:
+            break
+        await asyncio.sleep(0.1)
+    return rows
+
+
 async def test_a_whatsapp_customer_asks_and_gets_an_answer(hub: Hub) -> None:
     integration = await _connect(hub, "whatsapp")
     hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, WA_CUSTOMER, "Hello!")
     await hub.settle()
     [reply] = hub.sandbox.whatsapp.sent(DEMO_NUMBER.phone_number_id, WA_CUSTOMER)
     assert reply.text == GREETING
-    rows = await _messages(hub, integration.id)
+    # The statuses that followed (sent, delivered) were accepted, signed and acknowledged,
+    # and the reply's stored status follows them.
+    rows = await _settled_statuses(hub, integration.id, "delivered")
     assert [(r.direction, r.status) for r in rows] == [
         ("inbound", "received"),
-        ("outbound", "sent"),
+        ("outbound", "delivered"),
     ]
-    # The statuses that followed (sent, delivered) were accepted, signed and acknowledged.
     attempts = hub.sandbox.whatsapp.deliveries(DEMO_NUMBER.phone_number_id)
     assert len(attempts) == 3 and all(a["status"] == 200 for a in attempts)
 
@@ -99,10 +114,10 @@ async def test_a_viber_customer_asks_and_gets_an_answer(hub: Hub) -> None:
     await hub.settle()
     [reply] = s.sent(DEMO_BOT.auth_token, VIBER_CUSTOMER)
     assert reply.text == GREETING and reply.sender["name"] == DEMO_BOT.name
-    rows = await _messages(hub, integration.id)
+    rows = await _settled_statuses(hub, integration.id, "read")  # delivered, then seen
     assert [(r.direction, r.status) for r in rows] == [
         ("inbound", "received"),
-        ("outbound", "sent"),
+        ("outbound", "read"),
     ]
 
 
@@ -287,3 +302,34 @@ async def test_one_bad_message_in_a_whatsapp_batch_keeps_the_rest(hub: Hub) -> N
     assert [
         m.text for m in hub.sandbox.whatsapp.sent(DEMO_NUMBER.phone_number_id, WA_CUSTOMER)
     ] == [GREETING]
+
+
+async def test_whatsapp_reports_out_of_order_never_move_a_message_back(hub: Hub) -> None:
+    hub.sandbox.whatsapp.config.read_before_delivered = True
+    hub.sandbox.whatsapp.config.duplicate_statuses = True
+    hub.sandbox.whatsapp.config.statuses = ("sent", "delivered", "read")
+    integration = await _connect(hub, "whatsapp")
+    hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, WA_CUSTOMER, "Hello!")
+    await hub.settle()
+    rows = await _settled_statuses(hub, integration.id, "read")
+    await asyncio.sleep(0.3)  # the late "delivered" and the doubles have come too
+    rows = await _messages(hub, integration.id)
+    assert rows[-1].status == "read"
+
+
+async def test_a_failure_reported_after_the_send_makes_the_message_dead_with_its_reason(
+    hub: Hub,
+) -> None:
+    hub.sandbox.whatsapp.config.window_seconds = -1  # every free-text send is outside it
+    integration = await _connect(hub, "whatsapp")
+    hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, WA_CUSTOMER, "Hello!")
+    await hub.settle()
+    rows = await _settled_statuses(hub, integration.id, "dead")
+    assert rows[-1].status == "dead"
+    async with hub.container.engine.connect() as conn:
+        error = (
+            await conn.execute(text("SELECT error FROM messages ORDER BY id DESC LIMIT 1"))
+        ).scalar_one()
+    assert "131047" in error
+    listed = await hub.http.get("/api/v1/outbox", headers=hub.auth)
+    assert listed.status_code == 200

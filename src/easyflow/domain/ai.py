@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from easyflow.domain.commerce import Order
+from easyflow.domain.commerce import Order, Product
 
 
 class Role(enum.StrEnum):
@@ -64,6 +64,8 @@ class GroundingFacts:
     linked: bool = False  # the customer has a proven phone number
     # A group chat: whatever is said is read by everyone in it, so no order is discussed.
     shared_chat: bool = False
+    # The shop's catalogue entries the customer's words name (public: anyone may hear them).
+    products: tuple[Product, ...] = ()
 
     @property
     def locked_order_numbers(self) -> tuple[str, ...]:

@@ -37,6 +37,8 @@ class DeliveryStatus(enum.StrEnum):
     RECEIVED = "received"  # inbound messages
     PENDING = "pending"
     SENT = "sent"
+    DELIVERED = "delivered"  # the platform reported it reached the customer's device
+    READ = "read"  # ... and that the customer opened it
     FAILED = "failed"  # retrying
     DEAD = "dead"  # gave up; can be replayed
     # A send was in flight when its worker died, on a platform without idempotency keys:
@@ -356,6 +358,49 @@ class DeliveryUpdate:
     occurred_at: datetime
     error_code: str | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryChange:
+    """A stored message moving to a state its platform reported (`DeliveryUpdate`)."""
+
+    platform_message_id: str
+    status: DeliveryStatus
+    error: str | None = None
+
+
+# What a platform's report may move a message to, from which states: only forward, so that
+# reports arriving out of order (WhatsApp may send "read" before "delivered") never undo one
+# another. "sent" confirms a send recorded as unconfirmed; a failure after the platform took
+# the message (WhatsApp's 131047 outside the 24-hour window) is final: dead, replayable.
+DELIVERY_STATE_FROM: Mapping[DeliveryStatus, tuple[DeliveryStatus, ...]] = {
+    DeliveryStatus.SENT: (DeliveryStatus.PENDING, DeliveryStatus.UNCONFIRMED),
+    DeliveryStatus.DELIVERED: (
+        DeliveryStatus.PENDING,
+        DeliveryStatus.UNCONFIRMED,
+        DeliveryStatus.SENT,
+    ),
+    DeliveryStatus.READ: (
+        DeliveryStatus.PENDING,
+        DeliveryStatus.UNCONFIRMED,
+        DeliveryStatus.SENT,
+        DeliveryStatus.DELIVERED,
+    ),
+    DeliveryStatus.DEAD: (
+        DeliveryStatus.PENDING,
+        DeliveryStatus.UNCONFIRMED,
+        DeliveryStatus.SENT,
+        DeliveryStatus.DELIVERED,
+    ),
+}
+
+# The platform's word for what became of a message, as the hub records it.
+REPORTED_STATUS: Mapping[DeliveryState, DeliveryStatus] = {
+    DeliveryState.SENT: DeliveryStatus.SENT,
+    DeliveryState.DELIVERED: DeliveryStatus.DELIVERED,
+    DeliveryState.READ: DeliveryStatus.READ,
+    DeliveryState.FAILED: DeliveryStatus.DEAD,
+}
 
 
 class LifecycleKind(enum.StrEnum):

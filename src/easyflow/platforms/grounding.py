@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from easyflow.domain.ai import ChatRequest, ChatTurn, GroundingFacts, PhoneCheck, Role
-from easyflow.domain.commerce import Order
+from easyflow.domain.commerce import Order, Product
 from easyflow.domain.phones import redact_phones
 
 HISTORY_TURNS = 10
@@ -63,6 +63,10 @@ def describe_order(order: Order) -> str:
     return ", ".join(parts)
 
 
+def describe_product(product: Product) -> str:
+    return f"{product.name} (article {product.offer_id}, listed on {product.source})"
+
+
 def _locked_rule(facts: GroundingFacts) -> str:
     if facts.shared_chat:
         return _GROUP
@@ -81,6 +85,9 @@ def system_prompt(request: ChatRequest) -> str:
         lines += [f"- Order {n}: {_locked_rule(facts)}." for n in facts.locked_order_numbers]
     if facts.phone_check in _CHECK:
         lines.append(_CHECK[facts.phone_check])
+    if facts.products:
+        lines.append("From the shop's catalogue, products the customer's words name:")
+        lines += [f"- {describe_product(p)}" for p in facts.products]
     if request.profile.faq:
         lines.append("Shop policies:")
         lines += [f"- {entry.topic}: {entry.answer}" for entry in request.profile.faq]
@@ -121,6 +128,16 @@ TOOLS = (
         },
     ),
     Tool(
+        "search_products",
+        "Products in the shop's catalogue whose name or article holds the given words. "
+        "Only what is listed; never promise stock, prices or delivery dates from it.",
+        {
+            "type": "object",
+            "properties": {"query": {"type": "string", "description": "e.g. sofa, A-1234"}},
+            "required": ["query"],
+        },
+    ),
+    Tool(
         "shop_policies",
         "The shop's policies and answers to common questions (delivery, returns, payment).",
         {
@@ -146,6 +163,8 @@ def run_tool(request: ChatRequest, name: str, arguments: Mapping[str, Any] | str
         return "error: the arguments must be a JSON object"
     if name == "lookup_order":
         return _lookup_order(request.facts, str(arguments.get("order_number") or "").strip())
+    if name == "search_products":
+        return _search_products(request.facts, str(arguments.get("query") or "").strip())
     if name == "shop_policies":
         return _policies(request, str(arguments.get("topic") or "").strip().lower())
     return f"error: there is no tool {name!r}"
@@ -159,6 +178,21 @@ def _lookup_order(facts: GroundingFacts, number: str) -> str:
         if order.number == number:
             return describe_order(order)
     return f"Order {number}: {_locked_rule(facts)}."
+
+
+def _search_products(facts: GroundingFacts, query: str) -> str:
+    words = [w for w in query.lower().split() if w]
+    found = [
+        p
+        for p in facts.products
+        if not words or any(w in p.name.lower() or w in p.offer_id.lower() for w in words)
+    ]
+    if not found:
+        return (
+            f"No product matching {query!r} among the catalogue entries the customer's message "
+            "names; say that a manager will reply about it."
+        )
+    return "\n".join(describe_product(p) for p in found)
 
 
 def _policies(request: ChatRequest, topic: str) -> str:

@@ -11,7 +11,7 @@ rows of anyone else's order never leave this module, so no model can disclose th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -30,6 +30,7 @@ from easyflow.observability.metrics import Metrics
 from easyflow.ports import Adapters, UnitOfWork, UnitOfWorkFactory
 from easyflow.services.assistants import LOCAL as LOCAL
 from easyflow.services.assistants import AssistantChain, over_budget
+from easyflow.services.catalogue import product_words
 from easyflow.services.order_access import (
     GUESS_WINDOW,
     Access,
@@ -109,6 +110,13 @@ class ReplyService:
         transaction; the caller commits."""
         facts = await self._facts(uow, tenant, conversation, contact, history, shared_phone)
         ai_integrations = await uow.integrations.list(tenant.id, kind=PlatformKind.AI)
+        if ai_integrations and history:
+            # Models get the catalogue entries the message names (a tool, or context); the
+            # local responder does not use them, so a local-only chain skips the query.
+            words = product_words(history[-1].text)
+            if words:
+                found = await uow.products.search(tenant.id, words)
+                facts = replace(facts, products=tuple(found))
         # Only a chain with a paid provider has a budget to check.
         spent = await over_budget(uow, tenant.id, datetime.now(UTC)) if ai_integrations else None
         return PreparedReply(

@@ -200,6 +200,8 @@ messages = Table(
     # Non-text content (photos, stickers, contacts ...): a list of {"kind", "metadata"}.
     Column("attachments", Json),
     Index(None, "tenant_id", "conversation_id", "id"),
+    # Delivery states (read, failed …) arrive keyed by the platform's id for the message.
+    Index(None, "platform_message_id"),
     _owned_by("conversations", "conversation_id"),
 )
 

@@ -6,16 +6,19 @@ event again (after a crash, or a redelivered task) gets the stored row back inst
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CompoundSelect, bindparam, exists, select, union_all, update
+from sqlalchemy import JSON, CompoundSelect, Update, bindparam, exists, select, union_all, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Row
 
 from easyflow.domain.messaging import (
+    DELIVERY_STATE_FROM,
     Attachment,
+    DeliveryChange,
     DeliveryStatus,
     MessageAuthor,
     MessageDirection,
@@ -186,6 +189,29 @@ class SqlMessageRepository(Repository):
             self._connection, messages, values, owner=conversations, owner_id=conversation_id
         ).on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
 
+    async def apply_delivery_states(
+        self, tenant_id: int, integration_id: int, changes: Sequence[DeliveryChange]
+    ) -> list[DeliveryChange]:
+        """Move messages of the integration, found by the platform's id, to the states the
+        platform reports — only forward (`DELIVERY_STATE_FROM`: a late "delivered" does not
+        undo "read"). The changes whose message is not stored (yet: a report can overtake
+        the recording of the send it reports on) come back."""
+        unmatched = []
+        for change in changes:
+            params = {
+                "b_tenant_id": tenant_id,
+                "b_integration_id": integration_id,
+                "b_pmid": change.platform_message_id,
+                "new_status": change.status.value,
+                "new_error": change.error,
+            }
+            result = await self._connection.execute(_DELIVERY_CHANGES[change.status], params)
+            if result.first() is None:
+                known = await self._connection.execute(_KNOWN_PLATFORM_ID, params)
+                if known.first() is None:
+                    unmatched.append(change)
+        return unmatched
+
     async def history(
         self, tenant_id: int, conversation_id: int, limit: int
     ) -> list[StoredMessage]:
@@ -244,3 +270,35 @@ class SqlMessageRepository(Repository):
         )
         row = (await self._connection.execute(query)).first()
         return require_row(row, "message of inbound event", inbound_event_id)
+
+
+def _delivery_change(status: DeliveryStatus) -> Update:
+    """UPDATE of one message of the integration to `status`, from the states it may follow."""
+    yours = select(conversations.c.id).where(
+        conversations.c.integration_id == bindparam("b_integration_id"),
+        conversations.c.tenant_id == bindparam("b_tenant_id"),
+    )
+    return (
+        update(messages)
+        .where(
+            messages.c.platform_message_id == bindparam("b_pmid"),
+            messages.c.tenant_id == bindparam("b_tenant_id"),
+            messages.c.conversation_id.in_(yours),
+            messages.c.status.in_([s.value for s in DELIVERY_STATE_FROM[status]]),
+        )
+        .values(status=bindparam("new_status"), error=bindparam("new_error"))
+        .returning(messages.c.id)
+    )
+
+
+_DELIVERY_CHANGES = {status: _delivery_change(status) for status in DELIVERY_STATE_FROM}
+_KNOWN_PLATFORM_ID = select(messages.c.id).where(
+    messages.c.platform_message_id == bindparam("b_pmid"),
+    messages.c.tenant_id == bindparam("b_tenant_id"),
+    messages.c.conversation_id.in_(
+        select(conversations.c.id).where(
+            conversations.c.integration_id == bindparam("b_integration_id"),
+            conversations.c.tenant_id == bindparam("b_tenant_id"),
+        )
+    ),
+)

@@ -9,6 +9,7 @@ starting the same slot insert one row between them.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -408,16 +409,46 @@ class SqlProductRepository(Repository):
             .order_by(c.id)
             .limit(limit)
         )
-        return [
-            Product(
-                r.external_id,
-                r.offer_id,
-                r.name,
-                r.updated_at,
-                r.source,
-                tuple(r.barcodes),
-                tuple(r.stock_keys),
-                r.archived,
+        return [_product(r) for r in await self._connection.execute(query)]
+
+    async def search(
+        self, tenant_id: int, words: Sequence[str], *, limit: int = 5
+    ) -> builtins.list[Product]:
+        """The tenant's listed products (any marketplace) whose name or article holds one of
+        `words`, case-insensitively; deleted and archived ones left out."""
+        if not words:
+            return []
+        c = products.c
+        patterns = [f"%{_escape_like(w.lower())}%" for w in words]
+        matches = [func.lower(c.name).like(p, escape="\\") for p in patterns]
+        matches += [func.lower(c.offer_id).like(p, escape="\\") for p in patterns]
+        query = (
+            select(products)
+            .where(
+                c.tenant_id == tenant_id,
+                c.deleted_at.is_(None),
+                c.archived.is_(False),
+                or_(*matches),
             )
-            for r in await self._connection.execute(query)
-        ]
+            .order_by(c.name, c.id)
+            .limit(limit)
+        )
+        return [_product(r) for r in await self._connection.execute(query)]
+
+
+def _product(r: Row) -> Product:
+    return Product(
+        r.external_id,
+        r.offer_id,
+        r.name,
+        r.updated_at,
+        r.source,
+        tuple(r.barcodes),
+        tuple(r.stock_keys),
+        r.archived,
+    )
+
+
+def _escape_like(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
