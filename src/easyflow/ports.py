@@ -31,6 +31,7 @@ from easyflow.domain.messaging import (
     Conversation,
     ConversationStatus,
     ConversationSummary,
+    DeliveryAttempt,
     DeliveryResult,
     DeliveryStatus,
     EventStatus,
@@ -498,6 +499,12 @@ class OutboxRepository(Protocol):
 
     async def replay(self, tenant_id: int, outbox_id: int, now: datetime) -> None:
         """Send a dead or unconfirmed row again."""
+        ...
+
+    async def history(
+        self, tenant_id: int, outbox_id: int
+    ) -> tuple[OutboxItem, builtins.list[DeliveryAttempt]]:
+        """The tenant's row and its recorded attempts, oldest first."""
         ...
 
 
