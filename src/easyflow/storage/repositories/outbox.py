@@ -110,13 +110,12 @@ class _Attempt:
     def insert_from(self, changed: Any) -> Any:
         """INSERT … SELECT from the rows of a CTE of the UPDATE (PostgreSQL)."""
         a = outbox_attempts.c
-        text_ = outbox_attempts.c.error.type
         columns = [a.outbox_id, a.attempt, a.outcome, a.error, a.platform_message_id, a.at]
         source = select(
             changed.c.id,
             changed.c.attempts,
             literal(self.outcome.value, a.outcome.type),
-            literal(self.error, text_),
+            literal(self.error, a.error.type),
             literal(self.platform_message_id, a.platform_message_id.type),
             literal(self.at, a.at.type),
         )
