@@ -513,3 +513,71 @@ def main() -> None:
 
 
 _register_sync(app, add_app)
+
+
+# --------------------------------------------------------------------------- outbox
+
+outbox_app = typer.Typer(
+    help="Outgoing messages: dead or unconfirmed ones, their delivery history, replay.",
+    no_args_is_help=True,
+)
+app.add_typer(outbox_app, name="outbox")
+
+
+def _when(value: Any) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else ""
+
+
+@outbox_app.command("list")
+def outbox_list(
+    tenant: TenantOpt,
+    status: Annotated[
+        str | None,
+        typer.Option(help="pending, sent, failed, dead or unconfirmed (default: all)"),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Newest rows first")] = 100,
+) -> None:
+    """The tenant's outbox rows, newest first, with their last error."""
+    from easyflow.domain.messaging import DeliveryStatus
+
+    try:
+        wanted = DeliveryStatus(status) if status is not None else None
+    except ValueError:
+        console.print(f"[red]error:[/red] unknown status {status!r}")
+        raise typer.Exit(2) from None
+    rows = _run(lambda c: c.inbox.outbox(tenant, wanted, limit))
+    table = Table("id", "integration", "kind", "status", "attempts", "created", "last error")
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            str(r.integration_id),
+            r.kind.value,
+            r.status.value,
+            str(r.attempts),
+            _when(r.created_at),
+            r.last_error or "",
+        )
+    console.print(table)
+
+
+@outbox_app.command("show")
+def outbox_show(tenant: TenantOpt, outbox_id: int) -> None:
+    """One row and its delivery history: every attempt, its outcome and error."""
+    item, attempts = _run(lambda c: c.inbox.delivery(tenant, outbox_id))
+    console.print(
+        f"outbox row {item.id}: [bold]{item.status.value}[/bold] after {item.attempts} "
+        f"attempt(s); integration {item.integration_id}, message {item.message_id}"
+    )
+    table = Table("attempt", "outcome", "at", "platform id", "error")
+    for a in attempts:
+        table.add_row(
+            str(a.attempt), a.outcome.value, _when(a.at), a.platform_message_id or "", a.error or ""
+        )
+    console.print(table)
+
+
+@outbox_app.command("replay")
+def outbox_replay(tenant: TenantOpt, outbox_id: int) -> None:
+    """Send a dead or unconfirmed row again (with a fresh count of attempts)."""
+    _run(lambda c: _and_send(c, c.inbox.replay(tenant, outbox_id)))
+    console.print(f"outbox row {outbox_id} queued again; `easyflow outbox show` tells the outcome")

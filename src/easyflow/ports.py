@@ -32,6 +32,7 @@ from easyflow.domain.messaging import (
     Conversation,
     ConversationStatus,
     ConversationSummary,
+    DeliveryAttempt,
     DeliveryChange,
     DeliveryResult,
     DeliveryStatus,
@@ -507,6 +508,12 @@ class OutboxRepository(Protocol):
 
     async def replay(self, tenant_id: int, outbox_id: int, now: datetime) -> None:
         """Send a dead or unconfirmed row again."""
+        ...
+
+    async def history(
+        self, tenant_id: int, outbox_id: int
+    ) -> tuple[OutboxItem, builtins.list[DeliveryAttempt]]:
+        """The tenant's row and its recorded attempts, oldest first."""
         ...
 
 

@@ -153,6 +153,7 @@ async def _authenticated(hub: Hub, secret: str, body: bytes) -> None:
         "conversations",
         "messages",
         "outbox",
+        "outbox_attempts",  # the reply's delivery history
         "ai_usage",
         "operator_events",  # a handover tells the operators
     }, "an update changed tables the intake never writes: " + describe(response, body)

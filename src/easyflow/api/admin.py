@@ -14,6 +14,7 @@ from easyflow.api.schemas import (
     IntegrationIn,
     IntegrationOut,
     MessageOut,
+    OutboxDeliveryOut,
     OutboxOut,
 )
 from easyflow.domain.ai import AiProfile, FaqEntry
@@ -111,6 +112,19 @@ async def list_outbox(
     limit: int = Query(100, ge=1, le=1000),
 ) -> Any:
     return await c.inbox.outbox(tenant, delivery_status, limit)
+
+
+@router.get("/outbox/{outbox_id}", response_model=OutboxDeliveryOut)
+async def get_outbox(outbox_id: RowId, tenant: TenantId, c: Container) -> Any:
+    """The row with its delivery history: every attempt, its outcome, error and platform id."""
+    item, attempts = await c.inbox.delivery(tenant, outbox_id)
+    return OutboxDeliveryOut.model_validate(
+        {
+            **OutboxOut.model_validate(item).model_dump(),
+            "payload": item.payload,
+            "history": attempts,
+        }
+    )
 
 
 @router.post("/outbox/{outbox_id}/replay", status_code=status.HTTP_202_ACCEPTED)

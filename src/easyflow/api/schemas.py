@@ -160,3 +160,18 @@ class AiProfileIn(In):
     system_prompt: str = Field(min_length=1, max_length=8000)
     faq: list[FaqIn] = Field(default_factory=list, max_length=200)
     providers: list[str] = Field(default_factory=lambda: ["local"], min_length=1, max_length=5)
+
+
+class DeliveryAttemptOut(Out):
+    attempt: int
+    outcome: str  # sent, retry, dead, unconfirmed, replayed
+    at: datetime
+    error: str | None
+    platform_message_id: str | None
+
+
+class OutboxDeliveryOut(OutboxOut):
+    """An outbox row with its delivery history, oldest attempt first."""
+
+    payload: dict[str, Any]
+    history: list[DeliveryAttemptOut]

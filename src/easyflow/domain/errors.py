@@ -116,3 +116,8 @@ def is_transient(exc: BaseException) -> bool:
     # An unreadable secret means a process runs with the wrong keys; once the keys are put
     # right the same work succeeds, so it waits instead of failing for good.
     return isinstance(exc, (RetryableError, TransientStorageError, UnreadableSecretError))
+
+
+class OutcomeUnknownError(RetryableError):
+    """The request may have reached the platform (timed out after it was written, or the
+    connection dropped before the answer): repeating it is safe only with an idempotency key."""

@@ -455,3 +455,25 @@ class WebhookReply:
     @classmethod
     def empty(cls) -> WebhookReply:
         return cls()
+
+
+# --------------------------------------------------------------------------- delivery history
+
+
+class AttemptOutcome(enum.StrEnum):
+    """What became of one attempt to deliver an outbox row (its history, for an operator)."""
+
+    SENT = "sent"  # the platform accepted it
+    RETRY = "retry"  # a transient failure: tried again at the row's next_attempt_at
+    DEAD = "dead"  # rejected, a bug, or the last attempt: replayable
+    UNCONFIRMED = "unconfirmed"  # may or may not have arrived: a person checks, then replays
+    REPLAYED = "replayed"  # an operator sent a dead or unconfirmed row again
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    attempt: int  # the row's attempt count when it ended (0 for a replay)
+    outcome: AttemptOutcome
+    at: datetime
+    error: str | None = None
+    platform_message_id: str | None = None

@@ -40,7 +40,13 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from easyflow.domain.errors import ConfigurationError, RateLimitedError, RetryableError
+from easyflow.domain.delivery import at_most_once
+from easyflow.domain.errors import (
+    ConfigurationError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RetryableError,
+)
 from easyflow.http.ratelimit import RateLimiter, wait_for_slot
 from easyflow.http.spec import AuthStyle, PlatformSpec
 from easyflow.observability.logging import redact_text
@@ -164,13 +170,16 @@ class PlatformClient:
             response = await self._http.send(request)
         except httpx.TimeoutException as exc:
             self._observe(ctx, "timeout", started)
-            raise RetryableError(
-                f"timeout: {type(exc).__name__}", platform=self.spec.name
-            ) from None
+            # Connecting or waiting for a pooled connection: nothing was sent. Otherwise the
+            # request may have arrived, and only the platform knows.
+            unsent = isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
+            error = RetryableError if unsent else OutcomeUnknownError
+            raise error(f"timeout: {type(exc).__name__}", platform=self.spec.name) from None
         except httpx.TransportError as exc:
             self._observe(ctx, "connection_error", started)
             detail = redact_text(str(exc)) or type(exc).__name__
-            raise RetryableError(f"connection error: {detail}", platform=self.spec.name) from None
+            error = RetryableError if isinstance(exc, httpx.ConnectError) else OutcomeUnknownError
+            raise error(f"connection error: {detail}", platform=self.spec.name) from None
         raw = RawResponse(response.status_code, dict(response.headers), response.content)
         try:
             payload = self._classify(raw)
@@ -203,6 +212,8 @@ class PlatformClient:
     def _should_retry(self, exc: BaseException) -> bool:
         if not isinstance(exc, RetryableError):
             return False
+        if isinstance(exc, OutcomeUnknownError) and at_most_once():
+            return False  # it may have arrived: a repeat could be a second copy; caller decides
         return (exc.retry_after or 0.0) <= self._retry.max_retry_after
 
     def _wait(self, state: RetryCallState) -> float:

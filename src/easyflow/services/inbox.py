@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from easyflow.domain.messaging import (
     Conversation,
     ConversationStatus,
+    DeliveryAttempt,
     DeliveryStatus,
     EventStatus,
     InboundEvent,
@@ -65,6 +66,13 @@ class InboxService:
             await uow.outbox.replay(tenant_id, outbox_id, datetime.now(UTC))
             await uow.commit()
         await self._queue.send_outbox(outbox_id)
+
+    async def delivery(
+        self, tenant_id: int, outbox_id: int
+    ) -> tuple[OutboxItem, list[DeliveryAttempt]]:
+        """An outbox row with its delivery history: every attempt and what became of it."""
+        async with self._uow() as uow:
+            return await uow.outbox.history(tenant_id, outbox_id)
 
     async def inbound_events(
         self,

@@ -12,10 +12,16 @@ Outcomes, classified once (`domain.errors.is_transient`):
 - rejected, misconfigured, or an unexpected exception from the adapter (a bug, a response
   shape it did not expect): dead at once with the reason — visible in the API, replayable;
 - unknown: a claimed row whose lease lapsed without a result was in flight when its worker
-  died. It is sent again with the same idempotency key (`easyflow-outbox-<id>`) where the
-  platform has them, and marked UNCONFIRMED with the reason where it has none (Telegram):
-  a second copy is worse than a person checking. A database error before the claim is
-  committed leaves the row untouched, so it is simply due again.
+  died; a send that timed out after the request was written, or lost its connection before
+  the answer, may have arrived too. It is sent again with the same idempotency key
+  (`easyflow-outbox-<id>`, VK's `random_id`) where the platform has them, and marked
+  UNCONFIRMED with the reason where it has none (Telegram, WhatsApp, Viber): a second copy
+  is worse than a person checking. For those platforms the send runs in
+  `send_at_most_once()`, so the HTTP client does not repeat such a request either. A
+  database error before the claim is committed leaves the row untouched: it is due again.
+
+Every outcome also appends an attempt row (the delivery history of `GET /api/v1/outbox/{id}`
+and `easyflow outbox show`), written by the statement that records the outcome.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from easyflow.domain.delivery import send_at_most_once
 from easyflow.domain.errors import (
     NotFoundError,
+    OutcomeUnknownError,
     PlatformError,
     RetryableError,
     TransientStorageError,
@@ -137,9 +145,15 @@ class OutboxSender:
 
     async def _deliver(self, item: OutboxItem, integration: Integration, lease: datetime) -> bool:
         platform = integration.platform
+        repeatable = self._repeatable(item, integration)
         try:
-            ids = await _call(self._adapters.messenger(integration), item)
+            with send_at_most_once(not repeatable):
+                ids = await _call(self._adapters.messenger(integration), item)
+            platform_message_id = ",".join(str(i) for i in ids) or None
         except (RetryableError, TransientStorageError) as exc:
+            if isinstance(exc, OutcomeUnknownError) and not repeatable:
+                await self._unconfirmed(item, platform, str(exc))
+                return True  # a person decides; the rows behind it go on
             # TransientStorageError: shared state (Redis: the rate-limit budget) failed before
             # the request left, so the row was not sent and is simply retried.
             dead = self._retry.exhausted(item.attempts)
@@ -157,16 +171,16 @@ class OutboxSender:
             error = f"unexpected error: {describe(exc)}"
             await self._fail(item, error, dead=True, at=None, lease=lease, platform=platform)
             return True
-        await self._succeed(item, platform, ids)
+        await self._succeed(item, platform, platform_message_id)
         return True
 
-    async def _succeed(self, item: OutboxItem, platform: str, ids: tuple[str, ...]) -> None:
+    async def _succeed(self, item: OutboxItem, platform: str, platform_id: str | None) -> None:
         now = datetime.now(UTC)
 
         async def write(uow: UnitOfWork) -> None:
             message = None if item.message_id is None else (item.tenant_id, item.message_id)
             await uow.outbox.mark_sent(
-                item.id, now, message=message, platform_message_id=",".join(ids) or None
+                item.id, now, message=message, platform_message_id=platform_id
             )
 
         if await self._record(item, write, single_write=True):
@@ -210,11 +224,26 @@ class OutboxSender:
                 item.tenant_id, item.message_id, status=status, error=error
             )
 
-    async def _write_unconfirmed(self, uow: UnitOfWork, item: OutboxItem, platform: str) -> None:
+    async def _unconfirmed(self, item: OutboxItem, platform: str, error: str) -> None:
+        """A send that may have arrived, on a platform that cannot drop a repeat."""
+
+        async def write(uow: UnitOfWork) -> None:
+            await self._write_unconfirmed(uow, item, platform, cause=error)
+
+        if await self._record(item, write):
+            self._metrics.outbox.labels(platform, DeliveryStatus.UNCONFIRMED.value).inc()
+
+    async def _write_unconfirmed(
+        self, uow: UnitOfWork, item: OutboxItem, platform: str, cause: str | None = None
+    ) -> None:
+        what = (
+            f"attempt {item.attempts - 1} was in flight when its worker stopped"
+            if cause is None
+            else f"attempt {item.attempts} got no answer ({cause})"
+        )
         reason = (
-            f"attempt {item.attempts - 1} was in flight when its worker stopped; {platform} "
-            "has no idempotency key, so it may or may not have arrived: check the chat, and "
-            "replay it if it did not"
+            f"{what}; {platform} has no idempotency key, so it may or may not have arrived: "
+            "check the chat, and replay it if it did not"
         )
         await uow.outbox.mark_unconfirmed(item.id, reason)
         if item.message_id is not None:

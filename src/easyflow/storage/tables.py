@@ -409,3 +409,18 @@ operator_events = Table(
     Index(None, "tenant_id", "id"),
     Index(None, "delivery", "next_attempt_at"),
 )
+
+# Every attempt to deliver an outbox row, and what became of it: the row's history for an
+# operator (sent, retry, dead, unconfirmed), written by the statement that records the outcome.
+outbox_attempts = Table(
+    "outbox_attempts",
+    metadata,
+    _id(),
+    Column("outbox_id", Id, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("outcome", String(STATUS), nullable=False),
+    Column("error", Text),
+    Column("platform_message_id", String(NAME)),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "outbox_id", "id"),
+)

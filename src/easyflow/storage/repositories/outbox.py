@@ -8,19 +8,43 @@ is still set once it lapsed was in flight when its worker died: it may have reac
 platform. The claim that takes such a row over says so (`in_doubt`), and the sender either
 repeats the send with the same idempotency key or marks the row unconfirmed for a person.
 Each claim counts as an attempt. Dead and unconfirmed rows stay for inspection and replay.
+
+Every recorded outcome also appends a row to `outbox_attempts` (the message's delivery history)
+in the same statement where the database allows it: on PostgreSQL the outbox UPDATE is a
+data-modifying CTE feeding the INSERT, so recording a result stays one round trip; SQLite has
+no DML in CTEs and takes one more statement.
 """
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, literal, null, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Update,
+    and_,
+    case,
+    exists,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from easyflow.domain.errors import InvalidRequestError
-from easyflow.domain.messaging import DeliveryStatus, OutboxItem, OutboxKind
+from easyflow.domain.messaging import (
+    AttemptOutcome,
+    DeliveryAttempt,
+    DeliveryStatus,
+    OutboxItem,
+    OutboxKind,
+)
 from easyflow.storage.repositories.base import (
     Repository,
     ids,
@@ -28,7 +52,7 @@ from easyflow.storage.repositories.base import (
     owned_insert,
     require_changed,
 )
-from easyflow.storage.tables import integrations, messages, outbox
+from easyflow.storage.tables import integrations, messages, outbox, outbox_attempts
 from easyflow.storage.types import utcnow
 
 _RETRYABLE = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
@@ -59,6 +83,43 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
         outbox.c.next_attempt_at <= now,
         or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
     )
+
+
+class _Attempt:
+    """An attempt row to append for the outbox row an UPDATE … RETURNING (id, attempts) hit."""
+
+    def __init__(
+        self,
+        outcome: AttemptOutcome,
+        at: datetime,
+        *,
+        error: str | None = None,
+        platform_message_id: str | None = None,
+    ) -> None:
+        self.outcome, self.at = outcome, at
+        self.error, self.platform_message_id = error, platform_message_id
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome.value,
+            "error": self.error,
+            "platform_message_id": self.platform_message_id,
+            "at": self.at,
+        }
+
+    def insert_from(self, changed: Any) -> Any:
+        """INSERT … SELECT from the rows of a CTE of the UPDATE (PostgreSQL)."""
+        a = outbox_attempts.c
+        columns = [a.outbox_id, a.attempt, a.outcome, a.error, a.platform_message_id, a.at]
+        source = select(
+            changed.c.id,
+            changed.c.attempts,
+            literal(self.outcome.value, a.outcome.type),
+            literal(self.error, a.error.type),
+            literal(self.platform_message_id, a.platform_message_id.type),
+            literal(self.at, a.at.type),
+        )
+        return insert(outbox_attempts).from_select(columns, source)
 
 
 class SqlOutboxRepository(Repository):
@@ -163,8 +224,10 @@ class SqlOutboxRepository(Repository):
             .where(outbox.c.id == outbox_id)
             .values(status=DeliveryStatus.SENT.value, sent_at=now, lease_until=None)
         )
+        history = _Attempt(AttemptOutcome.SENT, now, platform_message_id=platform_message_id)
         if message is None:
-            require_changed(await self._connection.execute(sent), "outbox row", outbox_id)
+            if not await self._with_attempt(sent, history):
+                raise not_found("outbox row", outbox_id)
             return
         tenant_id, message_id = message
         values: dict[str, Any] = {"status": DeliveryStatus.SENT.value, "error": None}
@@ -175,16 +238,19 @@ class SqlOutboxRepository(Repository):
             messages.c.id == message_id, messages.c.tenant_id == tenant_id
         )
         if self._connection.dialect.name != "postgresql":
-            require_changed(await self._connection.execute(sent), "outbox row", outbox_id)
+            if not await self._with_attempt(sent, history):
+                raise not_found("outbox row", outbox_id)
             result = await self._connection.execute(delivered.values(values))
             require_changed(result, "message", message_id)
             return
-        row = sent.returning(outbox.c.id).cte("sent_row")
+        row = sent.returning(outbox.c.id, outbox.c.attempts).cte("sent_row")
+        logged = history.insert_from(row).cte("attempt_row")
         statement = (
             delivered.where(exists(select(row.c.id)))
             .values(values)
             .returning(messages.c.id)
             .add_cte(row)
+            .add_cte(logged)
         )
         if (await self._connection.execute(statement)).first() is None:
             raise not_found("outbox row or its message", (outbox_id, message_id))
@@ -210,28 +276,72 @@ class SqlOutboxRepository(Repository):
             "next_attempt_at": next_attempt_at,
             "lease_until": None,
         }
+        outcome = AttemptOutcome.DEAD if dead else AttemptOutcome.RETRY
+        history = _Attempt(outcome, utcnow(), error=error)
+        statement = update(outbox).where(outbox.c.id == outbox_id).values(**values)
         if lease_until is None:
-            await self._set(outbox_id, **values)
+            if not await self._with_attempt(statement, history):
+                raise not_found("outbox row", outbox_id)
             return True
-        statement = (
-            update(outbox)
-            .where(
-                outbox.c.id == outbox_id,
-                outbox.c.lease_until == lease_until,
-                outbox.c.status.in_(_RETRYABLE),
-            )
-            .values(**values)
+        statement = statement.where(
+            outbox.c.lease_until == lease_until, outbox.c.status.in_(_RETRYABLE)
         )
-        return bool((await self._connection.execute(statement)).rowcount)
+        return await self._with_attempt(statement, history)
 
     async def mark_unconfirmed(self, outbox_id: int, reason: str) -> None:
         """An attempt's outcome is unknown and repeating it could double it: a person decides."""
-        await self._set(
-            outbox_id,
-            status=DeliveryStatus.UNCONFIRMED.value,
-            last_error=reason,
-            lease_until=None,
+        statement = (
+            update(outbox)
+            .where(outbox.c.id == outbox_id)
+            .values(status=DeliveryStatus.UNCONFIRMED.value, last_error=reason, lease_until=None)
         )
+        history = _Attempt(AttemptOutcome.UNCONFIRMED, utcnow(), error=reason)
+        if not await self._with_attempt(statement, history):
+            raise not_found("outbox row", outbox_id)
+
+    async def history(
+        self, tenant_id: int, outbox_id: int
+    ) -> tuple[OutboxItem, builtins.list[DeliveryAttempt]]:
+        """The tenant's row and every attempt recorded for it, oldest first (NotFoundError
+        for another tenant's row)."""
+        row = (
+            await self._connection.execute(
+                select(outbox).where(outbox.c.id == outbox_id, outbox.c.tenant_id == tenant_id)
+            )
+        ).first()
+        if row is None:
+            raise not_found("outbox row", outbox_id)
+        a = outbox_attempts.c
+        query = select(outbox_attempts).where(a.outbox_id == outbox_id).order_by(a.id)
+        attempts = [
+            DeliveryAttempt(
+                attempt=r.attempt,
+                outcome=AttemptOutcome(r.outcome),
+                at=r.at,
+                error=r.error,
+                platform_message_id=r.platform_message_id,
+            )
+            for r in await self._connection.execute(query)
+        ]
+        return _item(row), attempts
+
+    async def _with_attempt(self, statement: Update, history: _Attempt) -> bool:
+        """Run an UPDATE of one outbox row and append its attempt row; False when the UPDATE
+        matched nothing (and nothing was appended). One statement on PostgreSQL."""
+        changed = statement.returning(outbox.c.id, outbox.c.attempts)
+        if self._connection.dialect.name == "postgresql":
+            row = changed.cte("changed_row")
+            logged = history.insert_from(row).returning(outbox_attempts.c.id).add_cte(row)
+            return (await self._connection.execute(logged)).first() is not None
+        updated = (await self._connection.execute(changed)).first()
+        if updated is None:
+            return False
+        await self._connection.execute(
+            insert(outbox_attempts).values(
+                outbox_id=updated.id, attempt=updated.attempts, **history.values()
+            )
+        )
+        return True
 
     async def get(self, outbox_id: int) -> OutboxItem | None:
         row = (
@@ -293,7 +403,7 @@ class SqlOutboxRepository(Repository):
                 lease_until=None,
             )
         )
-        if (await self._connection.execute(statement)).rowcount:
+        if await self._with_attempt(statement, _Attempt(AttemptOutcome.REPLAYED, now)):
             return
         status = (await self._connection.execute(select(outbox.c.status).where(mine))).scalar()
         if status is None:
@@ -301,7 +411,3 @@ class SqlOutboxRepository(Repository):
         raise InvalidRequestError(
             f"outbox row {outbox_id} is {status}; only dead rows replay, and unconfirmed ones"
         )
-
-    async def _set(self, outbox_id: int, **values: Any) -> None:
-        statement = update(outbox).where(outbox.c.id == outbox_id).values(**values)
-        require_changed(await self._connection.execute(statement), "outbox row", outbox_id)

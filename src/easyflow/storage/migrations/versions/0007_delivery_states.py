@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0007_delivery_states"
-down_revision: str | Sequence[str] | None = "0005_handover"
+down_revision: str | Sequence[str] | None = "0006_delivery"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
