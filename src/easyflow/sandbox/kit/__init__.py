@@ -9,7 +9,7 @@
 - `limits`: sliding-window rate limits on the emulator's side.
 """
 
-from easyflow.sandbox.kit.accounts import Accounts
+from easyflow.sandbox.kit.accounts import Accounts, SendingAccounts
 from easyflow.sandbox.kit.delivery import (
     Attempt,
     AttemptLog,
@@ -25,6 +25,7 @@ __all__ = [
     "AttemptLog",
     "FaultRenderer",
     "RetrySchedule",
+    "SendingAccounts",
     "WebhookSender",
     "Window",
     "apply_fault",

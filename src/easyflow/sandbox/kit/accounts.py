@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from easyflow.sandbox.base import AlreadyExists, UnknownObject
 
@@ -43,3 +43,27 @@ class Accounts(Generic[A]):
 
     def __iter__(self) -> Iterator[A]:
         return iter(list(self._by_key.values()))
+
+
+class SendingAccounts:
+    """Lifecycle of an emulator whose accounts each deliver webhooks through a `sender`
+    (a kit `WebhookSender`): busy while any delivers, reset to the seeds, closed together."""
+
+    @property
+    def _registry(self) -> Accounts[Any]:
+        raise NotImplementedError
+
+    def _seed(self) -> None:
+        raise NotImplementedError
+
+    def busy(self) -> bool:
+        return any(account.sender.busy() for account in self._registry)
+
+    async def reset(self) -> None:
+        await self.aclose()
+        self._registry.clear()
+        self._seed()
+
+    async def aclose(self) -> None:
+        for account in self._registry:
+            await account.sender.aclose()

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from easyflow.platforms.viber import SIGNATURE
 from easyflow.sandbox.base import ControlError, SandboxContext, dumps
 from easyflow.sandbox.faults import Fault
-from easyflow.sandbox.kit import Accounts, WebhookSender, Window, apply_fault
+from easyflow.sandbox.kit import Accounts, SendingAccounts, WebhookSender, Window, apply_fault
 from easyflow.sandbox.kit.delivery import Pending
 from easyflow.sandbox.viber.state import (
     FORCED_EVENTS,
@@ -46,7 +46,7 @@ class ViberError(Exception):
         self.message = message
 
 
-class ViberSandbox:
+class ViberSandbox(SendingAccounts):
     slug = "viber"
 
     def __init__(self, config: ViberConfig, ctx: SandboxContext) -> None:
@@ -160,17 +160,9 @@ class ViberSandbox:
 
     # -- lifecycle
 
-    def busy(self) -> bool:
-        return any(s.sender.busy() for s in self._bots)
-
-    async def reset(self) -> None:
-        await self.aclose()
-        self._bots.clear()
-        self._seed()
-
-    async def aclose(self) -> None:
-        for state in self._bots:
-            await state.sender.aclose()
+    @property
+    def _registry(self) -> Accounts[Any]:
+        return self._bots
 
     # -- the API
 

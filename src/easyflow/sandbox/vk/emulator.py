@@ -31,7 +31,7 @@ from starlette.routing import Route
 from easyflow.platforms.vk import SECRET
 from easyflow.sandbox.base import ControlError, SandboxContext, dumps
 from easyflow.sandbox.faults import Fault
-from easyflow.sandbox.kit import Accounts, WebhookSender, Window, apply_fault
+from easyflow.sandbox.kit import Accounts, SendingAccounts, WebhookSender, Window, apply_fault
 from easyflow.sandbox.vk.state import (
     CommunityState,
     EventAnswer,
@@ -52,7 +52,7 @@ def _accept_ok(response: Any) -> bool:
     return bool(response.status_code == 200 and response.content.strip() == b"ok")
 
 
-class VkSandbox:
+class VkSandbox(SendingAccounts):
     slug = "vk"
 
     def __init__(self, config: VkConfig, ctx: SandboxContext) -> None:
@@ -216,17 +216,9 @@ class VkSandbox:
 
     # -- lifecycle
 
-    def busy(self) -> bool:
-        return any(s.sender.busy() for s in self._communities)
-
-    async def reset(self) -> None:
-        await self.aclose()
-        self._communities.clear()
-        self._seed()
-
-    async def aclose(self) -> None:
-        for state in self._communities:
-            await state.sender.aclose()
+    @property
+    def _registry(self) -> Accounts[Any]:
+        return self._communities
 
     # -- the API
 

@@ -32,7 +32,7 @@ from starlette.routing import Route
 from easyflow.platforms.whatsapp import SIGNATURE
 from easyflow.sandbox.base import ControlError, SandboxContext
 from easyflow.sandbox.faults import Fault
-from easyflow.sandbox.kit import Accounts, WebhookSender, Window, apply_fault
+from easyflow.sandbox.kit import Accounts, SendingAccounts, WebhookSender, Window, apply_fault
 from easyflow.sandbox.whatsapp.state import NumberState, SentMessage, WhatsAppConfig, WhatsAppNumber
 
 _WINDOW_CLOSED = (
@@ -61,7 +61,7 @@ class GraphError(Exception):
         return {"error": error}
 
 
-class WhatsAppSandbox:
+class WhatsAppSandbox(SendingAccounts):
     slug = "whatsapp"
 
     def __init__(self, config: WhatsAppConfig, ctx: SandboxContext) -> None:
@@ -199,17 +199,9 @@ class WhatsAppSandbox:
 
     # -- lifecycle
 
-    def busy(self) -> bool:
-        return any(s.sender.busy() for s in self._numbers)
-
-    async def reset(self) -> None:
-        await self.aclose()
-        self._numbers.clear()
-        self._seed()
-
-    async def aclose(self) -> None:
-        for state in self._numbers:
-            await state.sender.aclose()
+    @property
+    def _registry(self) -> Accounts[Any]:
+        return self._numbers
 
     # -- the API
 
