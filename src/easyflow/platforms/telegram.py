@@ -1,6 +1,6 @@
 """Telegram Bot API: send replies, manage the webhook, parse updates.
 
-Contract: ../shared/platforms/telegram.md (Bot API 10.0); docs https://core.telegram.org/bots/api
+Bot API 10.0 (https://core.telegram.org/bots/api); setup and sandbox: docs/messengers.md.
 
 Quirks kept here as code:
 - the token is part of the URL path, so URLs are never logged (PlatformClient logs methods);

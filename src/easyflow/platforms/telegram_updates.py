@@ -1,6 +1,6 @@
 """Telegram inbound: one Update (already decoded, see webhooks/payloads.py) into unified messages.
 
-Contract: ../shared/platforms/telegram.md §1.3; docs https://core.telegram.org/bots/api#update
+The Update object: https://core.telegram.org/bots/api#update (Bot API 10.0).
 
 Two kinds of bad input, two answers:
 - the envelope is wrong (not an object, no integer `update_id`): MalformedPayloadError, a 400;
