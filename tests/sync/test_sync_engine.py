@@ -215,3 +215,27 @@ async def test_products_the_platform_removed_are_marked_not_lost(market: Market)
     # WB moves a removed card to the trash (no longer listed): marked deleted, kept.
     # Ozon lists an archived product with its flag.
     assert [tuple(r) for r in rows] == [("ozon", 100, 0, 1), ("wildberries", 100, 1, 0)]
+
+
+async def test_health_reflects_the_last_sync_runs_without_calling_the_marketplace(
+    market: Market,
+) -> None:
+    health = market.container.health
+    health._ttl = 0.0  # every probe recomputes: the figure below is not a cached one
+    await market.seed("ozon", 20)
+    assert (await market.sync("ozon")).status is RunStatus.SUCCEEDED
+    assert (await health.report())["integrations"]["ozon"]["status"] == "healthy"
+
+    await market.fault(platform="ozon", kind="http_error", status=503, path=ORDERS_PATH["ozon"])
+    assert (await market.sync("ozon")).status is RunStatus.FAILED
+    await market.control.delete("/_sandbox/faults")  # Ozon answers again; no run has said so
+
+    report = await health.report()
+    assert report["integrations"]["ozon"]["status"] == "unhealthy"  # the run, not a probe
+    assert report["status"] == "degraded"
+    tenant = await health.tenant_report(market.tenant_id)
+    [ozon] = [i for i in tenant["integrations"] if i["platform"] == "ozon"]
+    assert "last sync failed (orders:" in ozon["error"]
+
+    assert (await market.sync("ozon")).status is RunStatus.SUCCEEDED
+    assert (await health.report())["integrations"]["ozon"]["status"] == "healthy"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import structlog
 
 from easyflow.domain.errors import PlatformError, RetryableError, UnreadableSecretError
+from easyflow.domain.sync import RunStatus, SyncRun
 from easyflow.domain.tenancy import Integration, PlatformKind
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Adapters, UnitOfWorkFactory
@@ -109,6 +111,8 @@ class IntegrationHealth:
         try:
             async with self._uow() as uow:
                 integrations = await uow.integrations.list_all_active(PlatformKind.MESSENGER)
+                marketplaces = await uow.integrations.list_all_active(PlatformKind.COMMERCE)
+                runs = await uow.sync.last_runs(None) if marketplaces else []
         except UnreadableSecretError:
             # The start-up check refuses this; it happens when processes run different keys.
             log.error("integration health: stored credentials cannot be decrypted")
@@ -118,7 +122,13 @@ class IntegrationHealth:
             Check(i.id, i.tenant_id, i.platform, i.name, status, error)
             for i, (status, error) in zip(integrations, results, strict=True)
         )
-        return Snapshot(checks, now)
+        # A marketplace is judged by its last sync runs, read from the database: its API is
+        # rate-limited (Wildberries statistics: one call a minute), so no probe calls it.
+        synced = tuple(
+            Check(i.id, i.tenant_id, i.platform, i.name, *_by_sync_runs(i, runs))
+            for i in marketplaces
+        )
+        return Snapshot(checks + synced, now)
 
     def _public(self, snapshot: Snapshot) -> dict[str, Any]:
         by_platform: dict[str, list[str]] = defaultdict(list)
@@ -154,3 +164,14 @@ class IntegrationHealth:
         except PlatformError as exc:
             return UNHEALTHY, str(exc)
         return HEALTHY, None
+
+
+def _by_sync_runs(integration: Integration, runs: Sequence[SyncRun]) -> tuple[str, str | None]:
+    """Unhealthy while the last run of any of its streams failed, with that run's error."""
+    failed = [
+        r for r in runs if r.integration_id == integration.id and r.status is RunStatus.FAILED
+    ]
+    if not failed:
+        return HEALTHY, None
+    reasons = "; ".join(f"{r.stream}: {r.error or 'failed'}" for r in failed)
+    return UNHEALTHY, f"last sync failed ({reasons})"
