@@ -10,9 +10,10 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.applications import Starlette
 
-from easyflow.sandbox.base import ControlError, UnknownObject
-from easyflow.sandbox.buckets import Limit
+from easyflow.sandbox.base import ControlError, SandboxContext, UnknownObject
+from easyflow.sandbox.buckets import Buckets, Limit
 from easyflow.sandbox.commerce_store import STAGES, OrderBook, ProductBook
 
 
@@ -28,6 +29,41 @@ class CommerceEmulator(Protocol):
     def set_limits(self, limits: dict[str, Limit] | None) -> None: ...
 
     def credentials(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class MarketplaceSandbox:
+    """What the Wildberries and Ozon emulators share: their app, their control routes, a
+    reset that rebuilds their store (`_init_state`), their clock and their rate buckets. They
+    deliver no webhooks, so they are never busy and have nothing to close."""
+
+    _app: Starlette
+    _ctx: SandboxContext
+    buckets: Buckets
+
+    def _init_state(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def app(self) -> Starlette:
+        return self._app
+
+    def control_router(self) -> APIRouter:
+        return commerce_router(self)  # type: ignore[arg-type]  # subclasses complete it
+
+    async def reset(self) -> None:
+        self._init_state()
+
+    def busy(self) -> bool:
+        return False
+
+    async def aclose(self) -> None:
+        return None
+
+    def now(self) -> float:
+        return self._ctx.clock()
+
+    def set_limits(self, limits: dict[str, Limit] | None) -> None:
+        self.buckets = Buckets(limits or {})
 
 
 class GenerateIn(BaseModel):

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,7 +16,7 @@ from starlette.routing import Route
 
 from easyflow.sandbox.base import SandboxContext, dumps, whole_seconds
 from easyflow.sandbox.buckets import Buckets, Limit
-from easyflow.sandbox.commerce_control import commerce_router
+from easyflow.sandbox.commerce_control import MarketplaceSandbox
 from easyflow.sandbox.commerce_store import (
     ASSEMBLING,
     CANCELLED,
@@ -75,7 +74,7 @@ class RpcError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class OzonSandbox:
+class OzonSandbox(MarketplaceSandbox):
     slug = "ozon"
 
     def __init__(self, config: OzonConfig, ctx: SandboxContext) -> None:
@@ -92,28 +91,6 @@ class OzonSandbox:
         self.products = ProductBook(count=self.config.products, t0=float(int(self.now()) - 86_400))
         self.buckets = Buckets(self.config.limits or {})
         self.stats: dict[str, int] = Counter()
-
-    @property
-    def app(self) -> Starlette:
-        return self._app
-
-    def control_router(self) -> APIRouter:
-        return commerce_router(self)
-
-    async def reset(self) -> None:
-        self._init_state()
-
-    def busy(self) -> bool:
-        return False
-
-    async def aclose(self) -> None:
-        return None
-
-    def now(self) -> float:
-        return self._ctx.clock()
-
-    def set_limits(self, limits: dict[str, Limit] | None) -> None:
-        self.buckets = Buckets(limits or {})
 
     def credentials(self, body: dict[str, Any]) -> dict[str, Any]:
         client_id = str(body.get("client_id") or 100000 + len(self.keys))

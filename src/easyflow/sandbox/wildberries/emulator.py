@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,7 +16,7 @@ from starlette.routing import Route
 from easyflow.platforms.wildberries import token as wbtoken
 from easyflow.sandbox.base import SandboxContext, dumps, whole_seconds
 from easyflow.sandbox.buckets import Buckets, Limit
-from easyflow.sandbox.commerce_control import commerce_router
+from easyflow.sandbox.commerce_control import MarketplaceSandbox
 from easyflow.sandbox.commerce_store import OrderBook, ProductBook
 from easyflow.sandbox.faults import stall
 from easyflow.sandbox.wildberries import handlers
@@ -57,7 +56,7 @@ class WildberriesConfig:
     products: int = 100
 
 
-class WildberriesSandbox:
+class WildberriesSandbox(MarketplaceSandbox):
     slug = "wildberries"
 
     def __init__(self, config: WildberriesConfig, ctx: SandboxContext) -> None:
@@ -81,28 +80,6 @@ class WildberriesSandbox:
         self.buckets = Buckets(self.config.limits or {})
         self.stats: dict[str, int] = Counter()
         self.stock_requests: list[dict[str, Any]] = []
-
-    @property
-    def app(self) -> Starlette:
-        return self._app
-
-    def control_router(self) -> APIRouter:
-        return commerce_router(self)
-
-    async def reset(self) -> None:
-        self._init_state()
-
-    def busy(self) -> bool:
-        return False
-
-    async def aclose(self) -> None:
-        return None
-
-    def now(self) -> float:
-        return self._ctx.clock()
-
-    def set_limits(self, limits: dict[str, Limit] | None) -> None:
-        self.buckets = Buckets(limits or {})
 
     def credentials(self, body: dict[str, Any]) -> dict[str, Any]:
         """A new token with the categories asked for (all four families by default)."""
