@@ -85,7 +85,7 @@ def _customer_wrote_at() -> Any:
     # Spelled out: RETURNING renders columns without their table (SQLite), which would
     # leave a correlated `outbox.conversation_id` ambiguous inside the subquery.
     wrote = conversations.alias("wrote")
-    row_conversation = literal_column(f"{outbox.name}.conversation_id")
+    row_conversation: ColumnElement[int] = literal_column(f"{outbox.name}.conversation_id")
     query = select(wrote.c.last_message_at).where(wrote.c.id == row_conversation)
     return query.scalar_subquery().label("customer_wrote_at")
 
