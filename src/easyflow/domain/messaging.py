@@ -110,6 +110,9 @@ class OutboundMessage:
     # with a customer-service window (WhatsApp: free text only within 24 h of it). None: not
     # known here, and the platform decides.
     customer_wrote_at: datetime | None = None
+    # Ready markup (Telegram HTML): adapters that render HTML send it instead of escaping
+    # `text`; others ignore it.
+    html: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +224,7 @@ class OutboxPayload:
     template: MessageTemplate | None = None
     callback_id: str | None = None  # CALLBACK_ANSWER rows: the query to answer
     event: str | None = None  # the notification this message is (order_shipped), if one
+    html: str | None = None  # ready markup (Telegram HTML) for adapters that render it
 
     def message(
         self, idempotency_key: str | None = None, customer_wrote_at: datetime | None = None
@@ -232,6 +236,7 @@ class OutboxPayload:
             idempotency_key=idempotency_key,
             template=self.template,
             customer_wrote_at=customer_wrote_at,
+            html=self.html,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -248,12 +253,14 @@ class OutboxPayload:
             shaped["callback_id"] = self.callback_id
         if self.event is not None:
             shaped["event"] = self.event
+        if self.html is not None:
+            shaped["html"] = self.html
         return shaped
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> OutboxPayload:
         template = value.get("template")
-        callback_id, event = value.get("callback_id"), value.get("event")
+        callback_id, event, html = value.get("callback_id"), value.get("event"), value.get("html")
         return cls(
             chat_id=str(value.get("chat_id") or ""),
             text=str(value.get("text") or ""),
@@ -270,6 +277,7 @@ class OutboxPayload:
             ),
             callback_id=None if callback_id is None else str(callback_id),
             event=None if event is None else str(event),
+            html=None if html is None else str(html),
         )
 
 
