@@ -7,7 +7,7 @@ import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, literal, select
+from sqlalchemy import ColumnElement, Table, bindparam, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,48 +35,31 @@ def _insert_for(dialect: str, table: Table) -> Insert:
 
 
 def owned_insert(
-    connection: AsyncConnection,
+    dialect: str,
     table: Table,
-    values: dict[str, Any],
+    value_names: Sequence[str],
     *,
     owner: Table,
-    owner_id: int,
     computed: dict[str, ColumnElement[Any]] | None = None,
 ) -> Insert:
-    """INSERT of one row only if `owner_id` in `owner` is `values["tenant_id"]`'s, in one
-    statement: `INSERT … SELECT … WHERE EXISTS (…)`. Nothing inserted (no row returned) means
-    the owner is not the tenant's; the composite foreign keys would refuse it anyway, but
-    a NotFoundError is the caller's answer and keeps the transaction usable.
+    """INSERT of one row only if `:owner_id` in `owner` is `:tenant_id`'s, in one statement:
+    `INSERT … SELECT … WHERE EXISTS (…)`. Nothing inserted (no row returned) means the owner
+    is not the tenant's; the composite foreign keys would refuse it anyway, but a
+    NotFoundError is the caller's answer and keeps the transaction usable.
 
-    Built anew on every call; a statement on the message path uses `owned_insert_template`,
-    which is built once."""
-    row = with_python_defaults(table, values)
-    names = list(row)
-    guard = exists().where(owner.c.id == owner_id, owner.c.tenant_id == values["tenant_id"])
+    The values are bind parameters named after their columns; execute with `owned_params`.
+    `computed`: columns whose value the database works out in the same statement. Callers
+    build the statement once per dialect and set of columns (functools.cache): building an
+    INSERT … SELECT with its ON CONFLICT clause costs more CPU than running it."""
     computed = computed or {}
-    names += [name for name in computed if name not in row]
-    # `computed`: columns whose value the database works out in the same statement.
-    source = select(
-        *(
-            computed[name] if name in computed else literal(row[name], table.c[name].type)
-            for name in names
-        )
-    ).where(guard)
-    return insert(connection, table).from_select(names, source)
-
-
-@functools.cache
-def owned_insert_template(
-    dialect: str, table: Table, value_names: tuple[str, ...], *, owner: Table
-) -> Insert:
-    """`owned_insert` with bind parameters in place of the values, built once per dialect,
-    table and set of columns: building an INSERT … SELECT with its ON CONFLICT clause costs
-    more CPU than the database takes to run it. Execute it with `owned_params`."""
     names = [*value_names, *(n for n in _python_defaults(table) if n not in value_names)]
+    names += [name for name in computed if name not in names]
     guard = exists().where(
         owner.c.id == bindparam("owner_id"), owner.c.tenant_id == bindparam("tenant_id")
     )
-    source = select(*(bindparam(n, type_=table.c[n].type) for n in names)).where(guard)
+    source = select(*(computed.get(n, bindparam(n, type_=table.c[n].type)) for n in names)).where(
+        guard
+    )
     return _insert_for(dialect, table).from_select(names, source)
 
 

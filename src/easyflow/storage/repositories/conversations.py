@@ -16,7 +16,7 @@ from sqlalchemy.sql.expression import Executable
 from easyflow.domain.messaging import Contact, Conversation, ConversationStatus, Sender
 from easyflow.storage.repositories.base import (
     Repository,
-    owned_insert_template,
+    owned_insert,
     owned_params,
     require_changed,
     require_row,
@@ -52,7 +52,7 @@ def _conversation(row: Row) -> Conversation:
 @functools.cache
 def _contact_upsert(dialect: str, names: tuple[str, ...]) -> Executable:
     """The contact of a sender, inserted or refreshed: built once per dialect."""
-    insertion = owned_insert_template(dialect, contacts, names, owner=integrations)
+    insertion = owned_insert(dialect, contacts, names, owner=integrations)
     new = insertion.excluded
     # Some updates carry no profile (a callback, a status): keep what we knew.
     return insertion.on_conflict_do_update(
@@ -71,7 +71,7 @@ def _contact_upsert(dialect: str, names: tuple[str, ...]) -> Executable:
 @functools.cache
 def _conversation_upsert(dialect: str, names: tuple[str, ...]) -> Executable:
     """A chat's conversation, inserted or its clock moved forward: built once per dialect."""
-    insertion = owned_insert_template(dialect, conversations, names, owner=integrations)
+    insertion = owned_insert(dialect, conversations, names, owner=integrations)
     new, current = insertion.excluded, conversations.c.last_message_at
     later = or_(current.is_(None), new.last_message_at > current)
     return insertion.on_conflict_do_update(

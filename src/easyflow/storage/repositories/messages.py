@@ -30,7 +30,7 @@ from easyflow.storage.codecs import attachments_from_json, attachments_to_json
 from easyflow.storage.repositories.base import (
     Repository,
     not_found,
-    owned_insert_template,
+    owned_insert,
     owned_params,
     require_changed,
     require_row,
@@ -108,7 +108,7 @@ def _message_insert(dialect: str, names: tuple[str, ...]) -> Executable:
     """INSERT of one message into its tenant's conversation, once per inbound event: built
     once per dialect and set of columns."""
     return (
-        owned_insert_template(dialect, messages, names, owner=conversations)
+        owned_insert(dialect, messages, names, owner=conversations)
         .on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
         .returning(*messages.c)
     )

@@ -18,6 +18,7 @@ no DML in CTEs and takes one more statement.
 from __future__ import annotations
 
 import builtins
+import functools
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -26,8 +27,10 @@ from sqlalchemy import (
     ColumnElement,
     Update,
     and_,
+    bindparam,
     case,
     exists,
+    func,
     insert,
     literal,
     literal_column,
@@ -37,6 +40,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Row
+from sqlalchemy.sql.expression import Executable
 
 from easyflow.domain.errors import InvalidRequestError
 from easyflow.domain.messaging import (
@@ -52,6 +56,7 @@ from easyflow.storage.repositories.base import (
     ids,
     not_found,
     owned_insert,
+    owned_params,
     require_changed,
 )
 from easyflow.storage.tables import conversations, integrations, messages, outbox, outbox_attempts
@@ -139,6 +144,69 @@ class _Attempt:
         return insert(outbox_attempts).from_select(columns, source)
 
 
+@functools.cache
+def _sent_with_message() -> Executable:
+    """PostgreSQL, one statement: the row sent, its attempt appended, its message sent with
+    the platform's id (kept if the platform gave none); built once. Parameters: b_outbox_id,
+    b_now, b_pmid, b_tenant_id, b_message_id. No row returned: row or message not found."""
+    sent = (
+        update(outbox)
+        .where(outbox.c.id == bindparam("b_outbox_id"))
+        .values(status=DeliveryStatus.SENT.value, sent_at=bindparam("b_now"), lease_until=None)
+        .returning(outbox.c.id, outbox.c.attempts)
+        .cte("sent_row")
+    )
+    a = outbox_attempts.c
+    logged = insert(outbox_attempts).from_select(
+        [a.outbox_id, a.attempt, a.outcome, a.error, a.platform_message_id, a.at],
+        select(
+            sent.c.id,
+            sent.c.attempts,
+            literal(AttemptOutcome.SENT.value, a.outcome.type),
+            null(),
+            bindparam("b_pmid", type_=a.platform_message_id.type),
+            bindparam("b_now", type_=a.at.type),
+        ),
+    )
+    pmid = bindparam("b_pmid", type_=messages.c.platform_message_id.type)
+    return (
+        update(messages)
+        .where(
+            messages.c.id == bindparam("b_message_id"),
+            messages.c.tenant_id == bindparam("b_tenant_id"),
+            exists(select(sent.c.id)),
+        )
+        .values(
+            status=DeliveryStatus.SENT.value,
+            error=None,
+            sent_at=bindparam("b_now"),
+            platform_message_id=func.coalesce(pmid, messages.c.platform_message_id),
+        )
+        .returning(messages.c.id)
+        .add_cte(sent)
+        .add_cte(logged.cte("attempt_row"))
+    )
+
+
+@functools.cache
+def _outbox_insert(dialect: str, names: tuple[str, ...], first_in_line: bool) -> Executable:
+    """A new row of the integration's outbox, built once per dialect and set of columns.
+
+    `first_in_line`: the row is leased (`:lease_until`, first attempt) only if its
+    conversation has nothing older unsent, which goes first — decided in the statement."""
+    computed: dict[str, ColumnElement[Any]] = {}
+    if first_in_line:
+        queued = exists().where(
+            outbox.c.conversation_id == bindparam("conversation_id"),
+            outbox.c.status.in_(_RETRYABLE),
+        )
+        lease = bindparam("lease_until", type_=outbox.c.lease_until.type)
+        computed["lease_until"] = case((queued, null()), else_=lease)
+        computed["attempts"] = case((queued, 0), else_=1)
+    insertion = owned_insert(dialect, outbox, names, owner=integrations, computed=computed)
+    return insertion.returning(*_with_conversation())
+
+
 class SqlOutboxRepository(Repository):
     async def add(
         self,
@@ -171,24 +239,10 @@ class SqlOutboxRepository(Repository):
             "lease_until": lease_until,
             "attempts": 0 if lease_until is None else 1,
         }
-        computed: dict[str, ColumnElement[Any]] = {}
-        if lease_until is not None and lease_if_first and conversation_id is not None:
-            queued = exists().where(
-                outbox.c.conversation_id == conversation_id, outbox.c.status.in_(_RETRYABLE)
-            )
-            computed["lease_until"] = case(
-                (queued, null()), else_=literal(lease_until, outbox.c.lease_until.type)
-            )
-            computed["attempts"] = case((queued, 0), else_=1)
-        statement = owned_insert(
-            self._connection,
-            outbox,
-            values,
-            owner=integrations,
-            owner_id=integration_id,
-            computed=computed,
-        ).returning(*_with_conversation())
-        row = (await self._connection.execute(statement)).first()
+        first_in_line = lease_until is not None and lease_if_first and conversation_id is not None
+        statement = _outbox_insert(self._connection.dialect.name, tuple(values), first_in_line)
+        params = owned_params(outbox, values, integration_id)
+        row = (await self._connection.execute(statement, params)).first()
         if row is None:
             raise not_found("integration", integration_id)
         return _item(row)
@@ -236,15 +290,27 @@ class SqlOutboxRepository(Repository):
         platform's id for it — in the same statement on PostgreSQL (a data-modifying CTE),
         so a unit of work in autocommit records a delivery atomically in one round trip.
         """
+        if message is not None and self._connection.dialect.name == "postgresql":
+            tenant_id, message_id = message
+            params = {
+                "b_outbox_id": outbox_id,
+                "b_now": now,
+                "b_pmid": platform_message_id,
+                "b_tenant_id": tenant_id,
+                "b_message_id": message_id,
+            }
+            if (await self._connection.execute(_sent_with_message(), params)).first() is None:
+                raise not_found("outbox row or its message", (outbox_id, message_id))
+            return
         sent = (
             update(outbox)
             .where(outbox.c.id == outbox_id)
             .values(status=DeliveryStatus.SENT.value, sent_at=now, lease_until=None)
         )
         history = _Attempt(AttemptOutcome.SENT, now, platform_message_id=platform_message_id)
+        if not await self._with_attempt(sent, history):
+            raise not_found("outbox row", outbox_id)
         if message is None:
-            if not await self._with_attempt(sent, history):
-                raise not_found("outbox row", outbox_id)
             return
         tenant_id, message_id = message
         values: dict[str, Any] = {"status": DeliveryStatus.SENT.value, "error": None}
@@ -254,23 +320,8 @@ class SqlOutboxRepository(Repository):
         delivered = update(messages).where(
             messages.c.id == message_id, messages.c.tenant_id == tenant_id
         )
-        if self._connection.dialect.name != "postgresql":
-            if not await self._with_attempt(sent, history):
-                raise not_found("outbox row", outbox_id)
-            result = await self._connection.execute(delivered.values(values))
-            require_changed(result, "message", message_id)
-            return
-        row = sent.returning(outbox.c.id, outbox.c.attempts).cte("sent_row")
-        logged = history.insert_from(row).cte("attempt_row")
-        statement = (
-            delivered.where(exists(select(row.c.id)))
-            .values(values)
-            .returning(messages.c.id)
-            .add_cte(row)
-            .add_cte(logged)
-        )
-        if (await self._connection.execute(statement)).first() is None:
-            raise not_found("outbox row or its message", (outbox_id, message_id))
+        result = await self._connection.execute(delivered.values(values))
+        require_changed(result, "message", message_id)
 
     async def mark_failed(
         self,
