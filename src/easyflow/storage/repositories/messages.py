@@ -114,6 +114,18 @@ def _message_insert(dialect: str, names: tuple[str, ...]) -> Executable:
     )
 
 
+# A conversation's last messages, read for every reply: built once.
+_HISTORY = (
+    select(messages)
+    .where(
+        messages.c.tenant_id == bindparam("tenant_id"),
+        messages.c.conversation_id == bindparam("conversation_id"),
+    )
+    .order_by(messages.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 class SqlMessageRepository(Repository):
     async def add(
         self,
@@ -224,13 +236,8 @@ class SqlMessageRepository(Repository):
         self, tenant_id: int, conversation_id: int, limit: int
     ) -> list[StoredMessage]:
         """The last `limit` messages, oldest first."""
-        query = (
-            select(messages)
-            .where(messages.c.tenant_id == tenant_id, messages.c.conversation_id == conversation_id)
-            .order_by(messages.c.id.desc())
-            .limit(limit)
-        )
-        rows = (await self._connection.execute(query)).all()
+        params = {"tenant_id": tenant_id, "conversation_id": conversation_id, "limit": limit}
+        rows = (await self._connection.execute(_HISTORY, params)).all()
         return [_message(row) for row in reversed(rows)]
 
     async def list(
