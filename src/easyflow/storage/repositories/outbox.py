@@ -144,18 +144,39 @@ class _Attempt:
         return insert(outbox_attempts).from_select(columns, source)
 
 
+# A delivery recorded (`mark_sent` with its message), from statements built once. Parameters:
+# b_outbox_id, b_now, b_pmid (the platform's id, or None to keep the message's), b_tenant_id,
+# b_message_id.
+_SENT_ROW = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_outbox_id"))
+    .values(status=DeliveryStatus.SENT.value, sent_at=bindparam("b_now"), lease_until=None)
+    .returning(outbox.c.id, outbox.c.attempts)
+)
+_SENT_ATTEMPT = {"outcome": AttemptOutcome.SENT.value, "error": None}  # + ids, pmid, at
+_MESSAGE_SENT = (
+    update(messages)
+    .where(
+        messages.c.id == bindparam("b_message_id"),
+        messages.c.tenant_id == bindparam("b_tenant_id"),
+    )
+    .values(
+        status=DeliveryStatus.SENT.value,
+        error=None,
+        sent_at=bindparam("b_now"),
+        platform_message_id=func.coalesce(
+            bindparam("b_pmid", type_=messages.c.platform_message_id.type),
+            messages.c.platform_message_id,
+        ),
+    )
+)
+
+
 @functools.cache
 def _sent_with_message() -> Executable:
-    """PostgreSQL, one statement: the row sent, its attempt appended, its message sent with
-    the platform's id (kept if the platform gave none); built once. Parameters: b_outbox_id,
-    b_now, b_pmid, b_tenant_id, b_message_id. No row returned: row or message not found."""
-    sent = (
-        update(outbox)
-        .where(outbox.c.id == bindparam("b_outbox_id"))
-        .values(status=DeliveryStatus.SENT.value, sent_at=bindparam("b_now"), lease_until=None)
-        .returning(outbox.c.id, outbox.c.attempts)
-        .cte("sent_row")
-    )
+    """PostgreSQL: the three writes of a delivery in one statement (data-modifying CTEs). No
+    row returned: the outbox row or its message was not found."""
+    sent = _SENT_ROW.cte("sent_row")
     a = outbox_attempts.c
     logged = insert(outbox_attempts).from_select(
         [a.outbox_id, a.attempt, a.outcome, a.error, a.platform_message_id, a.at],
@@ -168,20 +189,8 @@ def _sent_with_message() -> Executable:
             bindparam("b_now", type_=a.at.type),
         ),
     )
-    pmid = bindparam("b_pmid", type_=messages.c.platform_message_id.type)
     return (
-        update(messages)
-        .where(
-            messages.c.id == bindparam("b_message_id"),
-            messages.c.tenant_id == bindparam("b_tenant_id"),
-            exists(select(sent.c.id)),
-        )
-        .values(
-            status=DeliveryStatus.SENT.value,
-            error=None,
-            sent_at=bindparam("b_now"),
-            platform_message_id=func.coalesce(pmid, messages.c.platform_message_id),
-        )
+        _MESSAGE_SENT.where(exists(select(sent.c.id)))
         .returning(messages.c.id)
         .add_cte(sent)
         .add_cte(logged.cte("attempt_row"))
@@ -290,37 +299,35 @@ class SqlOutboxRepository(Repository):
         platform's id for it — in the same statement on PostgreSQL (a data-modifying CTE),
         so a unit of work in autocommit records a delivery atomically in one round trip.
         """
-        if message is not None and self._connection.dialect.name == "postgresql":
-            tenant_id, message_id = message
-            params = {
-                "b_outbox_id": outbox_id,
-                "b_now": now,
-                "b_pmid": platform_message_id,
-                "b_tenant_id": tenant_id,
-                "b_message_id": message_id,
-            }
+        if message is None:
+            history = _Attempt(AttemptOutcome.SENT, now, platform_message_id=platform_message_id)
+            sent = (
+                update(outbox)
+                .where(outbox.c.id == outbox_id)
+                .values(status=DeliveryStatus.SENT.value, sent_at=now, lease_until=None)
+            )
+            if not await self._with_attempt(sent, history):
+                raise not_found("outbox row", outbox_id)
+            return
+        tenant_id, message_id = message
+        params = {
+            "b_outbox_id": outbox_id,
+            "b_now": now,
+            "b_pmid": platform_message_id,
+            "b_tenant_id": tenant_id,
+            "b_message_id": message_id,
+        }
+        if self._connection.dialect.name == "postgresql":
             if (await self._connection.execute(_sent_with_message(), params)).first() is None:
                 raise not_found("outbox row or its message", (outbox_id, message_id))
             return
-        sent = (
-            update(outbox)
-            .where(outbox.c.id == outbox_id)
-            .values(status=DeliveryStatus.SENT.value, sent_at=now, lease_until=None)
-        )
-        history = _Attempt(AttemptOutcome.SENT, now, platform_message_id=platform_message_id)
-        if not await self._with_attempt(sent, history):
+        row = (await self._connection.execute(_SENT_ROW, params)).first()
+        if row is None:
             raise not_found("outbox row", outbox_id)
-        if message is None:
-            return
-        tenant_id, message_id = message
-        values: dict[str, Any] = {"status": DeliveryStatus.SENT.value, "error": None}
-        values["sent_at"] = now
-        if platform_message_id is not None:
-            values["platform_message_id"] = platform_message_id
-        delivered = update(messages).where(
-            messages.c.id == message_id, messages.c.tenant_id == tenant_id
-        )
-        result = await self._connection.execute(delivered.values(values))
+        attempt = {"outbox_id": row.id, "attempt": row.attempts, "at": now}
+        attempt |= _SENT_ATTEMPT | {"platform_message_id": platform_message_id}
+        await self._connection.execute(insert(outbox_attempts), attempt)
+        result = await self._connection.execute(_MESSAGE_SENT, params)
         require_changed(result, "message", message_id)
 
     async def mark_failed(
