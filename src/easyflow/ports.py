@@ -23,6 +23,7 @@ from easyflow.domain.commerce import (
     ProductFilters,
     SalesReport,
     StockChange,
+    StockLevel,
     StockReport,
 )
 from easyflow.domain.messaging import (
@@ -779,6 +780,20 @@ class ProductRepository(Protocol):
         ...
 
 
+class StockLevelRepository(Protocol):
+    async def upsert_many(
+        self, tenant_id: int, integration_id: int, levels: Sequence[StockLevel], run_id: int
+    ) -> int: ...
+
+    async def drop_unseen(self, tenant_id: int, integration_id: int, run_id: int) -> int:
+        """Levels a complete read (`run_id`) did not return: removed."""
+        ...
+
+    async def list(
+        self, tenant_id: int, integration_id: int, *, limit: int = 1000
+    ) -> builtins.list[StockLevel]: ...
+
+
 class SyncRepository(Protocol):
     async def start_run(
         self,
@@ -895,6 +910,7 @@ class OrderEvents(Protocol):
 class SyncUnitOfWork(UnitOfWork, Protocol):
     sync: SyncRepository
     products: ProductRepository
+    stocks: StockLevelRepository
 
 
 class SyncUnitOfWorkFactory(Protocol):

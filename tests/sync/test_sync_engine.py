@@ -135,12 +135,12 @@ async def test_two_schedulers_start_each_due_run_once(market: Market) -> None:
     started = await asyncio.gather(*(s.tick() for s in schedulers))
     runs = [r for batch in started for r in batch]
     assert sorted((r.integration_id, r.stream) for r in runs) == sorted(
-        (i, s) for i in market.ids.values() for s in ("orders", "products")
+        (i, s) for i in market.ids.values() for s in ("orders", "products", "stocks")
     )
     await c.queue.wait_idle()
     assert await c.scheduler.tick() == []  # the same slots: nothing is due
     rows = await market.rows("SELECT status, count(*) FROM sync_runs GROUP BY status")
-    assert dict((s, n) for s, n in rows) == {"succeeded": 4}
+    assert dict((s, n) for s, n in rows) == {"succeeded": 6}
     assert len(await market.order_ids("ozon")) == 50
 
 

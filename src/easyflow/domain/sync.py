@@ -39,9 +39,9 @@ class RunStatus(enum.StrEnum):
 class SyncStream:
     """A stream as its adapter declares it."""
 
-    name: str  # "orders", "products"
+    name: str  # "orders", "products", "stocks"
     cursor: CursorKind
-    record: str  # "order" or "product": which repository the engine writes to
+    record: str  # "order", "product" or "stock": which repository the engine writes to
     lookback: timedelta = timedelta(0)
     every: timedelta = timedelta(minutes=15)  # default schedule
     max_window: timedelta = timedelta(days=30)  # how far back a first or full run reads

@@ -34,6 +34,7 @@ from easyflow.domain.commerce import (
     OrderStatusChanged,
     Product,
     StockChange,
+    StockLevel,
     StockReport,
 )
 from easyflow.domain.errors import (
@@ -309,6 +310,9 @@ class SyncEngine:
                 changes = _status_changes(run.tenant_id, records, written)
                 if changes and self._on_changes is not None:
                     staged = await self._on_changes.stage(uow, integration, changes)
+            elif stream.record == "stock":
+                levels = [r for r in page.records if isinstance(r, StockLevel)]
+                await uow.stocks.upsert_many(run.tenant_id, run.integration_id, levels, run.id)
             else:
                 products = [r for r in page.records if isinstance(r, Product)]
                 await uow.products.upsert_many(run.tenant_id, run.integration_id, products, run.id)
@@ -338,7 +342,12 @@ class SyncEngine:
         async with self._uow() as uow:
             if stream.cursor is CursorKind.KEYSET:
                 # A complete read: what it did not return, the platform no longer has.
-                await uow.products.mark_unseen_deleted(run.tenant_id, run.integration_id, run.id)
+                if stream.record == "stock":
+                    await uow.stocks.drop_unseen(run.tenant_id, run.integration_id, run.id)
+                else:
+                    await uow.products.mark_unseen_deleted(
+                        run.tenant_id, run.integration_id, run.id
+                    )
             finished = await uow.sync.finish(run.id, RunStatus.SUCCEEDED, now)
             await uow.commit()
         if finished is not None:

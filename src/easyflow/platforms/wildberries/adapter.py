@@ -4,7 +4,11 @@ Streams the sync reads:
 - `orders`: statistics orders by `lastChangeDate` (every sales channel, cancellations
   included); the next page starts at the last row's `lastChangeDate`, so the boundary rows
   repeat and are dropped by `srid`; an answer with nothing newer than its `dateFrom` ends it;
-- `products`: content cards, keyset cursor (`updatedAt` + `nmID`), done when `total < limit`.
+- `products`: content cards, keyset cursor (`updatedAt` + `nmID`), done when `total < limit`;
+- `stocks`: the stock of every card's sizes (`chrtID`) at every seller warehouse: a page is one
+  page of cards, then one `POST /api/v3/stocks/{warehouse}` per warehouse for its sizes (the
+  platform reads stocks by size id only). The warehouses are listed once, on the first page,
+  and travel in the cursor, so a run reads the same warehouses from start to end.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from easyflow.domain.commerce import (
     SalesReport,
     StockChange,
     StockFailure,
+    StockLevel,
     StockReport,
 )
 from easyflow.domain.errors import ConfigurationError, NotFoundError, RejectedError
@@ -41,6 +46,7 @@ STREAMS = (
         max_window=timedelta(days=90),  # statistics keep 90 days
     ),
     SyncStream("products", CursorKind.KEYSET, "product", every=timedelta(hours=1)),
+    SyncStream("stocks", CursorKind.KEYSET, "stock", every=timedelta(minutes=30)),
 )
 
 
@@ -87,6 +93,8 @@ class WildberriesMarketplace:
             return await self._orders_page(window, cursor)
         if stream == "products":
             return await self._cards_page(cursor)
+        if stream == "stocks":
+            return await self._stocks_page(cursor)
         raise NotFoundError(f"wildberries has no stream {stream!r}")
 
     async def _orders_page(self, window: SyncWindow, cursor: dict[str, Any] | None) -> Page:
@@ -140,6 +148,40 @@ class WildberriesMarketplace:
         done = int(got.get("total", 0)) < facts.CARDS_LIMIT
         nxt = None if done else {"updatedAt": got.get("updatedAt"), "nmID": got.get("nmID")}
         return Page(tuple(records), nxt, tuple(failures))
+
+    async def _stocks_page(self, cursor: dict[str, Any] | None) -> Page:
+        cursor = cursor or {}
+        warehouses = cursor.get("warehouses")
+        if warehouses is None:
+            answer = await self._call(
+                "marketplace", "warehouses", path="/api/v3/warehouses", http_method="GET"
+            )
+            warehouses = [str(w["id"]) for w in answer or [] if not w.get("isDeleting")]
+        cards = await self._cards_page(cursor.get("cards"))
+        sizes = {key: p.offer_id for p in cards.records for key in p.stock_keys}
+        keys = [int(k) for k in sizes if k.isdigit()]
+        records: list[StockLevel] = []
+        for warehouse in warehouses:
+            for start in range(0, len(keys), facts.STOCKS_PER_REQUEST):
+                answer = await self._call(
+                    "marketplace",
+                    "stocks/read",
+                    path=f"/api/v3/stocks/{warehouse}",
+                    json={"chrtIds": keys[start : start + facts.STOCKS_PER_REQUEST]},
+                )
+                for row in answer.get("stocks") or []:
+                    key = str(row.get("chrtId"))
+                    records.append(
+                        StockLevel(
+                            key,
+                            warehouse,
+                            int(row.get("amount") or 0),
+                            wire.SOURCE,
+                            sizes.get(key, ""),
+                        )
+                    )
+        nxt = None if cards.next is None else {"cards": cards.next, "warehouses": warehouses}
+        return Page(tuple(records), nxt, cards.failures)
 
     # -- the seed's methods
 
@@ -236,22 +278,36 @@ class WildberriesMarketplace:
     async def _put_stocks(
         self, warehouse: str, batch: Sequence[StockChange]
     ) -> tuple[list[str], list[StockFailure]]:
-        body = {"stocks": [{"chrtId": int(c.product_id), "amount": c.quantity} for c in batch]}
-        ids = [c.product_id for c in batch]
-        try:
-            await self._call(
-                "marketplace",
-                "stocks",
-                write=True,
-                path=f"/api/v3/stocks/{warehouse}",
-                http_method="PUT",
-                json=body,
-            )
-        except ConflictItems as exc:
-            return [], [StockFailure(i, _code(exc), str(exc)) for i in ids]
-        except RejectedError as exc:
-            return [], [StockFailure(i, "rejected", str(exc)) for i in ids]
-        return ids, []
+        """One PUT; a 409 refuses the whole request but names the items at fault in its
+        `data`, so those are reported and the rest sent once more (a 409 costs 10 requests
+        of the limit: never more than one retry)."""
+        failed: list[StockFailure] = []
+        for attempt in range(2):
+            body = {"stocks": [{"chrtId": int(c.product_id), "amount": c.quantity} for c in batch]}
+            ids = [c.product_id for c in batch]
+            try:
+                await self._call(
+                    "marketplace",
+                    "stocks",
+                    write=True,
+                    path=f"/api/v3/stocks/{warehouse}",
+                    http_method="PUT",
+                    json=body,
+                )
+            except ConflictItems as exc:
+                named = _refused(exc)
+                rest = [c for c in batch if c.product_id not in named]
+                if attempt or not named or len(rest) == len(batch):
+                    return [], failed + [StockFailure(i, _code(exc), str(exc)) for i in ids]
+                failed += [StockFailure(i, named[i], str(exc)) for i in ids if i in named]
+                if not rest:
+                    return [], failed
+                batch = rest
+                continue
+            except RejectedError as exc:
+                return [], failed + [StockFailure(i, "rejected", str(exc)) for i in ids]
+            return ids, failed
+        return [], failed  # not reached: the second attempt returns
 
     async def _default_warehouse(self) -> str:
         if self._warehouse is None:
@@ -314,6 +370,17 @@ def _wanted(product: Product, filters: ProductFilters) -> bool:
         return False
     text = (filters.text or "").lower()
     return not text or text in product.offer_id.lower() or text in product.name.lower()
+
+
+def _refused(exc: ConflictItems) -> dict[str, str]:
+    """The items a stocks 409 names (by `chrtId`, or `sku` on the legacy key), with the code."""
+    named: dict[str, str] = {}
+    for error in exc.items:
+        for item in error.get("data") or []:
+            key = item.get("chrtId", item.get("sku")) if isinstance(item, dict) else None
+            if key is not None:
+                named[str(key)] = str(error.get("code") or "conflict")
+    return named
 
 
 def _code(exc: ConflictItems) -> str:
