@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -46,6 +46,7 @@ from easyflow.domain.errors import (
 from easyflow.domain.sync import (
     CursorKind,
     Page,
+    RecordFailure,
     RunStatus,
     SyncRun,
     SyncStream,
@@ -101,6 +102,22 @@ class StepResult:
 
 
 READ_AHEAD_MAX_RECORDS = 5_000
+
+
+class PageUnreadable(Exception):
+    """A page in parts failed while parsed (its body is not the JSON it should be): the run
+    fails with the cause, keeping its checkpoint before that page."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _next_part(parts: Iterator[Page]) -> Page | None:
+    try:
+        return next(parts, None)
+    except Exception as exc:
+        raise PageUnreadable(exc) from exc
 
 
 class LeaseLost(Exception):
@@ -241,6 +258,14 @@ class SyncEngine:
                 except Exception as exc:
                     return await self._fail(run, integration, exc)
                 pages += 1
+                in_parts = page.parts is not None
+                if page.parts is not None:
+                    # A page in parts is huge: it is written (and checkpointed) before
+                    # anything else is read, so two never sit in memory together.
+                    try:
+                        page = await self._commit_parts(run, integration, declared, page.parts)
+                    except PageUnreadable as exc:
+                        return await self._fail(run, integration, exc.cause)
                 last = (
                     page.next is None
                     or pages >= self.settings.pages_per_step
@@ -248,10 +273,13 @@ class SyncEngine:
                 )
                 # A huge page (Wildberries statistics: up to 80 000 rows) is not doubled in
                 # memory by reading the next one beside it.
-                read_ahead = not last and len(page.records) <= READ_AHEAD_MAX_RECORDS
+                read_ahead = (
+                    not last and not in_parts and len(page.records) <= READ_AHEAD_MAX_RECORDS
+                )
                 if read_ahead:
                     pending = fetch(page.next)
-                await self._commit_page(run, integration, declared, page)
+                if not in_parts:
+                    await self._commit_page(run, integration, declared, page)
                 if page.next is None:
                     return await self._succeed(run, integration, declared)
                 if last:
@@ -298,9 +326,41 @@ class SyncEngine:
                 )
                 await asyncio.sleep(wait)
 
+    async def _commit_parts(
+        self, run: SyncRun, integration: Integration, stream: SyncStream, parts: Iterator[Page]
+    ) -> Page:
+        """Write a page that comes in parts: each part in its own transaction, the last one
+        with the page's checkpoint, counts and record failures. A crash between parts leaves
+        the checkpoint before the page, which is then read again: its rows are upserted by
+        key, so the parts already written are written again, not doubled, and a status they
+        already changed is not a change the second time (no second notification)."""
+        records, failures = 0, list[RecordFailure]()
+        current = _next_part(parts)
+        while current is not None:
+            following = _next_part(parts)  # parsed now: the last part is known as the last
+            records += len(current.records)
+            failures += current.failures
+            if following is None:
+                whole = Page(current.records, current.next, tuple(failures), current.high_water)
+                await self._commit_page(run, integration, stream, whole, counted=records)
+                return Page((), current.next, tuple(failures), current.high_water)
+            await self._commit_page(run, integration, stream, current, checkpoint=False)
+            current = following
+        raise ValueError("a page in parts yielded no part")
+
     async def _commit_page(
-        self, run: SyncRun, integration: Integration, stream: SyncStream, page: Page
+        self,
+        run: SyncRun,
+        integration: Integration,
+        stream: SyncStream,
+        page: Page,
+        *,
+        checkpoint: bool = True,
+        counted: int | None = None,
     ) -> None:
+        """Upsert the page's records in one transaction with its checkpoint (`checkpoint`
+        False: an early part of a page, committed without moving the cursor). `counted`: the
+        count the checkpoint adds to the run (all parts of the page)."""
         lease = self._clock() + timedelta(seconds=self.settings.lease_seconds)
         staged: list[int] = []
         async with self._uow() as uow:
@@ -316,23 +376,24 @@ class SyncEngine:
             else:
                 products = [r for r in page.records if isinstance(r, Product)]
                 await uow.products.upsert_many(run.tenant_id, run.integration_id, products, run.id)
-            saved = await uow.sync.save_page(
-                run.id,
-                self._owner,
-                page.next,
-                len(page.records),
-                page.failures,
-                page.high_water,
-                lease,
-            )
-            if not saved:
-                raise LeaseLost(run.id)
+            if checkpoint:
+                saved = await uow.sync.save_page(
+                    run.id,
+                    self._owner,
+                    page.next,
+                    len(page.records) if counted is None else counted,
+                    page.failures,
+                    page.high_water,
+                    lease,
+                )
+                if not saved:
+                    raise LeaseLost(run.id)
             await uow.commit()
         if staged and self._on_changes is not None:
             await self._on_changes.kick(staged)
         labels = (integration.platform, stream.name)
         self._metrics.sync_records.labels(*labels).inc(len(page.records))
-        if page.failures:
+        if checkpoint and page.failures:
             self._metrics.sync_record_errors.labels(*labels).inc(len(page.failures))
 
     async def _succeed(

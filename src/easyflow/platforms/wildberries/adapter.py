@@ -3,7 +3,9 @@
 Streams the sync reads:
 - `orders`: statistics orders by `lastChangeDate` (every sales channel, cancellations
   included); the next page starts at the last row's `lastChangeDate`, so the boundary rows
-  repeat and are dropped by `srid`; an answer with nothing newer than its `dateFrom` ends it;
+  repeat and are dropped by `srid`; an answer with nothing newer than its `dateFrom` ends it.
+  A page (up to 80 000 rows, tens of MB of JSON) is parsed as a stream and handed to the
+  engine in parts, so its rows are never all in memory as Python objects at once;
 - `products`: content cards, keyset cursor (`updatedAt` + `nmID`), done when `total < limit`;
 - `stocks`: the stock of every card's sizes (`chrtID`) at every seller warehouse: a page is one
   page of cards, then one `POST /api/v3/stocks/{warehouse}` per warehouse for its sizes (the
@@ -13,10 +15,12 @@ Streams the sync reads:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+import ijson
 
 from easyflow.domain.commerce import (
     Order,
@@ -33,7 +37,7 @@ from easyflow.domain.commerce import (
 from easyflow.domain.errors import ConfigurationError, NotFoundError, RejectedError
 from easyflow.domain.sync import CursorKind, Page, RecordFailure, SyncStream, SyncWindow
 from easyflow.http import PlatformClient
-from easyflow.platforms.wildberries import facts, token, wire
+from easyflow.platforms.wildberries import errors, facts, token, wire
 from easyflow.platforms.wildberries.errors import ConflictItems
 
 STREAMS = (
@@ -101,20 +105,27 @@ class WildberriesMarketplace:
         since = window.since or window.until - STREAMS[0].max_window
         date_from = (cursor or {}).get("dateFrom") or wire.to_moscow(since)
         boundary = set((cursor or {}).get("seen") or ())
-        rows = await self._call(
+        body = await self._call(
             "statistics",
             "supplier/orders",
             path="/api/v1/supplier/orders",
             http_method="GET",
             params={"dateFrom": date_from, "flag": 0},
+            classify=errors.classify_unparsed,
         )
-        rows = rows if isinstance(rows, list) else []
+        return Page((), None, parts=self._order_parts(body or b"", date_from, boundary))
+
+    def _order_parts(self, body: bytes, date_from: str, boundary: set[str]) -> Iterator[Page]:
+        """The page's rows parsed one at a time (never the whole page as Python objects) and
+        mapped in parts of `STATS_PART_ROWS`; the last part carries the next cursor: the
+        newest `lastChangeDate` seen and the rows at it, which the next page repeats."""
         start = wire.parse_moscow(date_from)
-        records, failures, newest, last_seen = [], [], start, []
-        rows.reverse()
-        while rows:  # each row dropped once mapped: a page of 80 000 is not held twice
-            row = rows.pop()
-            srid = str(row.get("srid", ""))
+        newest, last_seen = start, []
+        records: list[Order] = []
+        failures: list[RecordFailure] = []
+        rows = ijson.items(body, "item") if body.strip() else iter(())
+        for row in rows:
+            srid = str(row.get("srid", "")) if isinstance(row, dict) else ""
             try:
                 changed = wire.parse_moscow(str(row["lastChangeDate"]))
                 if srid in boundary and changed <= start:
@@ -127,10 +138,14 @@ class WildberriesMarketplace:
                 newest, last_seen = changed, [srid]
             elif changed == newest:
                 last_seen.append(srid)
+            if len(records) >= facts.STATS_PART_ROWS:
+                yield Page(tuple(records), None, tuple(failures))
+                records, failures = [], []
         if newest <= start:
-            return Page(tuple(records), None, tuple(failures), None)
-        nxt = {"dateFrom": wire.to_moscow(newest), "seen": last_seen}
-        return Page(tuple(records), nxt, tuple(failures), newest)
+            yield Page(tuple(records), None, tuple(failures), None)
+        else:
+            nxt = {"dateFrom": wire.to_moscow(newest), "seen": last_seen}
+            yield Page(tuple(records), nxt, tuple(failures), newest)
 
     async def _cards_page(self, cursor: dict[str, Any] | None) -> Page:
         request_cursor: dict[str, Any] = {"limit": facts.CARDS_LIMIT, **(cursor or {})}

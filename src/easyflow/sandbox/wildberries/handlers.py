@@ -67,6 +67,7 @@ async def statistics_orders(
         rows.append(statistics_row(book, i))
         if len(rows) >= emu.config.statistics_page_cap:
             break
+    emu.stats["statistics_rows"] += len(rows)
     return rows
 
 
