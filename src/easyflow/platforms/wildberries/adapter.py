@@ -130,7 +130,7 @@ class WildberriesMarketplace:
                 changed = wire.parse_moscow(str(row["lastChangeDate"]))
                 if srid in boundary and changed <= start:
                     continue  # the boundary row of the previous page, again
-                records.append(wire.statistics_order(row))
+                records.append(wire.statistics_order(row, changed))
             except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
                 failures.append(RecordFailure(srid or "?", f"unmappable row: {exc!r}"))
                 continue
