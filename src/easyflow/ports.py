@@ -835,8 +835,9 @@ class SyncRepository(Protocol):
         failures: Sequence[RecordFailure],
         high_water: datetime | None,
         lease_until: datetime,
+        pages: int = 1,
     ) -> bool:
-        """Advance the run by one committed page; False if `owner` lost the lease."""
+        """Advance the run by `pages` committed pages; False if `owner` lost the lease."""
         ...
 
     async def release(self, run_id: int, owner: str) -> None: ...

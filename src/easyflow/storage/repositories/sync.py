@@ -133,11 +133,12 @@ class SqlSyncRepository(Repository):
         failures: Sequence[RecordFailure],
         high_water: datetime | None,
         lease_until: datetime,
+        pages: int = 1,
     ) -> bool:
         c = sync_runs.c
         values: dict[str, Any] = {
             "page_cursor": page_cursor,
-            "pages": c.pages + 1,
+            "pages": c.pages + pages,
             "records": c.records + records,
             "errors": c.errors + len(failures),
             "lease_until": lease_until,
