@@ -1,4 +1,4 @@
-"""Marketplace sync throughput, throttled time and memory (issue 8, item 9).
+"""Marketplace sync throughput, throttled time and memory (see docs/benchmarks-sync.md).
 
     .venv/bin/python -m bench.sync [--orders 100000] [--db sqlite,postgresql]
                                    [--platform ozon,wildberries] [--million]
