@@ -1,4 +1,4 @@
-"""Marketplace sync throughput, throttled time and memory (issue 8, item 9).
+"""Marketplace sync throughput, throttled time and memory (see docs/benchmarks-sync.md).
 
     .venv/bin/python -m bench.sync [--orders 100000] [--db sqlite,postgresql]
                                    [--platform ozon,wildberries] [--million]
@@ -107,6 +107,10 @@ async def _raw(c: Container, platform: str, integration: int) -> tuple[float, fl
     started = time.perf_counter()
     while True:
         page = await market.read_page("orders", window, cursor)
+        if page.parts is not None:  # a page parsed as a stream: read all of it here
+            parts = list(page.parts)
+            records = [r for part in parts for r in part.records]
+            page = dataclasses.replace(parts[-1], records=tuple(records))
         pages.append([r for r in page.records if isinstance(r, Order)])
         if page.next is None:
             break

@@ -23,6 +23,7 @@ from easyflow.domain.commerce import (
     ProductFilters,
     SalesReport,
     StockChange,
+    StockLevel,
     StockReport,
 )
 from easyflow.domain.messaging import (
@@ -780,6 +781,20 @@ class ProductRepository(Protocol):
         ...
 
 
+class StockLevelRepository(Protocol):
+    async def upsert_many(
+        self, tenant_id: int, integration_id: int, levels: Sequence[StockLevel], run_id: int
+    ) -> int: ...
+
+    async def drop_unseen(self, tenant_id: int, integration_id: int, run_id: int) -> int:
+        """Levels a complete read (`run_id`) did not return: removed."""
+        ...
+
+    async def list(
+        self, tenant_id: int, integration_id: int, *, limit: int = 1000
+    ) -> builtins.list[StockLevel]: ...
+
+
 class SyncRepository(Protocol):
     async def start_run(
         self,
@@ -821,8 +836,9 @@ class SyncRepository(Protocol):
         failures: Sequence[RecordFailure],
         high_water: datetime | None,
         lease_until: datetime,
+        pages: int = 1,
     ) -> bool:
-        """Advance the run by one committed page; False if `owner` lost the lease."""
+        """Advance the run by `pages` committed pages; False if `owner` lost the lease."""
         ...
 
     async def release(self, run_id: int, owner: str) -> None: ...
@@ -896,6 +912,7 @@ class OrderEvents(Protocol):
 class SyncUnitOfWork(UnitOfWork, Protocol):
     sync: SyncRepository
     products: ProductRepository
+    stocks: StockLevelRepository
 
 
 class SyncUnitOfWorkFactory(Protocol):

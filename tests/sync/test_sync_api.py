@@ -101,3 +101,27 @@ async def test_stocks_pushed_through_the_api_report_refused_items(
         json=[{"product_id": "1", "quantity": 1}],
     )
     assert refused.json()["failed"][0]["code"] == "offer_id_not_found"
+
+
+async def test_stock_levels_read_by_the_stocks_sync_are_listed(
+    market: Market, api: httpx.AsyncClient
+) -> None:
+    wb = market.ids["wildberries"]
+    pushed = await api.post(
+        f"/api/v1/integrations/{wb}/stocks", json=[{"product_id": "200000007", "quantity": 11}]
+    )
+    assert pushed.json()["failed"] == []
+    r = await api.post(f"/api/v1/integrations/{wb}/sync/stocks", json={})
+    assert r.status_code == 202, r.text
+    await market.container.queue.wait_idle()
+    levels = (await api.get(f"/api/v1/integrations/{wb}/stocks")).json()
+    assert len(levels) == 100  # every card's one size, at the one seller warehouse
+    [level] = [x for x in levels if x["product_id"] == "200000007"]
+    assert level == {
+        "product_id": "200000007",
+        "warehouse_id": "658434",
+        "offer_id": "art-7",
+        "quantity": 11,
+        "reserved": 0,
+    }
+    assert (await api.get("/api/v1/integrations/999/stocks")).status_code == 404

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from easyflow.domain.sync import RunStatus, SyncType
+from easyflow.platforms.wildberries import facts as wb_facts
 from easyflow.services.sync_schedule import SyncScheduler
 from easyflow.state.locks import InMemoryLocks
 
@@ -135,12 +136,12 @@ async def test_two_schedulers_start_each_due_run_once(market: Market) -> None:
     started = await asyncio.gather(*(s.tick() for s in schedulers))
     runs = [r for batch in started for r in batch]
     assert sorted((r.integration_id, r.stream) for r in runs) == sorted(
-        (i, s) for i in market.ids.values() for s in ("orders", "products")
+        (i, s) for i in market.ids.values() for s in ("orders", "products", "stocks")
     )
     await c.queue.wait_idle()
     assert await c.scheduler.tick() == []  # the same slots: nothing is due
     rows = await market.rows("SELECT status, count(*) FROM sync_runs GROUP BY status")
-    assert dict((s, n) for s, n in rows) == {"succeeded": 4}
+    assert dict((s, n) for s, n in rows) == {"succeeded": 6}
     assert len(await market.order_ids("ozon")) == 50
 
 
@@ -239,3 +240,47 @@ async def test_health_reflects_the_last_sync_runs_without_calling_the_marketplac
 
     assert (await market.sync("ozon")).status is RunStatus.SUCCEEDED
     assert (await health.report())["integrations"]["ozon"]["status"] == "healthy"
+
+
+async def test_a_statistics_page_written_in_parts_repeats_no_boundary_row(
+    market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wildberries pages parsed as a stream and written three rows at a time: the rows at a
+    page's last `lastChangeDate` come again at the head of the next page, and neither the
+    orders nor the run's count hold them twice."""
+    monkeypatch.setattr(wb_facts, "STATS_PART_ROWS", 3)
+    small_pages(market, pages_per_step=2)
+    await market.seed("wildberries", 230, spread=30)  # ~8 orders a second: shared seconds
+    run = await market.sync("wildberries", sync_type=SyncType.FULL)
+    assert run.status is RunStatus.SUCCEEDED and run.pages >= 230 // 40
+    ids = await market.order_ids("wildberries")
+    assert len(ids) == len(set(ids)) == 230
+    assert run.records == 230 and run.errors == 0
+    served = market.emulator("wildberries").stats
+    assert served["statistics_rows"] > 230  # the boundary rows did repeat on the wire
+
+
+async def test_an_unparsable_statistics_page_fails_the_run_at_its_checkpoint(
+    market: Market,
+) -> None:
+    """A page cut short fails its run (nothing of it is taken for the end of the stream),
+    keeping the checkpoint before it; the next start resumes there."""
+    small_pages(market, pages_per_step=1)
+    await market.seed("wildberries", 100)
+    engine = market.container.sync
+    integration = market.ids["wildberries"]
+    run = await engine.start(market.tenant_id, integration, "orders", SyncType.FULL)
+    assert run is not None
+    first = await engine.step(run.id)
+    assert first.more and first.run is not None
+    path = ORDERS_PATH["wildberries"]
+    await market.fault(platform="wildberries", kind="malformed", count=1, path=path)
+    failed = (await engine.step(run.id, first.ticket)).run
+    assert failed is not None and failed.status is RunStatus.FAILED
+    assert failed.page_cursor == first.run.page_cursor and failed.pages == 1
+    again = await engine.start(market.tenant_id, integration, "orders", SyncType.FULL)
+    assert again is not None
+    done = await engine.run_to_end(again.id)
+    assert done is not None and done.status is RunStatus.SUCCEEDED
+    ids = await market.order_ids("wildberries")
+    assert len(ids) == len(set(ids)) == 100

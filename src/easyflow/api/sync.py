@@ -1,5 +1,5 @@
 """Admin API of marketplace syncs (Bearer API key): trigger, backfill, reset, status, errors,
-and stock pushes.
+stock pushes and the stock levels the `stocks` stream read.
 
 A triggered run is recorded at once and handed to the job layer; the answer is the run
 (202), or 409 when the stream is already running.
@@ -173,3 +173,34 @@ async def push_stocks(
             for f in report.failed
         ],
     )
+
+
+class StockLevelOut(BaseModel):
+    product_id: str = Field(description="WB: the size's chrtID; Ozon: product_id")
+    warehouse_id: str = Field(description="the seller warehouse, or Ozon's stock type (fbo)")
+    offer_id: str
+    quantity: int = Field(description="available to sell")
+    reserved: int
+
+
+@router.get("/integrations/{integration_id}/stocks", response_model=list[StockLevelOut])
+async def stock_levels(
+    integration_id: RowId,
+    tenant: TenantId,
+    c: Container,
+    limit: int = Query(1000, ge=1, le=10_000),
+) -> Any:
+    """Stock per product and warehouse as the last `stocks` sync read it."""
+    async with c.uow() as uow:
+        await uow.integrations.get(tenant, integration_id)  # 404 when not the tenant's
+        levels = await uow.stocks.list(tenant, integration_id, limit=limit)
+    return [
+        StockLevelOut(
+            product_id=s.product_id,
+            warehouse_id=s.warehouse_id,
+            offer_id=s.offer_id,
+            quantity=s.quantity,
+            reserved=s.reserved,
+        )
+        for s in levels
+    ]

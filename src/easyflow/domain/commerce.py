@@ -99,6 +99,22 @@ class Product:
 
 
 @dataclass(frozen=True, slots=True)
+class StockLevel:
+    """Stock of one product at one warehouse as the marketplace reports it.
+
+    `product_id` is the key the marketplace takes in stock updates (Wildberries: the size's
+    chrtID; Ozon: the product id), so a level read here can be pushed back as a StockChange.
+    """
+
+    product_id: str
+    warehouse_id: str
+    quantity: int  # available to sell
+    source: str = "manual"
+    offer_id: str = ""
+    reserved: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class OrderFilters:
     """What `Marketplace.get_orders` narrows by; None means no bound."""
 

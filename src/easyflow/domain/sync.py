@@ -8,6 +8,7 @@ resumed after a crash asks for exactly the page after the last one committed.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,9 +40,9 @@ class RunStatus(enum.StrEnum):
 class SyncStream:
     """A stream as its adapter declares it."""
 
-    name: str  # "orders", "products"
+    name: str  # "orders", "products", "stocks"
     cursor: CursorKind
-    record: str  # "order" or "product": which repository the engine writes to
+    record: str  # "order", "product" or "stock": which repository the engine writes to
     lookback: timedelta = timedelta(0)
     every: timedelta = timedelta(minutes=15)  # default schedule
     max_window: timedelta = timedelta(days=30)  # how far back a first or full run reads
@@ -69,6 +70,12 @@ class Page:
     next: dict[str, Any] | None  # page cursor of the following page; None: the stream is done
     failures: tuple[RecordFailure, ...] = ()
     high_water: datetime | None = None  # newest change seen in this page
+    # A page too large to hold mapped at once (a Wildberries statistics page: up to 80 000
+    # rows) comes in parts instead: `records` is empty and `parts` yields Pages of a few
+    # thousand records each, parsed as the engine consumes them. Only the last part's `next`
+    # and `high_water` count (the page's cursor is known once all of it is read); the engine
+    # commits the earlier parts without moving the checkpoint.
+    parts: Iterator[Page] | None = None
 
 
 @dataclass(frozen=True, slots=True)

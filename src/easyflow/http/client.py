@@ -140,10 +140,13 @@ class PlatformClient:
         headers: Mapping[str, str] | None = None,
         scopes: Mapping[str, str] | None = None,
         form: Mapping[str, str] | None = None,
+        classify: Classifier | None = None,
     ) -> Any:
         """Call `method` (a metrics label; also the path when `path` is not given).
 
         `form` sends an application/x-www-form-urlencoded body (VK methods) instead of JSON.
+        `classify` replaces the platform's classifier for this call (e.g. one that hands a
+        huge body back unparsed, for the adapter to parse as a stream).
         """
         ctx = CallContext(method=method, buckets=self._buckets(scopes or {}))
         request = self._build(http_method, path or method, json, params, headers, form)
@@ -156,12 +159,12 @@ class PlatformClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._attempt(ctx, request)
+                return await self._attempt(ctx, request, classify or self._classify)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     # -- one attempt
 
-    async def _attempt(self, ctx: CallContext, request: httpx.Request) -> Any:
+    async def _attempt(self, ctx: CallContext, request: httpx.Request, classify: Classifier) -> Any:
         waited = await wait_for_slot(self._limiter, ctx.buckets)
         if waited:
             self._metrics.rate_limit_wait_seconds.labels(self.spec.name).inc(waited)
@@ -182,7 +185,7 @@ class PlatformClient:
             raise error(f"connection error: {detail}", platform=self.spec.name) from None
         raw = RawResponse(response.status_code, dict(response.headers), response.content)
         try:
-            payload = self._classify(raw)
+            payload = classify(raw)
         except RateLimitedError as exc:
             self._observe(ctx, "rate_limited", started)
             await self._pause(ctx, exc.retry_after)

@@ -298,6 +298,30 @@ products = Table(
     _owned_by("integrations", "integration_id"),
 )
 
+# Stock per (product, warehouse) as the marketplace last reported it (the `stocks` stream).
+stock_levels = Table(
+    "stock_levels",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("integration_id", Id, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("product_id", String(NAME), nullable=False),  # the key stock updates take
+    Column("warehouse_id", String(NAME), nullable=False),
+    Column("offer_id", String(NAME), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # The run that last returned it: a complete read that did not drops the level.
+    Column("seen_run_id", Id),
+    # Named: the conventional name would pass PostgreSQL's 63-character limit.
+    UniqueConstraint(
+        "tenant_id", "integration_id", "product_id", "warehouse_id", name="uq_stock_levels_key"
+    ),
+    Index(None, "integration_id", "seen_run_id"),
+    _owned_by("integrations", "integration_id"),
+)
+
 sync_state = Table(
     "sync_state",
     metadata,

@@ -37,6 +37,7 @@ from easyflow.ports import (
     OrderRepository,
     OutboxRepository,
     ProductRepository,
+    StockLevelRepository,
     SyncRepository,
     TenantRepository,
 )
@@ -58,7 +59,11 @@ from easyflow.storage.repositories import (
 )
 from easyflow.storage.repositories.handover import SqlHandoverRepository
 from easyflow.storage.repositories.integrations import ReencryptReport, UnreadableRow
-from easyflow.storage.repositories.sync import SqlProductRepository, SqlSyncRepository
+from easyflow.storage.repositories.sync import (
+    SqlProductRepository,
+    SqlStockLevelRepository,
+    SqlSyncRepository,
+)
 
 LOCK_TIMEOUT_SECONDS = 30.0  # as SQLite's own busy_timeout
 # Execution options of an autocommit unit. PostgreSQL: the driver sends no BEGIN/COMMIT.
@@ -86,6 +91,7 @@ class SqlUnitOfWork:
     ai_usage: AiUsageRepository
     sync: SyncRepository
     products: ProductRepository
+    stocks: StockLevelRepository
     ai_costs: AiCostRepository
     handover: HandoverRepository
 
@@ -147,6 +153,7 @@ class SqlUnitOfWork:
         self.ai_usage = SqlAiUsageRepository(connection)
         self.sync = SqlSyncRepository(connection)
         self.products = SqlProductRepository(connection)
+        self.stocks = SqlStockLevelRepository(connection)
         self.ai_costs = SqlAiCostRepository(connection)
         self.handover = SqlHandoverRepository(connection, self._cipher)
         return self

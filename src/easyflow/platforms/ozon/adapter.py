@@ -3,7 +3,11 @@
 Streams the sync reads:
 - `orders`: FBS postings (`/v4/posting/fbs/list`) whose status changed inside the run's
   window (`filter.last_changed_status_date`), cursor paging while `has_next`;
-- `products`: `/v3/product/list` by `last_id`, done on a short page or an empty `last_id`.
+- `products`: `/v3/product/list` by `last_id`, done on a short page or an empty `last_id`;
+- `stocks`: `/v4/product/info/stocks` by `cursor`, every product's stock by type: an `fbs`
+  row at one seller warehouse is stored at that warehouse, other rows (`fbo`: Ozon's own
+  warehouses, reported as one total) under their type. Quantity is what can be sold
+  (`present − reserved`), the number `/v2/products/stocks` sets.
 
 Every call carries `Client-Id` beside the `Api-Key` the client adds.
 """
@@ -40,6 +44,7 @@ STREAMS = (
         max_window=timedelta(days=facts.MAX_SPAN_DAYS),
     ),
     SyncStream("products", CursorKind.KEYSET, "product", every=timedelta(hours=1)),
+    SyncStream("stocks", CursorKind.KEYSET, "stock", every=timedelta(minutes=30)),
 )
 
 
@@ -69,6 +74,8 @@ class OzonMarketplace:
             return await self._postings_page(window, cursor)
         if stream == "products":
             return await self._products_page(window, cursor)
+        if stream == "stocks":
+            return await self._stocks_page(cursor)
         raise NotFoundError(f"ozon has no stream {stream!r}")
 
     def _posting_filter(self, since: datetime | None, until: datetime) -> dict[str, Any]:
@@ -114,6 +121,24 @@ class OzonMarketplace:
         last_id = result.get("last_id") or ""
         done = len(items) < facts.PRODUCTS_LIMIT or not last_id
         return Page(tuple(records), None if done else {"last_id": last_id}, tuple(failures))
+
+    async def _stocks_page(self, cursor: dict[str, Any] | None) -> Page:
+        body = {
+            "cursor": (cursor or {}).get("cursor", ""),
+            "filter": {"visibility": "ALL"},
+            "limit": facts.STOCK_INFO_LIMIT,
+        }
+        answer = await self._call("/v4/product/info/stocks", body)
+        items = answer.get("items") or []
+        records, failures = [], []
+        for item in items:
+            try:
+                records += wire.stock_levels(item)
+            except (KeyError, ValueError, TypeError) as exc:
+                failures.append(RecordFailure(str(item.get("product_id", "?")), repr(exc)))
+        nxt = answer.get("cursor") or ""
+        done = len(items) < facts.STOCK_INFO_LIMIT or not nxt
+        return Page(tuple(records), None if done else {"cursor": nxt}, tuple(failures))
 
     # -- the seed's methods
 

@@ -10,6 +10,7 @@ RATE_LIMITS = (RateLimit("key", 50, 1.0), RateLimit("stocks", 80, 60.0))
 
 POSTINGS_LIMIT = 100  # /v4/posting/fbs/list: 1..100
 PRODUCTS_LIMIT = 1000  # /v3/product/list: 1..1000
+STOCK_INFO_LIMIT = 1000  # /v4/product/info/stocks: 1..1000 products a page
 STOCKS_PER_REQUEST = 100  # product×warehouse pairs per /v2/products/stocks call
 MAX_STOCK = 999_999
 MAX_SPAN_DAYS = 364  # filter.since … filter.to spans at most a year

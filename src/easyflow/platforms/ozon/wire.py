@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from easyflow.domain.commerce import Order, OrderItem, Product
+from easyflow.domain.commerce import Order, OrderItem, Product, StockLevel
 from easyflow.platforms.ozon.facts import STATUS
 
 SOURCE = "ozon"
@@ -73,3 +73,18 @@ def list_product(item: Mapping[str, Any], seen_at: datetime) -> Product:
         stock_keys=(str(item["product_id"]),),
         archived=bool(item.get("archived")),
     )
+
+
+def stock_levels(item: Mapping[str, Any]) -> list[StockLevel]:
+    """A /v4/product/info/stocks item as one level per stock row: at its warehouse when the
+    row names exactly one, else under its type (`fbo`: Ozon's warehouses as one total)."""
+    product_id, offer_id = str(item["product_id"]), str(item.get("offer_id") or "")
+    levels = []
+    for row in item.get("stocks") or []:
+        warehouses = row.get("warehouse_ids") or []
+        where = str(warehouses[0]) if len(warehouses) == 1 else str(row["type"])
+        present, reserved = int(row.get("present") or 0), int(row.get("reserved") or 0)
+        levels.append(
+            StockLevel(product_id, where, max(0, present - reserved), SOURCE, offer_id, reserved)
+        )
+    return levels

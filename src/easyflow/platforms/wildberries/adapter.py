@@ -3,16 +3,24 @@
 Streams the sync reads:
 - `orders`: statistics orders by `lastChangeDate` (every sales channel, cancellations
   included); the next page starts at the last row's `lastChangeDate`, so the boundary rows
-  repeat and are dropped by `srid`; an answer with nothing newer than its `dateFrom` ends it;
-- `products`: content cards, keyset cursor (`updatedAt` + `nmID`), done when `total < limit`.
+  repeat and are dropped by `srid`; an answer with nothing newer than its `dateFrom` ends it.
+  A page (up to 80 000 rows, tens of MB of JSON) is parsed as a stream and handed to the
+  engine in parts, so its rows are never all in memory as Python objects at once;
+- `products`: content cards, keyset cursor (`updatedAt` + `nmID`), done when `total < limit`;
+- `stocks`: the stock of every card's sizes (`chrtID`) at every seller warehouse: a page is one
+  page of cards, then one `POST /api/v3/stocks/{warehouse}` per warehouse for its sizes (the
+  platform reads stocks by size id only). The warehouses are listed once, on the first page,
+  and travel in the cursor, so a run reads the same warehouses from start to end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+import ijson
 
 from easyflow.domain.commerce import (
     Order,
@@ -23,12 +31,13 @@ from easyflow.domain.commerce import (
     SalesReport,
     StockChange,
     StockFailure,
+    StockLevel,
     StockReport,
 )
 from easyflow.domain.errors import ConfigurationError, NotFoundError, RejectedError
 from easyflow.domain.sync import CursorKind, Page, RecordFailure, SyncStream, SyncWindow
 from easyflow.http import PlatformClient
-from easyflow.platforms.wildberries import facts, token, wire
+from easyflow.platforms.wildberries import errors, facts, token, wire
 from easyflow.platforms.wildberries.errors import ConflictItems
 
 STREAMS = (
@@ -41,6 +50,7 @@ STREAMS = (
         max_window=timedelta(days=90),  # statistics keep 90 days
     ),
     SyncStream("products", CursorKind.KEYSET, "product", every=timedelta(hours=1)),
+    SyncStream("stocks", CursorKind.KEYSET, "stock", every=timedelta(minutes=30)),
 )
 
 
@@ -87,31 +97,40 @@ class WildberriesMarketplace:
             return await self._orders_page(window, cursor)
         if stream == "products":
             return await self._cards_page(cursor)
+        if stream == "stocks":
+            return await self._stocks_page(cursor)
         raise NotFoundError(f"wildberries has no stream {stream!r}")
 
     async def _orders_page(self, window: SyncWindow, cursor: dict[str, Any] | None) -> Page:
         since = window.since or window.until - STREAMS[0].max_window
         date_from = (cursor or {}).get("dateFrom") or wire.to_moscow(since)
         boundary = set((cursor or {}).get("seen") or ())
-        rows = await self._call(
+        body = await self._call(
             "statistics",
             "supplier/orders",
             path="/api/v1/supplier/orders",
             http_method="GET",
             params={"dateFrom": date_from, "flag": 0},
+            classify=errors.classify_unparsed,
         )
-        rows = rows if isinstance(rows, list) else []
+        return Page((), None, parts=self._order_parts(body or b"", date_from, boundary))
+
+    def _order_parts(self, body: bytes, date_from: str, boundary: set[str]) -> Iterator[Page]:
+        """The page's rows parsed one at a time (never the whole page as Python objects) and
+        mapped in parts of `STATS_PART_ROWS`; the last part carries the next cursor: the
+        newest `lastChangeDate` seen and the rows at it, which the next page repeats."""
         start = wire.parse_moscow(date_from)
-        records, failures, newest, last_seen = [], [], start, []
-        rows.reverse()
-        while rows:  # each row dropped once mapped: a page of 80 000 is not held twice
-            row = rows.pop()
-            srid = str(row.get("srid", ""))
+        newest, last_seen = start, []
+        records: list[Order] = []
+        failures: list[RecordFailure] = []
+        rows = ijson.items(body, "item") if body.strip() else iter(())
+        for row in rows:
+            srid = str(row.get("srid", "")) if isinstance(row, dict) else ""
             try:
                 changed = wire.parse_moscow(str(row["lastChangeDate"]))
                 if srid in boundary and changed <= start:
                     continue  # the boundary row of the previous page, again
-                records.append(wire.statistics_order(row))
+                records.append(wire.statistics_order(row, changed))
             except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
                 failures.append(RecordFailure(srid or "?", f"unmappable row: {exc!r}"))
                 continue
@@ -119,10 +138,14 @@ class WildberriesMarketplace:
                 newest, last_seen = changed, [srid]
             elif changed == newest:
                 last_seen.append(srid)
+            if len(records) >= facts.STATS_PART_ROWS:
+                yield Page(tuple(records), None, tuple(failures))
+                records, failures = [], []
         if newest <= start:
-            return Page(tuple(records), None, tuple(failures), None)
-        nxt = {"dateFrom": wire.to_moscow(newest), "seen": last_seen}
-        return Page(tuple(records), nxt, tuple(failures), newest)
+            yield Page(tuple(records), None, tuple(failures), None)
+        else:
+            nxt = {"dateFrom": wire.to_moscow(newest), "seen": last_seen}
+            yield Page(tuple(records), nxt, tuple(failures), newest)
 
     async def _cards_page(self, cursor: dict[str, Any] | None) -> Page:
         request_cursor: dict[str, Any] = {"limit": facts.CARDS_LIMIT, **(cursor or {})}
@@ -140,6 +163,40 @@ class WildberriesMarketplace:
         done = int(got.get("total", 0)) < facts.CARDS_LIMIT
         nxt = None if done else {"updatedAt": got.get("updatedAt"), "nmID": got.get("nmID")}
         return Page(tuple(records), nxt, tuple(failures))
+
+    async def _stocks_page(self, cursor: dict[str, Any] | None) -> Page:
+        cursor = cursor or {}
+        warehouses = cursor.get("warehouses")
+        if warehouses is None:
+            answer = await self._call(
+                "marketplace", "warehouses", path="/api/v3/warehouses", http_method="GET"
+            )
+            warehouses = [str(w["id"]) for w in answer or [] if not w.get("isDeleting")]
+        cards = await self._cards_page(cursor.get("cards"))
+        sizes = {key: p.offer_id for p in cards.records for key in p.stock_keys}
+        keys = [int(k) for k in sizes if k.isdigit()]
+        records: list[StockLevel] = []
+        for warehouse in warehouses:
+            for start in range(0, len(keys), facts.STOCKS_PER_REQUEST):
+                answer = await self._call(
+                    "marketplace",
+                    "stocks/read",
+                    path=f"/api/v3/stocks/{warehouse}",
+                    json={"chrtIds": keys[start : start + facts.STOCKS_PER_REQUEST]},
+                )
+                for row in answer.get("stocks") or []:
+                    key = str(row.get("chrtId"))
+                    records.append(
+                        StockLevel(
+                            key,
+                            warehouse,
+                            int(row.get("amount") or 0),
+                            wire.SOURCE,
+                            sizes.get(key, ""),
+                        )
+                    )
+        nxt = None if cards.next is None else {"cards": cards.next, "warehouses": warehouses}
+        return Page(tuple(records), nxt, cards.failures)
 
     # -- the seed's methods
 
@@ -236,22 +293,36 @@ class WildberriesMarketplace:
     async def _put_stocks(
         self, warehouse: str, batch: Sequence[StockChange]
     ) -> tuple[list[str], list[StockFailure]]:
-        body = {"stocks": [{"chrtId": int(c.product_id), "amount": c.quantity} for c in batch]}
-        ids = [c.product_id for c in batch]
-        try:
-            await self._call(
-                "marketplace",
-                "stocks",
-                write=True,
-                path=f"/api/v3/stocks/{warehouse}",
-                http_method="PUT",
-                json=body,
-            )
-        except ConflictItems as exc:
-            return [], [StockFailure(i, _code(exc), str(exc)) for i in ids]
-        except RejectedError as exc:
-            return [], [StockFailure(i, "rejected", str(exc)) for i in ids]
-        return ids, []
+        """One PUT; a 409 refuses the whole request but names the items at fault in its
+        `data`, so those are reported and the rest sent once more (a 409 costs 10 requests
+        of the limit: never more than one retry)."""
+        failed: list[StockFailure] = []
+        for attempt in range(2):
+            body = {"stocks": [{"chrtId": int(c.product_id), "amount": c.quantity} for c in batch]}
+            ids = [c.product_id for c in batch]
+            try:
+                await self._call(
+                    "marketplace",
+                    "stocks",
+                    write=True,
+                    path=f"/api/v3/stocks/{warehouse}",
+                    http_method="PUT",
+                    json=body,
+                )
+            except ConflictItems as exc:
+                named = _refused(exc)
+                rest = [c for c in batch if c.product_id not in named]
+                if attempt or not named or len(rest) == len(batch):
+                    return [], failed + [StockFailure(i, _code(exc), str(exc)) for i in ids]
+                failed += [StockFailure(i, named[i], str(exc)) for i in ids if i in named]
+                if not rest:
+                    return [], failed
+                batch = rest
+                continue
+            except RejectedError as exc:
+                return [], failed + [StockFailure(i, "rejected", str(exc)) for i in ids]
+            return ids, failed
+        return [], failed  # not reached: the second attempt returns
 
     async def _default_warehouse(self) -> str:
         if self._warehouse is None:
@@ -314,6 +385,17 @@ def _wanted(product: Product, filters: ProductFilters) -> bool:
         return False
     text = (filters.text or "").lower()
     return not text or text in product.offer_id.lower() or text in product.name.lower()
+
+
+def _refused(exc: ConflictItems) -> dict[str, str]:
+    """The items a stocks 409 names (by `chrtId`, or `sku` on the legacy key), with the code."""
+    named: dict[str, str] = {}
+    for error in exc.items:
+        for item in error.get("data") or []:
+            key = item.get("chrtId", item.get("sku")) if isinstance(item, dict) else None
+            if key is not None:
+                named[str(key)] = str(error.get("code") or "conflict")
+    return named
 
 
 def _code(exc: ConflictItems) -> str:

@@ -48,6 +48,7 @@ RATE_LIMITS = (
 
 MOSCOW = timezone(timedelta(hours=3))  # statistics timestamps carry no offset: Moscow time
 STATS_PAGE_CAP = 80_000  # rows a statistics response is soft-capped at
+STATS_PART_ROWS = 5_000  # rows of a statistics page mapped and written at a time
 CARDS_LIMIT = 100
 STOCKS_PER_REQUEST = 1000
 ORDERS_PER_REQUEST = 1000

@@ -36,9 +36,9 @@ def parse_utc(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def statistics_order(row: Mapping[str, Any]) -> Order:
+def statistics_order(row: Mapping[str, Any], changed: datetime | None = None) -> Order:
     """One statistics orders row (one unit of one item) as an order; KeyError/ValueError if
-    the row lacks what an order needs."""
+    the row lacks what an order needs. `changed`: its `lastChangeDate`, if already parsed."""
     price = Decimal(str(row["priceWithDisc"]))
     return Order(
         external_id=str(row["srid"]),
@@ -46,7 +46,7 @@ def statistics_order(row: Mapping[str, Any]) -> Order:
         status=OrderStatus.CANCELLED if row.get("isCancel") else OrderStatus.NEW,
         total=price,
         currency="RUB",
-        updated_at=parse_moscow(str(row["lastChangeDate"])),
+        updated_at=changed or parse_moscow(str(row["lastChangeDate"])),
         source=SOURCE,
         items=(OrderItem(str(row["supplierArticle"]), str(row.get("subject") or ""), 1, price),),
     )

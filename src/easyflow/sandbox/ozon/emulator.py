@@ -303,6 +303,52 @@ def product_list(emu: OzonSandbox, body: dict[str, Any]) -> Any:
     }
 
 
+def product_stocks(emu: OzonSandbox, body: dict[str, Any]) -> Any:
+    """`/v4/product/info/stocks`: every product's stock by type, cursor paged.
+
+    Each product has an `fbs` row at the seller's warehouse (what `/v2/products/stocks` set)
+    and an empty `fbo` row (Ozon's own warehouses, which the emulator does not stock)."""
+    limit = body.get("limit")
+    if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise RpcError(400, 3, "invalid request: limit must be 1..1000")
+    cursor = str(body.get("cursor") or "")
+    try:
+        start = int(base64.b64decode(cursor).decode()) + 1 if cursor else 0
+    except ValueError:
+        raise RpcError(400, 3, "invalid request: bad cursor") from None
+    products, stop = emu.products, min(emu.products.count, start + limit)
+    items = []
+    for j in range(start, stop):
+        pid = PRODUCT_BASE + j
+        present = products.stocks.get((str(WAREHOUSE), str(pid)), 0)
+        items.append(
+            {
+                "offer_id": f"art-{j}",
+                "product_id": pid,
+                "stocks": [
+                    {
+                        "type": "fbs",
+                        "present": present,
+                        "reserved": 0,  # the emulator reserves nothing for orders
+                        "sku": SKU_BASE + j,
+                        "shipment_type": "SHIPMENT_TYPE_GENERAL",
+                        "warehouse_ids": [WAREHOUSE],
+                    },
+                    {
+                        "type": "fbo",
+                        "present": 0,
+                        "reserved": 0,
+                        "sku": SKU_BASE + j,
+                        "shipment_type": "SHIPMENT_TYPE_GENERAL",
+                        "warehouse_ids": [],
+                    },
+                ],
+            }
+        )
+    nxt = base64.b64encode(str(stop - 1).encode()).decode() if items else ""
+    return {"cursor": nxt, "items": items, "total": len(items)}
+
+
 def stocks_update(emu: OzonSandbox, body: dict[str, Any]) -> Any:
     stocks = body.get("stocks")
     if not isinstance(stocks, list) or not 1 <= len(stocks) <= 100:
@@ -374,6 +420,7 @@ _ROUTES = {
     "/v3/posting/fbs/get": posting_get,
     "/v3/product/list": product_list,
     "/v2/products/stocks": stocks_update,
+    "/v4/product/info/stocks": product_stocks,
     "/v2/warehouse/list": warehouse_list,
     "/v1/analytics/data": analytics,
 }

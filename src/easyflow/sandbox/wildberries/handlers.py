@@ -67,6 +67,7 @@ async def statistics_orders(
         rows.append(statistics_row(book, i))
         if len(rows) >= emu.config.statistics_page_cap:
             break
+    emu.stats["statistics_rows"] += len(rows)
     return rows
 
 
@@ -193,7 +194,13 @@ async def put_stocks(
 async def read_stocks(
     emu: WildberriesSandbox, _r: Request, body: Any, params: dict[str, str]
 ) -> Any:
-    ids = (body or {}).get("chrtIds") or []
+    if params["warehouse"] != str(WAREHOUSE):
+        return _error("marketplace", 404, "warehouse not found", "NotFound")
+    ids = (body or {}).get("chrtIds") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not 1 <= len(ids) <= 1000:
+        return _error("marketplace", 400, "chrtIds: 1..1000 ids")
+    if not all(isinstance(c, int) for c in ids):
+        return _error("marketplace", 400, "chrtIds must be integers")
     stocks = emu.products.stocks
     return {
         "stocks": [

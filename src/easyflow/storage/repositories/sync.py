@@ -1,4 +1,4 @@
-"""Sync runs, stream watermarks, record errors and products.
+"""Sync runs, stream watermarks, record errors, products and stock levels.
 
 A run's row is its checkpoint: `page_cursor` moves only in the transaction that upserts the
 page it follows, and only while the caller still holds the run's lease (`lease_owner`), so a
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.engine import Row
 
-from easyflow.domain.commerce import Order, OrderStatus, Product
+from easyflow.domain.commerce import Order, OrderStatus, Product, StockLevel
 from easyflow.domain.sync import RecordFailure, RunStatus, SyncRun, SyncType, SyncWindow
 from easyflow.ports import Recipient
 from easyflow.storage.repositories.base import Repository, batched, insert
@@ -27,6 +27,7 @@ from easyflow.storage.tables import (
     conversations,
     integrations,
     products,
+    stock_levels,
     sync_errors,
     sync_runs,
 )
@@ -132,11 +133,12 @@ class SqlSyncRepository(Repository):
         failures: Sequence[RecordFailure],
         high_water: datetime | None,
         lease_until: datetime,
+        pages: int = 1,
     ) -> bool:
         c = sync_runs.c
         values: dict[str, Any] = {
             "page_cursor": page_cursor,
-            "pages": c.pages + 1,
+            "pages": c.pages + pages,
             "records": c.records + records,
             "errors": c.errors + len(failures),
             "lease_until": lease_until,
@@ -452,3 +454,67 @@ def _product(r: Row) -> Product:
 def _escape_like(text: str) -> str:
     """`text` matched literally inside a LIKE pattern."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class SqlStockLevelRepository(Repository):
+    async def upsert_many(
+        self, tenant_id: int, integration_id: int, levels: Sequence[StockLevel], run_id: int
+    ) -> int:
+        """Insert or update the levels, one statement per batch, keyed by (product,
+        warehouse); the last of a key in `levels` wins."""
+        insertion = insert(self._connection, stock_levels)
+        new = insertion.excluded
+        updated = ("source", "offer_id", "quantity", "reserved", "updated_at", "seen_run_id")
+        c = stock_levels.c
+        statement = insertion.on_conflict_do_update(
+            index_elements=[c.tenant_id, c.integration_id, c.product_id, c.warehouse_id],
+            set_={name: new[name] for name in updated},
+        )
+        unique = {(s.product_id, s.warehouse_id): s for s in levels}
+        now = utcnow()
+        for batch in batched(list(unique.values())):
+            rows = [
+                {
+                    "tenant_id": tenant_id,
+                    "integration_id": integration_id,
+                    "source": level.source,
+                    "product_id": level.product_id,
+                    "warehouse_id": level.warehouse_id,
+                    "offer_id": level.offer_id,
+                    "quantity": level.quantity,
+                    "reserved": level.reserved,
+                    "updated_at": now,
+                    "seen_run_id": run_id,
+                }
+                for level in batch
+            ]
+            await self._connection.execute(statement, rows)
+        return len(unique)
+
+    async def drop_unseen(self, tenant_id: int, integration_id: int, run_id: int) -> int:
+        """Levels a complete read (`run_id`) did not return: the product or the warehouse is
+        gone, so is its stock."""
+        c = stock_levels.c
+        result = await self._connection.execute(
+            delete(stock_levels).where(
+                c.tenant_id == tenant_id,
+                c.integration_id == integration_id,
+                or_(c.seen_run_id.is_(None), c.seen_run_id != run_id),
+            )
+        )
+        return int(result.rowcount or 0)
+
+    async def list(
+        self, tenant_id: int, integration_id: int, *, limit: int = 1000
+    ) -> builtins.list[StockLevel]:
+        c = stock_levels.c
+        query = (
+            select(stock_levels)
+            .where(c.tenant_id == tenant_id, c.integration_id == integration_id)
+            .order_by(c.product_id, c.warehouse_id)
+            .limit(limit)
+        )
+        return [
+            StockLevel(r.product_id, r.warehouse_id, r.quantity, r.source, r.offer_id, r.reserved)
+            for r in await self._connection.execute(query)
+        ]
