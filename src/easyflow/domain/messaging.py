@@ -106,6 +106,9 @@ class OutboundMessage:
     # A pre-approved template (WhatsApp): the only thing some platforms deliver outside their
     # customer-service window. Platforms without templates send `text`.
     template: MessageTemplate | None = None
+    # Ready markup in Telegram's HTML subset (a notification template's HTML variant): an
+    # adapter that renders HTML sends it instead of escaping `text`; the others send `text`.
+    html: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
