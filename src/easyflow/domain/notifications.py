@@ -91,9 +91,7 @@ class NotificationTemplate:
         return OutboundMessage(
             chat_id=chat_id,
             text=fill(self.text, values),
-            buttons=tuple(
-                tuple(_button(b, values) for b in row) for row in self.buttons if row
-            ),
+            buttons=tuple(tuple(_button(b, values) for b in row) for row in self.buttons if row),
             template=None
             if whatsapp is None
             else MessageTemplate(
@@ -101,6 +99,27 @@ class NotificationTemplate:
             ),
             html=None if self.html is None else fill(self.html, values, html.escape),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationTarget:
+    """A contact and where to write to them: their latest conversation."""
+
+    contact_id: int
+    integration_id: int
+    conversation_id: int
+    chat_id: str
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StagedNotification:
+    """A rendered notification to store: a message row and the outbox row that sends it."""
+
+    integration_id: int
+    conversation_id: int
+    text: str  # the message row's text (history, operators)
+    payload: dict[str, Any]  # the outbox row's
 
 
 def fill(pattern: str, values: Mapping[str, str], escape: Any = None) -> str:

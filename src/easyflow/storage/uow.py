@@ -34,6 +34,7 @@ from easyflow.ports import (
     InboundEventRepository,
     IntegrationRepository,
     MessageRepository,
+    NotificationRepository,
     OrderRepository,
     OutboxRepository,
     ProductRepository,
@@ -58,6 +59,7 @@ from easyflow.storage.repositories import (
 )
 from easyflow.storage.repositories.handover import SqlHandoverRepository
 from easyflow.storage.repositories.integrations import ReencryptReport, UnreadableRow
+from easyflow.storage.repositories.notifications import SqlNotificationRepository
 from easyflow.storage.repositories.sync import SqlProductRepository, SqlSyncRepository
 
 LOCK_TIMEOUT_SECONDS = 30.0  # as SQLite's own busy_timeout
@@ -88,6 +90,7 @@ class SqlUnitOfWork:
     products: ProductRepository
     ai_costs: AiCostRepository
     handover: HandoverRepository
+    notifications: NotificationRepository
 
     def __init__(
         self,
@@ -149,6 +152,7 @@ class SqlUnitOfWork:
         self.products = SqlProductRepository(connection)
         self.ai_costs = SqlAiCostRepository(connection)
         self.handover = SqlHandoverRepository(connection, self._cipher)
+        self.notifications = SqlNotificationRepository(connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
