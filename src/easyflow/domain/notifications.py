@@ -1,7 +1,8 @@
 """Notification templates: what a customer is told when something happens (an order ships).
 
 A template belongs to an event (`order_shipped`) and a language (`ru`) and holds one variant
-per kind of messenger, each with `{placeholders}` filled from the event's data:
+per kind of messenger, each with `{placeholders}` filled from the event's data (`{name}` is
+the contact's display name unless the data gives one):
 
 - `text`: plain text, for messengers that show plain text (VK, Viber) and the fallback of
   every other one;
@@ -110,6 +111,7 @@ class NotificationTarget:
     conversation_id: int
     chat_id: str
     language: str | None
+    display_name: str = ""  # the data's `name` unless the data gives one
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +204,7 @@ DEFAULTS: tuple[NotificationTemplate, ...] = (
         "Ваш заказ №{number} отправлен.",
         html="Ваш заказ <b>№{number}</b> отправлен.",
         buttons=((ButtonTemplate("Где мой заказ?", callback_data="order {number}"),),),
-        whatsapp=WhatsAppTemplate("order_shipped", "ru", ("number",)),
+        whatsapp=WhatsAppTemplate("order_shipped", "ru", ("name", "number")),
         builtin=True,
     ),
     NotificationTemplate(
@@ -211,7 +213,7 @@ DEFAULTS: tuple[NotificationTemplate, ...] = (
         "Your order #{number} has shipped.",
         html="Your order <b>#{number}</b> has shipped.",
         buttons=((ButtonTemplate("Where is my order?", callback_data="order {number}"),),),
-        whatsapp=WhatsAppTemplate("order_shipped", "en", ("number",)),
+        whatsapp=WhatsAppTemplate("order_shipped", "en", ("name", "number")),
         builtin=True,
     ),
     NotificationTemplate(

@@ -100,7 +100,7 @@ def render(
     if template is None:
         known = ", ".join(sorted(events_of(templates)))
         raise InvalidRequestError(f"no template {event!r}; the tenant has: {known}")
-    message = template.render(target.chat_id, data)
+    message = template.render(target.chat_id, {"name": target.display_name, **data})
     return StagedNotification(
         target.integration_id,
         target.conversation_id,

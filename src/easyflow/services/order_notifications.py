@@ -47,15 +47,21 @@ class OrderNotifier:
         if not wanted:
             return []
         keys = set().union(*(phone_keys(c.customer_phone) for c in wanted))
-        recipients = await uow.sync.recipients(integration.tenant_id, sorted(keys))
-        templates = await uow.notifications.templates(integration.tenant_id)
+        tenant_id = integration.tenant_id
+        recipients = await uow.sync.recipients(tenant_id, sorted(keys))
+        # The contacts' names and languages, for the templates: one query for the page.
+        targets = {
+            t.conversation_id: t
+            for t in await uow.notifications.targets(tenant_id, [r.contact_id for r in recipients])
+        }
+        templates = await uow.notifications.templates(tenant_id)
         staged: list[StagedNotification] = []
         for change in wanted:
             core = national(change.customer_phone)
             event = EVENTS[change.new_status]
             data = {"number": change.number, "status": change.new_status.value}
             for r in (r for r in recipients if national(r.phone) == core):
-                target = NotificationTarget(
+                target = targets.get(r.conversation_id) or NotificationTarget(
                     r.contact_id, r.integration_id, r.conversation_id, r.chat_id, r.language
                 )
                 try:
@@ -64,7 +70,7 @@ class OrderNotifier:
                     # The tenant's template asks for data an order change does not carry:
                     # the customer is not told, the sync goes on, the tenant sees why.
                     log.warning("notification not rendered", event=event, error=str(exc))
-        return await uow.notifications.stage(integration.tenant_id, staged)
+        return await uow.notifications.stage(tenant_id, staged)
 
     async def kick(self, outbox_ids: Sequence[int]) -> None:
         """After the commit: hand the messages to the sender (the sweep would, later)."""

@@ -40,11 +40,12 @@ from easyflow.domain.errors import (
     RetryableError,
     TransientStorageError,
 )
-from easyflow.domain.messaging import DeliveryStatus, OutboundMessage, OutboxItem, OutboxKind
+from easyflow.domain.messaging import DeliveryStatus, OutboxItem, OutboxKind
 from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Adapters, Locks, Messenger, UnitOfWork, UnitOfWorkFactory
 from easyflow.services.messaging import conversation_lock
+from easyflow.services.notifications import message_from_payload
 from easyflow.services.retries import RetrySchedule, describe, gave_up
 
 log = structlog.get_logger("easyflow.outbox")
@@ -291,9 +292,6 @@ async def _call(messenger: Messenger, item: OutboxItem) -> tuple[str, ...]:
     if item.kind is OutboxKind.CALLBACK_ANSWER:
         await messenger.answer_callback(str(item.payload["callback_id"]))
         return ()
-    message = OutboundMessage(
-        str(item.payload["chat_id"]),
-        str(item.payload["text"]),
-        idempotency_key=idempotency_key(item.id),
-    )
+    # Notifications carry html, buttons and a template besides the text (notifications.py).
+    message = message_from_payload(item.payload, idempotency_key(item.id))
     return (await messenger.send(message)).platform_message_ids

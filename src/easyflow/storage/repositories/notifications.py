@@ -139,13 +139,16 @@ class SqlNotificationRepository(Repository):
                     conversations.c.id.label("conversation_id"),
                     conversations.c.chat_id,
                     contacts.c.language,
+                    contacts.c.display_name,
                 )
                 .join(latest, latest.c.contact_id == contacts.c.id)
                 .join(conversations, conversations.c.id == latest.c.id)
                 .where(contacts.c.tenant_id == tenant_id)
             )
             found += [
-                NotificationTarget(r.id, r.integration_id, r.conversation_id, r.chat_id, r.language)
+                NotificationTarget(
+                    r.id, r.integration_id, r.conversation_id, r.chat_id, r.language, r.display_name
+                )
                 for r in await self._connection.execute(query)
             ]
         return found
