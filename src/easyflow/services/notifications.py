@@ -163,7 +163,7 @@ class NotificationService:
             staged = await self._render_all(uow, tenant_id, template, recipients)
             ids = await uow.notifications.stage(tenant_id, staged)
             await uow.commit()
-        log.info("notifications queued", tenant_id=tenant_id, event=template, count=len(ids))
+        log.info("notifications queued", tenant_id=tenant_id, template=template, count=len(ids))
         for outbox_id in ids:
             await self._queue.send_outbox(outbox_id)
         return ids

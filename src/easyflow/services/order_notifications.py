@@ -69,7 +69,7 @@ class OrderNotifier:
                 except InvalidRequestError as exc:
                     # The tenant's template asks for data an order change does not carry:
                     # the customer is not told, the sync goes on, the tenant sees why.
-                    log.warning("notification not rendered", event=event, error=str(exc))
+                    log.warning("notification not rendered", template=event, error=str(exc))
         return await uow.notifications.stage(tenant_id, staged)
 
     async def kick(self, outbox_ids: Sequence[int]) -> None:
