@@ -20,7 +20,7 @@ from easyflow.domain.notifications import NotificationTarget, StagedNotification
 from easyflow.domain.phones import digits, national
 from easyflow.domain.tenancy import Integration
 from easyflow.ports import SyncUnitOfWork, TaskQueue
-from easyflow.services.notifications import render
+from easyflow.services.notifications import kick, render
 
 log = structlog.get_logger("easyflow.notifications")
 
@@ -74,5 +74,4 @@ class OrderNotifier:
 
     async def kick(self, outbox_ids: Sequence[int]) -> None:
         """After the commit: hand the messages to the sender (the sweep would, later)."""
-        for outbox_id in outbox_ids:
-            await self._queue.send_outbox(outbox_id)
+        await kick(self._queue, outbox_ids)
