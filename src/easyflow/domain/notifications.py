@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from easyflow.domain.errors import InvalidRequestError
-from easyflow.domain.messaging import Button, MessageTemplate, OutboundMessage
+from easyflow.domain.messaging import Button, MessageTemplate, OutboundMessage, OutboxPayload
 
 # `{name}`: a letter or underscore, then letters, digits, underscores. Other braces are text.
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -121,7 +121,7 @@ class StagedNotification:
     integration_id: int
     conversation_id: int
     text: str  # the message row's text (history, operators)
-    payload: dict[str, Any]  # the outbox row's
+    payload: OutboxPayload  # the outbox row's
 
 
 def fill(pattern: str, values: Mapping[str, str], escape: Any = None) -> str:

@@ -76,7 +76,7 @@ class IntegrationService:
         self._check_credentials(platform, credentials)
         settings = dict(settings or {})
         if kind is PlatformKind.MESSENGER:
-            settings |= await self._identify(tenant_id, platform, credentials)
+            settings |= await self._identify(tenant_id, platform, credentials, settings)
         secret = new_webhook_secret() if kind is PlatformKind.MESSENGER else None
         async with self._uow() as uow:
             await uow.tenants.get(tenant_id)
@@ -108,7 +108,7 @@ class IntegrationService:
         return integration
 
     async def _identify(
-        self, tenant_id: int, platform: str, credentials: dict[str, str]
+        self, tenant_id: int, platform: str, credentials: dict[str, str], settings: dict[str, Any]
     ) -> dict[str, Any]:
         """Prove the credentials before anything is stored; refuse an account already in use.
 
@@ -122,7 +122,7 @@ class IntegrationService:
             name="",
             status=IntegrationStatus.ACTIVE,
             credentials=credentials,
-            settings={},
+            settings=settings,  # the adapter reads them: a malformed one is refused here
             created_at=datetime.now(UTC),
         )
         try:

@@ -8,8 +8,8 @@ any reply. `broadcast` does the same for many contacts with two bulk INSERTs per
 template the data does not fill, an unknown template or contact: a typed 4xx error, and
 nothing stored.
 
-The outbox payload carries every variant (`text`, `html`, `buttons`, `template`): each
-platform's adapter sends the one it supports (`OutboundMessage`).
+The outbox payload (`OutboxPayload`) carries every variant (`text`, `html`, `buttons`,
+`template`): each platform's adapter sends the one it supports (`OutboundMessage`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from easyflow.domain.errors import InvalidRequestError, NotFoundError
-from easyflow.domain.messaging import Button, MessageTemplate, OutboundMessage
+from easyflow.domain.messaging import OutboundMessage, OutboxPayload
 from easyflow.domain.notifications import (
     DEFAULTS,
     NotificationTarget,
@@ -47,47 +47,15 @@ class Recipient:
     data: Mapping[str, Any]
 
 
-def message_payload(message: OutboundMessage, event: str) -> dict[str, Any]:
+def message_payload(message: OutboundMessage, event: str) -> OutboxPayload:
     """The outbox payload of a rendered notification: every variant the adapters choose from."""
-    template = message.template
-    return {
-        "chat_id": message.chat_id,
-        "text": message.text,
-        "html": message.html,
-        "buttons": [
-            [{"text": b.text, "callback_data": b.callback_data, "url": b.url} for b in row]
-            for row in message.buttons
-        ],
-        "template": None
-        if template is None
-        else {
-            "name": template.name,
-            "language": template.language,
-            "parameters": list(template.parameters),
-        },
-        "event": event,
-    }
-
-
-def message_from_payload(
-    payload: Mapping[str, Any], idempotency_key: str | None
-) -> OutboundMessage:
-    """The message an outbox payload describes (the inverse of `message_payload`)."""
-    template = payload.get("template")
-    return OutboundMessage(
-        chat_id=str(payload["chat_id"]),
-        text=str(payload["text"]),
-        buttons=tuple(
-            tuple(Button(b["text"], b.get("callback_data"), b.get("url")) for b in row)
-            for row in payload.get("buttons") or ()
-        ),
-        idempotency_key=idempotency_key,
-        template=None
-        if not template
-        else MessageTemplate(
-            template["name"], template["language"], tuple(template.get("parameters") or ())
-        ),
-        html=payload.get("html"),
+    return OutboxPayload(
+        message.chat_id,
+        message.text,
+        buttons=message.buttons,
+        template=message.template,
+        event=event,
+        html=message.html,
     )
 
 

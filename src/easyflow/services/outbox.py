@@ -45,7 +45,6 @@ from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Adapters, Locks, Messenger, UnitOfWork, UnitOfWorkFactory
 from easyflow.services.messaging import conversation_lock
-from easyflow.services.notifications import message_from_payload
 from easyflow.services.retries import RetrySchedule, describe, gave_up
 
 log = structlog.get_logger("easyflow.outbox")
@@ -91,7 +90,7 @@ class OutboxSender:
         if item.conversation_id is None:
             await self._claim_and_send(item.id)
             return
-        key = conversation_lock(item.integration_id, str(item.payload.get("chat_id", "")))
+        key = conversation_lock(item.conversation_id)
         async with self._locks.hold(key, self._lease.total_seconds()):
             async with self._uow() as uow:
                 queue = await uow.outbox.unsent_for_conversation(item.conversation_id)
@@ -290,8 +289,7 @@ async def _integration(uow: UnitOfWork, item: OutboxItem) -> Integration | None:
 
 async def _call(messenger: Messenger, item: OutboxItem) -> tuple[str, ...]:
     if item.kind is OutboxKind.CALLBACK_ANSWER:
-        await messenger.answer_callback(str(item.payload["callback_id"]))
+        await messenger.answer_callback(item.payload.callback_id or "")
         return ()
-    # Notifications carry html, buttons and a template besides the text (notifications.py).
-    message = message_from_payload(item.payload, idempotency_key(item.id))
+    message = item.payload.message(idempotency_key(item.id), item.customer_wrote_at)
     return (await messenger.send(message)).platform_message_ids

@@ -186,7 +186,7 @@ class SqlNotificationRepository(Repository):
                     "conversation_id": n.conversation_id,
                     "message_id": message_id,
                     "kind": OutboxKind.MESSAGE.value,
-                    "payload": n.payload,
+                    "payload": n.payload.to_json(),
                     "status": DeliveryStatus.PENDING.value,
                     "attempts": 0,
                     "next_attempt_at": now,

@@ -30,6 +30,7 @@ from sqlalchemy import (
     exists,
     insert,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -44,6 +45,7 @@ from easyflow.domain.messaging import (
     DeliveryStatus,
     OutboxItem,
     OutboxKind,
+    OutboxPayload,
 )
 from easyflow.storage.repositories.base import (
     Repository,
@@ -52,7 +54,7 @@ from easyflow.storage.repositories.base import (
     owned_insert,
     require_changed,
 )
-from easyflow.storage.tables import integrations, messages, outbox, outbox_attempts
+from easyflow.storage.tables import conversations, integrations, messages, outbox, outbox_attempts
 from easyflow.storage.types import utcnow
 
 _RETRYABLE = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
@@ -67,14 +69,29 @@ def _item(row: Row) -> OutboxItem:
         conversation_id=row.conversation_id,
         message_id=row.message_id,
         kind=OutboxKind(row.kind),
-        payload=row.payload,
+        payload=OutboxPayload.from_json(row.payload),
         status=DeliveryStatus(row.status),
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         created_at=row.created_at,
         last_error=row.last_error,
         lease_until=row.lease_until,
+        customer_wrote_at=row._mapping.get("customer_wrote_at"),
     )
+
+
+def _customer_wrote_at() -> Any:
+    """The row's conversation's last inbound message time, to read along with the row."""
+    # Spelled out: RETURNING renders columns without their table (SQLite), which would
+    # leave a correlated `outbox.conversation_id` ambiguous inside the subquery.
+    wrote = conversations.alias("wrote")
+    row_conversation: ColumnElement[int] = literal_column(f"{outbox.name}.conversation_id")
+    query = select(wrote.c.last_message_at).where(wrote.c.id == row_conversation)
+    return query.scalar_subquery().label("customer_wrote_at")
+
+
+def _with_conversation() -> tuple[Any, ...]:
+    return (*outbox.c, _customer_wrote_at())
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -128,7 +145,7 @@ class SqlOutboxRepository(Repository):
         tenant_id: int,
         integration_id: int,
         kind: OutboxKind,
-        payload: dict[str, Any],
+        payload: OutboxPayload,
         *,
         conversation_id: int | None = None,
         message_id: int | None = None,
@@ -147,7 +164,7 @@ class SqlOutboxRepository(Repository):
             "conversation_id": conversation_id,
             "message_id": message_id,
             "kind": kind.value,
-            "payload": payload,
+            "payload": payload.to_json(),
             "status": DeliveryStatus.PENDING.value,
             "next_attempt_at": now,
             "created_at": now,
@@ -170,7 +187,7 @@ class SqlOutboxRepository(Repository):
             owner=integrations,
             owner_id=integration_id,
             computed=computed,
-        ).returning(*outbox.c)
+        ).returning(*_with_conversation())
         row = (await self._connection.execute(statement)).first()
         if row is None:
             raise not_found("integration", integration_id)
@@ -200,7 +217,7 @@ class SqlOutboxRepository(Repository):
             update(outbox)
             .where(outbox.c.id == outbox_id, _claimable(now), same_lease)
             .values(lease_until=lease_until, attempts=outbox.c.attempts + 1)
-            .returning(*outbox.c)
+            .returning(*_with_conversation())
         )
         row = (await self._connection.execute(statement)).first()
         return None if row is None else replace(_item(row), in_doubt=previous is not None)
@@ -345,14 +362,16 @@ class SqlOutboxRepository(Repository):
 
     async def get(self, outbox_id: int) -> OutboxItem | None:
         row = (
-            await self._connection.execute(select(outbox).where(outbox.c.id == outbox_id))
+            await self._connection.execute(
+                select(*_with_conversation()).where(outbox.c.id == outbox_id)
+            )
         ).first()
         return _item(row) if row else None
 
     async def unsent_for_conversation(self, conversation_id: int) -> list[OutboxItem]:
         """Pending and failed rows of one conversation, oldest first (its send queue)."""
         query = (
-            select(outbox)
+            select(*_with_conversation())
             .where(outbox.c.conversation_id == conversation_id, outbox.c.status.in_(_RETRYABLE))
             .order_by(outbox.c.id)
         )
