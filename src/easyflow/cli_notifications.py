@@ -50,12 +50,12 @@ def templates_list(
     as_json: Annotated[bool, typer.Option("--json", help="The admin API's JSON")] = False,
 ) -> None:
     """The templates in force: the tenant's own and the built-in ones it has not replaced."""
-    from easyflow.api.notifications import TemplateOut, _out
+    from easyflow.api.notifications import TemplateOut, template_out
 
     cli = _cli()
     found = cli._run(lambda c: c.notifications.templates(tenant, event))
     if as_json:
-        print(json.dumps([TemplateOut(**_out(t)).model_dump() for t in found], indent=2))
+        print(json.dumps([TemplateOut(**template_out(t)).model_dump() for t in found], indent=2))
         return
     table = Table("event", "language", "source", "text", "html", "buttons", "whatsapp")
     for t in found:
@@ -128,7 +128,7 @@ def templates_set(
         LANGUAGE_PATTERN,
         TemplateIn,
         TemplateOut,
-        _out,
+        template_out,
     )
 
     if not re.match(EVENT_PATTERN, event):
@@ -145,7 +145,7 @@ def templates_set(
         _fail(errors)
     cli = _cli()
     saved = cli._run(lambda c: c.notifications.set_template(tenant, template))
-    print(TemplateOut(**_out(saved)).model_dump_json(indent=2))
+    print(TemplateOut(**template_out(saved)).model_dump_json(indent=2))
 
 
 @templates_app.command("delete")

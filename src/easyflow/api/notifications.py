@@ -112,7 +112,7 @@ class QueuedOut(Out):
     outbox_ids: list[int]
 
 
-def _out(t: NotificationTemplate) -> dict[str, Any]:
+def template_out(t: NotificationTemplate) -> dict[str, Any]:
     whatsapp = t.whatsapp
     return {
         "event": t.event,
@@ -141,14 +141,14 @@ async def list_templates(
     c: Container,
     event: str | None = Query(None, pattern=EVENT_PATTERN),
 ) -> Any:
-    return [_out(t) for t in await c.notifications.templates(tenant, event)]
+    return [template_out(t) for t in await c.notifications.templates(tenant, event)]
 
 
 @router.get("/templates/{event}/{language}", response_model=TemplateOut)
 async def get_template(event: Event, language: Language, tenant: TenantId, c: Container) -> Any:
     for t in await c.notifications.templates(tenant, event):
         if t.language == language:
-            return _out(t)
+            return template_out(t)
     raise NotFoundError(f"no template {event!r} in {language!r}")
 
 
@@ -156,7 +156,8 @@ async def get_template(event: Event, language: Language, tenant: TenantId, c: Co
 async def set_template(
     event: Event, language: Language, body: TemplateIn, tenant: TenantId, c: Container
 ) -> Any:
-    return _out(await c.notifications.set_template(tenant, body.to_template(event, language)))
+    saved = await c.notifications.set_template(tenant, body.to_template(event, language))
+    return template_out(saved)
 
 
 @router.delete("/templates/{event}/{language}", status_code=status.HTTP_204_NO_CONTENT)
