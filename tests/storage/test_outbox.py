@@ -182,6 +182,7 @@ async def test_a_typed_payload_is_stored_and_read_back_whole(
         buttons=((Button("Track", "track:1001"), Button("Site", url="https://shop.example")),),
         template=MessageTemplate("order_shipped", "ru", ("1001", "RR1RU")),
         event="order_shipped",
+        html="Your order <b>#1001</b> has shipped.",
     )
     async with uow_factory() as uow:
         added = await uow.outbox.add(

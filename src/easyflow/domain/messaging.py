@@ -110,8 +110,8 @@ class OutboundMessage:
     # with a customer-service window (WhatsApp: free text only within 24 h of it). None: not
     # known here, and the platform decides.
     customer_wrote_at: datetime | None = None
-    # Ready markup in Telegram's HTML subset (a notification template's HTML variant): an
-    # adapter that renders HTML sends it instead of escaping `text`; the others send `text`.
+    # Ready markup (Telegram HTML): adapters that render HTML send it instead of escaping
+    # `text`; others ignore it.
     html: str | None = None
 
 
@@ -224,7 +224,7 @@ class OutboxPayload:
     template: MessageTemplate | None = None
     callback_id: str | None = None  # CALLBACK_ANSWER rows: the query to answer
     event: str | None = None  # the notification this message is (order_shipped), if one
-    html: str | None = None  # ready Telegram HTML (a notification template's HTML variant)
+    html: str | None = None  # ready markup (Telegram HTML) for adapters that render it
 
     def message(
         self, idempotency_key: str | None = None, customer_wrote_at: datetime | None = None
