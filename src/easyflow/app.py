@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from easyflow import __version__
 from easyflow.api import admin, ai, events, health, keys, operators, sync, webhooks
+from easyflow.api import notifications as notification_routes
 from easyflow.api.auth import ApiKeyMiddleware
 from easyflow.api.errors import install_error_handlers
 from easyflow.api.limits import BodyLimitMiddleware, BodyLimits
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(sync.router)
     app.include_router(ai.router)
     app.include_router(operators.router)
+    app.include_router(notification_routes.router)
     return app
 
 

@@ -34,6 +34,7 @@ from easyflow.services.health import IntegrationHealth
 from easyflow.services.inbox import InboxService
 from easyflow.services.integrations import IntegrationService
 from easyflow.services.messaging import InboundProcessor
+from easyflow.services.notifications import NotificationService
 from easyflow.services.operator_events import OperatorWebhooks
 from easyflow.services.operators import OperatorService
 from easyflow.services.order_notifications import OrderNotifier
@@ -164,6 +165,7 @@ class Container:
     sync: Any = None  # SyncEngine, SyncTasks, SyncScheduler (services/sync*.py, jobs/sync.py)
     sync_tasks: Any = None
     scheduler: Any = None
+    notifications: Any = None  # NotificationService (services/notifications.py)
 
     async def start(self, *, check_secret_keys: bool = True) -> None:
         """Migrate the embedded database, refuse keys that cannot read what is stored, start
@@ -317,6 +319,7 @@ def build_container(
     container.sync = SyncEngine(uow, adapters, metrics, on_changes=OrderNotifier(queue))
     container.sync_tasks = SyncTasks(queue.broker, container.sync)
     container.scheduler = SyncScheduler(uow, container.sync, container.sync_tasks, locks)
+    container.notifications = NotificationService(uow, queue)
     return container
 
 

@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from easyflow.cli_connect import add_platform_commands
+from easyflow.cli_notifications import register as _register_notifications
 from easyflow.cli_sync import register as _register_sync
 from easyflow.config import Settings
 from easyflow.domain.errors import EasyFlowError
@@ -513,6 +514,7 @@ def main() -> None:
 
 
 _register_sync(app, add_app)
+_register_notifications(app)
 
 
 # --------------------------------------------------------------------------- outbox

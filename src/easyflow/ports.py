@@ -57,6 +57,11 @@ from easyflow.domain.messaging import (
     WebhookReply,
     WebhookSetup,
 )
+from easyflow.domain.notifications import (
+    NotificationTarget,
+    NotificationTemplate,
+    StagedNotification,
+)
 from easyflow.domain.sync import (
     Page,
     RecordFailure,
@@ -614,6 +619,30 @@ class HandoverRepository(Protocol):
     ) -> None: ...
 
 
+class NotificationRepository(Protocol):
+    """A tenant's notification templates, the contacts to notify, and bulk staging."""
+
+    async def templates(
+        self, tenant_id: int, event: str | None = None
+    ) -> builtins.list[NotificationTemplate]: ...
+
+    async def save(self, tenant_id: int, template: NotificationTemplate) -> None: ...
+
+    async def delete(self, tenant_id: int, event: str, language: str) -> None: ...
+
+    async def targets(
+        self, tenant_id: int, contact_ids: Sequence[int]
+    ) -> builtins.list[NotificationTarget]:
+        """The tenant's contacts among `contact_ids` that have a chat, with the latest one."""
+        ...
+
+    async def stage(
+        self, tenant_id: int, notifications: Sequence[StagedNotification]
+    ) -> builtins.list[int]:
+        """Message and outbox rows for each, in bulk; the outbox ids in the order given."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving the block without commit() rolls back."""
 
@@ -631,6 +660,7 @@ class UnitOfWork(Protocol):
     handover: HandoverRepository
     products: ProductRepository
     sync: SyncRepository
+    notifications: NotificationRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -196,13 +196,19 @@ class TelegramMessenger:
         )
 
     async def send(self, message: OutboundMessage) -> DeliveryResult:
-        """Send as HTML; long texts go as several messages, the keyboard on the last."""
-        chunks = split_text(message.text)
+        """Send as HTML; long texts go as several messages, the keyboard on the last.
+
+        Ready markup (`message.html`) goes as it is, in one message: it cannot be cut safely
+        between tags, and a notification template is short."""
+        if message.html is not None:
+            chunks = [message.html]
+        else:
+            chunks = [html.escape(c, quote=False) for c in split_text(message.text)]
         ids: list[str] = []
         for index, chunk in enumerate(chunks):
             payload: dict[str, Any] = {
                 "chat_id": message.chat_id,
-                "text": html.escape(chunk, quote=False),
+                "text": chunk,
                 "parse_mode": "HTML",
             }
             if message.buttons and index == len(chunks) - 1:

@@ -448,3 +448,18 @@ outbox_attempts = Table(
     Column("at", UtcDateTime, nullable=False),
     Index(None, "outbox_id", "id"),
 )
+
+# A tenant's own notification templates (codec: storage/repositories/notifications.py); the
+# built-in ones (domain/notifications.py DEFAULTS) serve every event and language not here.
+notification_templates = Table(
+    "notification_templates",
+    metadata,
+    _id(),
+    _tenant_id(),
+    Column("event", String(64), nullable=False),
+    Column("language", String(STATUS), nullable=False),
+    Column("template", Json, nullable=False),  # text, html, buttons, whatsapp
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("tenant_id", "event", "language"),
+)

@@ -34,6 +34,7 @@ from easyflow.ports import (
     InboundEventRepository,
     IntegrationRepository,
     MessageRepository,
+    NotificationRepository,
     OrderRepository,
     OutboxRepository,
     ProductRepository,
@@ -59,6 +60,7 @@ from easyflow.storage.repositories import (
 )
 from easyflow.storage.repositories.handover import SqlHandoverRepository
 from easyflow.storage.repositories.integrations import ReencryptReport, UnreadableRow
+from easyflow.storage.repositories.notifications import SqlNotificationRepository
 from easyflow.storage.repositories.sync import (
     SqlProductRepository,
     SqlStockLevelRepository,
@@ -94,6 +96,7 @@ class SqlUnitOfWork:
     stocks: StockLevelRepository
     ai_costs: AiCostRepository
     handover: HandoverRepository
+    notifications: NotificationRepository
 
     def __init__(
         self,
@@ -156,6 +159,7 @@ class SqlUnitOfWork:
         self.stocks = SqlStockLevelRepository(connection)
         self.ai_costs = SqlAiCostRepository(connection)
         self.handover = SqlHandoverRepository(connection, self._cipher)
+        self.notifications = SqlNotificationRepository(connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
