@@ -23,10 +23,9 @@ from easyflow.http.webhook_poster import HttpWebhookPoster
 from easyflow.jobs.queue import TaskiqQueue, build_broker
 from easyflow.jobs.sync import SyncTasks
 from easyflow.observability.metrics import Metrics
-from easyflow.platforms import local
-from easyflow.platforms.registry import PlatformRegistry
+from easyflow.platforms.registry import PlatformDefinition, PlatformRegistry
 from easyflow.ports import ChatModel, Locks, Marketplace, Messenger, WebhookParser
-from easyflow.services.assistants import LOCAL, AiCosts, AssistantChain, ChainPolicy
+from easyflow.services.assistants import AiCosts, AssistantChain, ChainPolicy
 from easyflow.services.conversations import ReplyService
 from easyflow.services.delivery_states import DeliveryStates
 from easyflow.services.handover import HandoverService
@@ -98,10 +97,10 @@ class PlatformAdapters:
         self._limiter = limiter
         self._metrics = metrics
         self._retry = retry
-        self._local = local.create_adapter()
+        self._accountless: dict[str, Any] = {}
 
     def platform_kind(self, platform: str) -> PlatformKind:
-        return PlatformKind.AI if platform == LOCAL else self._registry.get(platform).spec.kind
+        return self._registry.get(platform).spec.kind
 
     def idempotency_keys(self, platform: str) -> bool:
         return self._registry.get(platform).spec.idempotency_keys
@@ -116,26 +115,43 @@ class PlatformAdapters:
         return self._build(integration)
 
     def chat_model(self, integration: Integration | None, platform: str) -> ChatModel:
-        if platform == LOCAL or integration is None:
-            return self._local
+        if integration is None:
+            return self._without_account(platform)
         return self._build(integration)
+
+    def _without_account(self, platform: str) -> Any:
+        """A platform that needs no credentials (the local responder), built once."""
+        if platform not in self._accountless:
+            definition = self._registry.get(platform)
+            if definition.credentials:
+                raise NotFoundError(f"{platform} needs an integration: it has credentials")
+            self._accountless[platform] = self._build_for(definition, {}, {})
+        return self._accountless[platform]
 
     def marketplace(self, integration: Integration) -> Marketplace:
         return self._build(integration)
 
     def _build(self, integration: Integration) -> Any:
         definition = self._registry.get(integration.platform)
+        return self._build_for(definition, integration.credentials, integration.settings)
+
+    def _build_for(
+        self,
+        definition: PlatformDefinition,
+        credentials: dict[str, str],
+        settings: dict[str, Any],
+    ) -> Any:
         client = PlatformClient(
             definition.spec,
-            http=self._clients.get(integration.platform),
+            http=self._clients.get(definition.name),
             classify=definition.classify,
-            credentials=integration.credentials,
+            credentials=credentials,
             limiter=self._limiter,
             metrics=self._metrics,
-            base_url=self._settings.base_url(integration.platform),
+            base_url=self._settings.base_url(definition.name),
             retry=AI_RETRY if definition.spec.kind is PlatformKind.AI else self._retry,
         )
-        return definition.build(client, integration.settings)
+        return definition.build(client, settings)
 
 
 @dataclass

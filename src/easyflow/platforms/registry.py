@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from easyflow.domain.errors import NotFoundError
+from easyflow.domain.errors import InvalidRequestError, NotFoundError
 from easyflow.http import PlatformClient, PlatformSpec
 from easyflow.http.client import Classifier
 from easyflow.platforms import (
     anthropic,
+    local,
     openai,
     ozon,
     telegram,
@@ -50,48 +51,33 @@ class PlatformDefinition:
         check_credentials(self.name, self.credentials, credentials)
 
 
-def messenger(module: ModuleType) -> PlatformDefinition:
-    """A messenger package's definition from its conventional exports (see platforms/vk)."""
+def platform(module: ModuleType) -> PlatformDefinition:
+    """A platform package's definition from its conventional exports (see platforms/vk).
+
+    Every package exports SPEC, classify, CREDENTIALS and create_adapter(client, settings);
+    one that receives webhooks exports its parser as WEBHOOK.
+    """
     return PlatformDefinition(
         spec=module.SPEC,
         classify=module.classify,
         credentials=module.CREDENTIALS,
         build=module.create_adapter,
-        webhook=module.WEBHOOK,
+        webhook=getattr(module, "WEBHOOK", None),
     )
 
 
 def _definitions() -> tuple[PlatformDefinition, ...]:
     return (
-        PlatformDefinition(
-            spec=telegram.SPEC,
-            classify=telegram.classify,
-            credentials=telegram.CREDENTIALS,
-            build=lambda client, _settings: telegram.create_adapter(client),
-            webhook=telegram.TelegramWebhook(),
-        ),
-        PlatformDefinition(
-            spec=openai.SPEC,
-            classify=openai.classify,
-            credentials=openai.CREDENTIALS,
-            build=openai.create_adapter,
-        ),
-        PlatformDefinition(
-            wildberries.SPEC,
-            wildberries.classify,
-            wildberries.CREDENTIALS,
-            wildberries.create_adapter,
-        ),
-        PlatformDefinition(ozon.SPEC, ozon.classify, ozon.CREDENTIALS, ozon.create_adapter),
-        PlatformDefinition(
-            yandexgpt.SPEC, yandexgpt.classify, yandexgpt.CREDENTIALS, yandexgpt.create_adapter
-        ),
-        PlatformDefinition(
-            anthropic.SPEC, anthropic.classify, anthropic.CREDENTIALS, anthropic.create_adapter
-        ),
-        messenger(whatsapp),
-        messenger(vk),
-        messenger(viber),
+        platform(telegram),
+        platform(whatsapp),
+        platform(vk),
+        platform(viber),
+        platform(openai),
+        platform(yandexgpt),
+        platform(anthropic),
+        platform(local),
+        platform(wildberries),
+        platform(ozon),
     )
 
 
@@ -117,4 +103,7 @@ class PlatformRegistry:
 
     def check_credentials(self, platform: str, credentials: dict[str, str]) -> None:
         """Before any call or row: the platform's documented format, or a 400 with why."""
-        self.get(platform).check_credentials(credentials)
+        definition = self.get(platform)
+        if not definition.credentials:
+            raise InvalidRequestError(f"{platform} needs no integration: every tenant has it")
+        definition.check_credentials(credentials)

@@ -1,0 +1,28 @@
+"""OpenAI Chat Completions as a chat model. Everything the hub knows about OpenAI.
+
+Contract: docs/ai.md; API reference https://platform.openai.com/docs/api-reference/chat
+"""
+
+from easyflow.platforms.openai.chat_model import (
+    DEFAULT_MODEL,
+    FAMILIES,
+    PRICES,
+    Family,
+    OpenAIChatModel,
+    create_adapter,
+    family,
+)
+from easyflow.platforms.openai.spec import CREDENTIALS, SPEC, classify
+
+__all__ = [
+    "CREDENTIALS",
+    "DEFAULT_MODEL",
+    "FAMILIES",
+    "PRICES",
+    "SPEC",
+    "Family",
+    "OpenAIChatModel",
+    "classify",
+    "create_adapter",
+    "family",
+]
