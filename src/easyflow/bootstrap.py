@@ -16,8 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from easyflow.config import Settings
-from easyflow.domain.errors import NotFoundError
-from easyflow.domain.tenancy import Integration, PlatformKind
+from easyflow.domain.errors import InvalidRequestError, NotFoundError
+from easyflow.domain.tenancy import Capability, Integration
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, RetryPolicy
 from easyflow.http.webhook_poster import HttpWebhookPoster
 from easyflow.jobs.queue import TaskiqQueue, build_broker
@@ -99,8 +99,14 @@ class PlatformAdapters:
         self._retry = retry
         self._accountless: dict[str, Any] = {}
 
-    def platform_kind(self, platform: str) -> PlatformKind:
-        return self._registry.get(platform).spec.kind
+    def offers(self, platform: str, capability: Capability) -> bool:
+        try:
+            return self._registry.get(platform).spec.offers(capability)
+        except NotFoundError:
+            return False
+
+    def primary_capability(self, platform: str) -> Capability:
+        return self._registry.get(platform).spec.primary
 
     def idempotency_keys(self, platform: str) -> bool:
         return self._registry.get(platform).spec.idempotency_keys
@@ -112,27 +118,34 @@ class PlatformAdapters:
         return parser
 
     def messenger(self, integration: Integration) -> Messenger:
-        return self._build(integration)
+        return self._build(integration, Capability.MESSENGER)
 
     def chat_model(self, integration: Integration | None, platform: str) -> ChatModel:
         if integration is None:
             return self._without_account(platform)
-        return self._build(integration)
+        return self._build(integration, Capability.CHAT_MODEL)
+
+    def marketplace(self, integration: Integration) -> Marketplace:
+        return self._build(integration, Capability.MARKETPLACE)
 
     def _without_account(self, platform: str) -> Any:
         """A platform that needs no credentials (the local responder), built once."""
         if platform not in self._accountless:
             definition = self._registry.get(platform)
+            if not definition.spec.offers(Capability.CHAT_MODEL):
+                raise InvalidRequestError(f"{platform} is not a chat model")
             if definition.credentials:
                 raise NotFoundError(f"{platform} needs an integration: it has credentials")
             self._accountless[platform] = self._build_for(definition, {}, {})
         return self._accountless[platform]
 
-    def marketplace(self, integration: Integration) -> Marketplace:
-        return self._build(integration)
-
-    def _build(self, integration: Integration) -> Any:
+    def _build(self, integration: Integration, capability: Capability) -> Any:
         definition = self._registry.get(integration.platform)
+        if not definition.spec.offers(capability):
+            offered = capability.replace("_", " ")
+            raise InvalidRequestError(
+                f"integration {integration.id} ({integration.platform}) is not a {offered}"
+            )
         return self._build_for(definition, integration.credentials, integration.settings)
 
     def _build_for(
@@ -149,7 +162,7 @@ class PlatformAdapters:
             limiter=self._limiter,
             metrics=self._metrics,
             base_url=self._settings.base_url(definition.name),
-            retry=AI_RETRY if definition.spec.kind is PlatformKind.AI else self._retry,
+            retry=AI_RETRY if definition.spec.offers(Capability.CHAT_MODEL) else self._retry,
         )
         return definition.build(client, settings)
 

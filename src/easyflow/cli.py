@@ -297,11 +297,11 @@ def ai_providers(
     from dataclasses import replace
 
     from easyflow.domain.errors import InvalidRequestError
-    from easyflow.domain.tenancy import PlatformKind
+    from easyflow.domain.tenancy import Capability
 
     async def work(c: Any) -> tuple[str, ...]:
         for provider in providers:
-            if c.adapters.platform_kind(provider) is not PlatformKind.AI:
+            if not c.adapters.offers(provider, Capability.CHAT_MODEL):
                 raise InvalidRequestError(f"{provider!r} is not an AI provider")
         current = await c.tenants.get(tenant)
         chain = tuple(dict.fromkeys([*providers, "local"]))

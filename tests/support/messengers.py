@@ -18,7 +18,7 @@ import httpx
 
 from easyflow.domain.errors import WebhookSignatureError
 from easyflow.domain.messaging import WebhookEvent, WebhookRegistration
-from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
+from easyflow.domain.tenancy import Capability, Integration, IntegrationStatus
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RetryPolicy
 from easyflow.observability.metrics import Metrics
 from easyflow.platforms.registry import PlatformRegistry
@@ -116,7 +116,7 @@ def integration_for(platform: str, credentials: dict[str, str]) -> Integration:
         id=1,
         tenant_id=1,
         platform=platform,
-        kind=PlatformKind.MESSENGER,
+        kind=Capability.MESSENGER,
         name=platform,
         status=IntegrationStatus.ACTIVE,
         credentials=credentials,

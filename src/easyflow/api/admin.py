@@ -18,9 +18,9 @@ from easyflow.api.schemas import (
     OutboxOut,
 )
 from easyflow.domain.ai import AiProfile, FaqEntry
-from easyflow.domain.errors import InvalidRequestError, NotFoundError
+from easyflow.domain.errors import InvalidRequestError
 from easyflow.domain.messaging import ConversationStatus, DeliveryStatus
-from easyflow.domain.tenancy import IntegrationStatus, PlatformKind
+from easyflow.domain.tenancy import Capability, IntegrationStatus
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -141,11 +141,7 @@ async def ai_usage(tenant: TenantId, c: Container) -> dict[str, int]:
 @router.put("/ai/profile", status_code=status.HTTP_204_NO_CONTENT)
 async def set_ai_profile(body: AiProfileIn, tenant: TenantId, c: Container) -> Response:
     for provider in body.providers:
-        try:
-            kind = c.adapters.platform_kind(provider)
-        except NotFoundError:
-            kind = None
-        if kind is not PlatformKind.AI:
+        if not c.adapters.offers(provider, Capability.CHAT_MODEL):
             raise InvalidRequestError(f"{provider!r} is not an AI provider")
     profile = AiProfile(
         system_prompt=body.system_prompt,

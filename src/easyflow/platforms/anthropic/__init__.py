@@ -25,7 +25,7 @@ from easyflow.domain.errors import (
     RejectedError,
     RetryableError,
 )
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RawResponse
 from easyflow.platforms import llm_settings, pricing
 from easyflow.platforms.chat import HostedChatModel, error_envelope, tool_rounds
@@ -35,7 +35,7 @@ from easyflow.platforms.pricing import usd
 
 SPEC = PlatformSpec(
     name="anthropic",
-    kind=PlatformKind.AI,
+    capabilities=(Capability.CHAT_MODEL,),
     base_url="https://api.anthropic.com",
     auth=Auth(AuthStyle.HEADER, credential="api_key", header="x-api-key", template="{secret}"),
     timeout=60.0,

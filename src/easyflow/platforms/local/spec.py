@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from easyflow.domain.errors import ConfigurationError
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformSpec, RawResponse
 from easyflow.platforms.credentials import CredentialField
 
 SPEC = PlatformSpec(
     name="local",
-    kind=PlatformKind.AI,
+    capabilities=(Capability.CHAT_MODEL,),
     base_url="",  # it answers in process: nothing to reach
     auth=Auth(AuthStyle.NONE),
     docs="docs/ai.md",

@@ -16,14 +16,14 @@ from easyflow.domain.errors import (
     RejectedError,
     RetryableError,
 )
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformSpec, RawResponse
 from easyflow.platforms.chat import error_envelope
 from easyflow.platforms.credentials import CredentialField
 
 SPEC = PlatformSpec(
     name="openai",
-    kind=PlatformKind.AI,
+    capabilities=(Capability.CHAT_MODEL,),
     base_url="https://api.openai.com/v1",
     auth=Auth(AuthStyle.HEADER, credential="api_key", template="Bearer {secret}"),
     timeout=60.0,

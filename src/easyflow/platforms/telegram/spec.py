@@ -15,13 +15,13 @@ from easyflow.domain.errors import (
     RejectedError,
     RetryableError,
 )
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformSpec, RateLimit, RawResponse
 from easyflow.platforms.credentials import CredentialField
 
 SPEC = PlatformSpec(
     name="telegram",
-    kind=PlatformKind.MESSENGER,
+    capabilities=(Capability.MESSENGER,),
     base_url="https://api.telegram.org",
     auth=Auth(AuthStyle.PATH_TOKEN, credential="token", template="/bot{secret}"),
     rate_limits=(

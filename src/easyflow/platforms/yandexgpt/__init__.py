@@ -25,7 +25,7 @@ from typing import Any
 
 from easyflow.domain.ai import ChatReply, ChatRequest, TokenUsage
 from easyflow.domain.errors import ConfigurationError
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec
 from easyflow.platforms import llm_settings, pricing
 from easyflow.platforms.chat import HostedChatModel, function_declaration, tool_rounds
@@ -36,7 +36,7 @@ from easyflow.platforms.yandexgpt.errors import classify
 
 SPEC = PlatformSpec(
     name="yandexgpt",
-    kind=PlatformKind.AI,
+    capabilities=(Capability.CHAT_MODEL,),
     base_url="https://llm.api.cloud.yandex.net",
     auth=Auth(
         AuthStyle.HEADER,
