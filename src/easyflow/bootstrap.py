@@ -22,6 +22,7 @@ from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, Retr
 from easyflow.http.webhook_poster import HttpWebhookPoster
 from easyflow.jobs.queue import TaskiqQueue, build_broker
 from easyflow.jobs.sync import SyncTasks
+from easyflow.observability.logging import add_secret_patterns
 from easyflow.observability.metrics import Metrics
 from easyflow.platforms.registry import PlatformDefinition, PlatformRegistry
 from easyflow.ports import ChatModel, Locks, Marketplace, Messenger, WebhookParser
@@ -161,7 +162,7 @@ class PlatformAdapters:
             credentials=credentials,
             limiter=self._limiter,
             metrics=self._metrics,
-            base_url=self._settings.base_url(definition.name),
+            base_url=self._settings.base_url(definition.name, definition.spec.sandbox_mount),
             retry=AI_RETRY if definition.spec.offers(Capability.CHAT_MODEL) else self._retry,
         )
         return definition.build(client, settings)
@@ -253,6 +254,8 @@ def build_container(
     registry: PlatformRegistry | None = None,
 ) -> Container:
     registry = registry or PlatformRegistry()
+    # Every process that talks to platforms builds this: from here on its logs mask their keys.
+    add_secret_patterns(registry.secret_patterns())
     engine = create_engine(
         settings.resolved_database_url,
         pool_size=settings.database_pool_size,

@@ -62,6 +62,13 @@ class PlatformSpec:
     # repeated (VK random_id, Stripe Idempotency-Key). Decides what happens to a send whose
     # worker died mid-call: repeated with the same key, or marked unconfirmed for a person.
     idempotency_keys: bool = False
+    # Where `easyflow sandbox` serves this API under EASYFLOW_SANDBOX_URL ("" is /<name>):
+    # the emulator's mount plus the API's own prefix where the real base URL has one.
+    sandbox_path: str = ""
+
+    @property
+    def sandbox_mount(self) -> str:
+        return self.sandbox_path or f"/{self.name}"
 
     def offers(self, capability: Capability) -> bool:
         return capability in self.capabilities

@@ -37,6 +37,8 @@ class PlatformDefinition:
     credentials: tuple[CredentialField, ...]
     build: Callable[[PlatformClient, dict[str, Any]], Any]
     webhook: WebhookParser | None = None
+    # Regular expressions of its secrets' shapes, masked in every log line.
+    secret_patterns: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -63,6 +65,7 @@ def platform(module: ModuleType) -> PlatformDefinition:
         credentials=module.CREDENTIALS,
         build=module.create_adapter,
         webhook=getattr(module, "WEBHOOK", None),
+        secret_patterns=getattr(module, "SECRET_PATTERNS", ()),
     )
 
 
@@ -100,6 +103,10 @@ class PlatformRegistry:
     def webhook_platforms(self) -> list[str]:
         """Platforms that deliver to the webhook route."""
         return sorted(name for name, d in self._by_name.items() if d.webhook is not None)
+
+    def secret_patterns(self) -> list[str]:
+        """Every platform's secret shapes, for log redaction."""
+        return [p for d in self.definitions() for p in d.secret_patterns]
 
     def check_credentials(self, platform: str, credentials: dict[str, str]) -> None:
         """Before any call or row: the platform's documented format, or a 400 with why."""

@@ -48,6 +48,7 @@ CREDENTIALS = (
         expected="an Anthropic API key, sk-ant-… (https://console.anthropic.com/settings/keys)",
     ),
 )
+SECRET_PATTERNS = (r"\bsk-ant-[A-Za-z0-9_-]{16,}\b",)
 API_VERSION = "2023-06-01"
 DEFAULT_MODEL = "claude-haiku-4-5"
 _NAME = SPEC.name

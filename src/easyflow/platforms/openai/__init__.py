@@ -12,13 +12,14 @@ from easyflow.platforms.openai.chat_model import (
     create_adapter,
     family,
 )
-from easyflow.platforms.openai.spec import CREDENTIALS, SPEC, classify
+from easyflow.platforms.openai.spec import CREDENTIALS, SECRET_PATTERNS, SPEC, classify
 
 __all__ = [
     "CREDENTIALS",
     "DEFAULT_MODEL",
     "FAMILIES",
     "PRICES",
+    "SECRET_PATTERNS",
     "SPEC",
     "Family",
     "OpenAIChatModel",

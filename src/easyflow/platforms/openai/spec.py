@@ -27,6 +27,7 @@ SPEC = PlatformSpec(
     base_url="https://api.openai.com/v1",
     auth=Auth(AuthStyle.HEADER, credential="api_key", template="Bearer {secret}"),
     timeout=60.0,
+    sandbox_path="/openai/v1",  # the emulator is mounted at /openai and serves /v1/...
     docs="https://platform.openai.com/docs/api-reference/chat",
 )
 # Every OpenAI secret key starts with `sk-` (user, `sk-proj-`, `sk-svcacct-`, `sk-admin-`);
@@ -38,6 +39,7 @@ CREDENTIALS = (
         expected="an OpenAI secret key, sk-… (https://platform.openai.com/api-keys)",
     ),
 )
+SECRET_PATTERNS = (r"\bsk[-_][A-Za-z0-9_-]{16,}\b",)  # sk-…, sk-proj-…, sk-svcacct-…
 _NAME = SPEC.name
 
 

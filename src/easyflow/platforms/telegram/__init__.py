@@ -16,6 +16,7 @@ from easyflow.platforms.telegram.spec import (
     CREDENTIALS,
     MAX_CALLBACK_DATA_BYTES,
     MAX_TEXT,
+    SECRET_PATTERNS,
     SPEC,
     classify,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "CREDENTIALS",
     "MAX_CALLBACK_DATA_BYTES",
     "MAX_TEXT",
+    "SECRET_PATTERNS",
     "SPEC",
     "WEBHOOK",
     "TelegramMessenger",

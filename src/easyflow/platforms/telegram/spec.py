@@ -41,6 +41,8 @@ CREDENTIALS = (
         expected="a bot token from @BotFather, <bot id>:<secret> (e.g. 123456789:AAE…)",
     ),
 )
+# A bot token anywhere in a log line, even glued to the "bot" of a URL path.
+SECRET_PATTERNS = (r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{30,}",)
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 MAX_TEXT = 4096

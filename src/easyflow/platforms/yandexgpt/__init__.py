@@ -57,6 +57,8 @@ CREDENTIALS = (
         ),
     ),
 )
+# An API key (AQVN…) or an IAM token (t1.…), with or without the "Api-Key" before it.
+SECRET_PATTERNS = (r"\b(AQVN[A-Za-z0-9_-]{20,}|t1\.[A-Za-z0-9_.-]{20,})",)
 DEFAULT_MODEL = "yandexgpt-lite"
 _NAME = SPEC.name
 # A folder id is 20 lowercase letters and digits (b1g… for most clouds).
