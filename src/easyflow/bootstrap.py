@@ -101,10 +101,7 @@ class PlatformAdapters:
         self._accountless: dict[str, Any] = {}
 
     def offers(self, platform: str, capability: Capability) -> bool:
-        try:
-            return self._registry.get(platform).spec.offers(capability)
-        except NotFoundError:
-            return False
+        return self._registry.get(platform).spec.offers(capability)
 
     def primary_capability(self, platform: str) -> Capability:
         return self._registry.get(platform).spec.primary

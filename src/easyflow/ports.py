@@ -200,7 +200,7 @@ class Adapters(Protocol):
     InvalidRequestError naming both."""
 
     def offers(self, platform: str, capability: Capability) -> bool:
-        """Whether `platform` offers `capability` (False for a platform nobody registered)."""
+        """Whether `platform` offers `capability`; NotFoundError for an unknown platform."""
         ...
 
     def primary_capability(self, platform: str) -> Capability:

@@ -137,7 +137,7 @@ def adapter_for(
         credentials=credentials,
         limiter=InMemoryRateLimiter(),
         metrics=Metrics(),
-        base_url=f"http://sandbox/{platform}",
+        base_url=f"http://sandbox{definition.spec.sandbox_mount}",
         retry=FAST,
     )
     return definition.build(client, {"account_name": "Hub Sandbox Shop"})

@@ -18,7 +18,7 @@ from easyflow.api.schemas import (
     OutboxOut,
 )
 from easyflow.domain.ai import AiProfile, FaqEntry
-from easyflow.domain.errors import InvalidRequestError
+from easyflow.domain.errors import InvalidRequestError, NotFoundError
 from easyflow.domain.messaging import ConversationStatus, DeliveryStatus
 from easyflow.domain.tenancy import Capability, IntegrationStatus
 
@@ -141,7 +141,11 @@ async def ai_usage(tenant: TenantId, c: Container) -> dict[str, int]:
 @router.put("/ai/profile", status_code=status.HTTP_204_NO_CONTENT)
 async def set_ai_profile(body: AiProfileIn, tenant: TenantId, c: Container) -> Response:
     for provider in body.providers:
-        if not c.adapters.offers(provider, Capability.CHAT_MODEL):
+        try:
+            is_chat_model = c.adapters.offers(provider, Capability.CHAT_MODEL)
+        except NotFoundError:
+            is_chat_model = False
+        if not is_chat_model:
             raise InvalidRequestError(f"{provider!r} is not an AI provider")
     profile = AiProfile(
         system_prompt=body.system_prompt,

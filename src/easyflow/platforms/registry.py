@@ -26,7 +26,7 @@ from easyflow.platforms import (
     wildberries,
     yandexgpt,
 )
-from easyflow.platforms.credentials import CredentialField, check_credentials
+from easyflow.platforms.credentials import ConnectOption, CredentialField, check_credentials
 from easyflow.ports import WebhookParser
 
 
@@ -39,6 +39,8 @@ class PlatformDefinition:
     webhook: WebhookParser | None = None
     # Regular expressions of its secrets' shapes, masked in every log line.
     secret_patterns: tuple[str, ...] = ()
+    # Settings asked for when an account is connected (the CLI's `integrations add`).
+    connect_options: tuple[ConnectOption, ...] = ()
 
     @property
     def name(self) -> str:
@@ -56,8 +58,10 @@ class PlatformDefinition:
 def platform(module: ModuleType) -> PlatformDefinition:
     """A platform package's definition from its conventional exports (see platforms/vk).
 
-    Every package exports SPEC, classify, CREDENTIALS and create_adapter(client, settings);
-    one that receives webhooks exports its parser as WEBHOOK.
+    Every package exports SPEC (with its capabilities), classify, CREDENTIALS and
+    create_adapter(client, settings); and, where it has them, WEBHOOK (the parser of the
+    webhooks it sends), SECRET_PATTERNS (its keys' shapes, masked in logs) and
+    CONNECT_OPTIONS (settings asked for at connection).
     """
     return PlatformDefinition(
         spec=module.SPEC,
@@ -66,6 +70,7 @@ def platform(module: ModuleType) -> PlatformDefinition:
         build=module.create_adapter,
         webhook=getattr(module, "WEBHOOK", None),
         secret_patterns=getattr(module, "SECRET_PATTERNS", ()),
+        connect_options=getattr(module, "CONNECT_OPTIONS", ()),
     )
 
 

@@ -3,6 +3,7 @@
 Contract: docs/ai.md; API reference https://platform.openai.com/docs/api-reference/chat
 """
 
+from easyflow.platforms.credentials import ConnectOption
 from easyflow.platforms.openai.chat_model import (
     DEFAULT_MODEL,
     FAMILIES,
@@ -15,6 +16,7 @@ from easyflow.platforms.openai.chat_model import (
 from easyflow.platforms.openai.spec import CREDENTIALS, SECRET_PATTERNS, SPEC, classify
 
 __all__ = [
+    "CONNECT_OPTIONS",
     "CREDENTIALS",
     "DEFAULT_MODEL",
     "FAMILIES",
@@ -27,3 +29,9 @@ __all__ = [
     "create_adapter",
     "family",
 ]
+
+CONNECT_OPTIONS = (
+    ConnectOption(
+        "model", "The chat model (https://platform.openai.com/docs/models)", DEFAULT_MODEL
+    ),
+)
