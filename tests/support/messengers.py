@@ -24,7 +24,7 @@ from easyflow.observability.metrics import Metrics
 from easyflow.platforms.registry import PlatformRegistry
 from easyflow.ports import MessengerWebhook
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
-from easyflow.sandbox.telegram_state import TelegramConfig
+from easyflow.sandbox.telegram.state import TelegramConfig
 from easyflow.sandbox.viber import DEMO_BOT, ViberConfig
 from easyflow.sandbox.vk import DEMO_COMMUNITY, VkConfig
 from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppConfig

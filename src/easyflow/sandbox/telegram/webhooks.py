@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from easyflow.sandbox.base import Clock, dumps
-from easyflow.sandbox.telegram_state import BotState, DeliveryAttempt, PendingUpdate
+from easyflow.sandbox.telegram.state import BotState, DeliveryAttempt, PendingUpdate
 from easyflow.webhooks.schemes import SecretTokenHeader
 
 SECRET_HEADER = SecretTokenHeader("X-Telegram-Bot-Api-Secret-Token")

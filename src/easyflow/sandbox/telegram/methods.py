@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from easyflow.sandbox.base import Clock, whole_seconds
-from easyflow.sandbox.telegram_html import EntityParseError, parse_html
-from easyflow.sandbox.telegram_state import (
+from easyflow.sandbox.telegram.html import EntityParseError, parse_html
+from easyflow.sandbox.telegram.state import (
     BotState,
     CallbackAnswer,
     ChatState,
@@ -26,8 +26,8 @@ from easyflow.sandbox.telegram_state import (
     WebhookConfig,
     message_dict,
 )
-from easyflow.sandbox.telegram_webhooks import WebhookDispatcher
-from easyflow.sandbox.telegram_wire import (
+from easyflow.sandbox.telegram.webhooks import WebhookDispatcher
+from easyflow.sandbox.telegram.wire import (
     Params,
     TelegramError,
     bad_request,

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from easyflow.sandbox.base import whole_seconds
 from easyflow.sandbox.faults import Fault
-from easyflow.sandbox.openai_wire import OpenAIError
+from easyflow.sandbox.openai.wire import OpenAIError
 
 WINDOW = 60.0
 _QUOTA = (
