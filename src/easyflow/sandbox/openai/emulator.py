@@ -1,5 +1,6 @@
-"""OpenAI API emulator (platforms/openai.md): `POST /v1/chat/completions` (plain and SSE
-stream), `POST /v1/responses` (object and named-event stream), `GET /v1/models`.
+"""OpenAI API emulator (https://platform.openai.com/docs/api-reference):
+`POST /v1/chat/completions` (plain and SSE stream), `POST /v1/responses` (object and
+named-event stream), `GET /v1/models`.
 
 Bearer auth against the registered keys (401 `invalid_api_key` otherwise); replies come from
 a scripted FIFO (text, or a function call when the request offers that tool), else a

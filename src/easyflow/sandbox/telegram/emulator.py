@@ -1,4 +1,4 @@
-"""Telegram Bot API emulator (platforms/telegram.md, Bot API 10.0).
+"""Telegram Bot API emulator (Bot API 10.0, https://core.telegram.org/bots/api).
 
 Serves `/bot<token>/<method>` for the bots registered in the sandbox: a malformed token path
 is 404 `Not Found`, a well-formed unknown token 401 `Unauthorized`, an unknown method 404

@@ -1,4 +1,4 @@
-"""The Bot API methods the hub uses (platforms/telegram.md §1.2, §1.5, §1.8).
+"""The Bot API methods the hub uses (https://core.telegram.org/bots/api#available-methods).
 
 getMe, setWebhook, deleteWebhook, getWebhookInfo, getUpdates, sendMessage, editMessageText,
 answerCallbackQuery and sendChatAction, with the server's own error texts. Each handler takes

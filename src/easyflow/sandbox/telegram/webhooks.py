@@ -1,4 +1,4 @@
-"""Webhook delivery the way the Bot API server does it (platforms/telegram.md §1.4).
+"""Webhook delivery the way the Bot API server does it (https://core.telegram.org/bots/api#setwebhook).
 
 - `POST <url>`, `Content-Type: application/json`, body = one Update, and the secret header
   produced by the production `SecretTokenHeader.sign()`;
