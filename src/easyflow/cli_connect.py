@@ -1,15 +1,17 @@
 """`easyflow integrations add <platform> --<credential> value …`, generated from the registry.
 
 Each registered platform without a hand-written command gets one whose options are its
-credential fields (secret ones prompted hidden when not given) and its connect options (the
-settings asked for at connection, e.g. a chat model's `--model`). Where the seller registers
-the webhook in the platform's console (WhatsApp, VK), the command prints what to paste there.
+credential fields (secret ones prompted hidden when not given), its connect options (the
+settings asked for at connection, e.g. a chat model's `--model`), and `--setting KEY=VALUE`
+for any other setting (WhatsApp's `fallback_template`). Where the seller registers the
+webhook in the platform's console (WhatsApp, VK), the command prints what to paste there.
 A platform with no credentials (the local responder) is never connected, so it has none.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -36,8 +38,9 @@ def _command(definition: PlatformDefinition, run: Run, console: Console) -> Call
 
     def command(**options: Any) -> None:
         tenant, name = options.pop("tenant"), options.pop("name")
+        settings = _settings(options.pop("setting") or [])
         credentials = {field.name: options[_param(field.name)] for field in definition.credentials}
-        settings = {
+        settings |= {
             option.name: options[_setting(option.name)]
             for option in definition.connect_options
             if options[_setting(option.name)] is not None
@@ -76,20 +79,35 @@ def _command(definition: PlatformDefinition, run: Run, console: Console) -> Call
                 annotation=Annotated[str, option],
             )
         )
-    for setting in definition.connect_options:
-        flag = typer.Option(f"--{setting.name.replace('_', '-')}", help=setting.help)
+    for connect_option in definition.connect_options:
+        flag = typer.Option(f"--{connect_option.name.replace('_', '-')}", help=connect_option.help)
         parameters.append(
             inspect.Parameter(
-                _setting(setting.name),
+                _setting(connect_option.name),
                 inspect.Parameter.KEYWORD_ONLY,
                 annotation=Annotated[str, flag]
-                if setting.default is None
+                if connect_option.default is None
                 else Annotated[str | None, flag],
-                default=inspect.Parameter.empty if setting.default is None else setting.default,
+                default=inspect.Parameter.empty
+                if connect_option.default is None
+                else connect_option.default,
             )
         )
     parameters.append(
         inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default="", annotation=str)
+    )
+    setting = typer.Option(
+        "--setting",
+        help="An integration setting, KEY=VALUE (VALUE read as JSON when it is JSON), e.g. "
+        '\'fallback_template={"name":"customer_reply","language":"en"}\'; repeatable',
+    )
+    parameters.append(
+        inspect.Parameter(
+            "setting",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[list[str] | None, setting],
+        )
     )
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__doc__ = f"Connect {platform} ({definition.spec.docs})."
@@ -103,3 +121,17 @@ def _param(field: str) -> str:
 
 def _setting(name: str) -> str:
     return f"setting_{name}"
+
+
+def _settings(pairs: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs as settings; a VALUE that parses as JSON is taken as that JSON."""
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--setting")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except ValueError:
+            settings[key.strip()] = value
+    return settings

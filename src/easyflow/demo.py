@@ -4,8 +4,9 @@ The demo serves the hub and the sandboxes on two loopback ports, so every step c
 HTTP: the hub calls the sandbox's Bot API, the sandbox delivers signed webhooks to the hub.
 It creates a seller with a few orders and a Telegram bot, then plays a customer's
 conversation (who confirms the phone number on their order before hearing its status) and a
-stranger's (who asks about the same order and hears nothing), and prints what happened, in
-words a seller understands.
+stranger's (who asks about the same order and hears nothing); then connects WhatsApp, VK and
+Viber the way each platform does it and has a customer on each ask. It prints what happened,
+in words a seller understands.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +41,9 @@ from easyflow.sandbox.server import (
     SandboxConfig,
     create_sandbox_app,
 )
+from easyflow.sandbox.viber import DEMO_BOT as DEMO_VIBER_BOT
+from easyflow.sandbox.vk import DEMO_COMMUNITY
+from easyflow.sandbox.whatsapp import DEMO_NUMBER
 
 CUSTOMER_CHAT = 5550001
 STRANGER_CHAT = 5550002
@@ -209,7 +213,88 @@ async def _tell_story(container: Container, sandbox: Sandbox, console: Console) 
                 "(`easyflow conversations list`).[/yellow]"
             )
     await _summary(container, tenant.id, console)
+    await _other_messengers(container, sandbox, tenant.id, console)
     return api_key
+
+
+# The same shop on the other messengers: (platform, customer's id there, name, what they write).
+# On WhatsApp, too, order details wait until the customer proves the phone number on the order.
+OTHER_CHANNELS = (
+    ("whatsapp", "79001234567", "Ivan", ("Where is my order 1001?", "+7 900 123-45-67")),
+    ("vk", "5550003", "Maria", ("How long does delivery take?",)),
+    ("viber", "01234567890A=", "Anna", ("Can I return the lamp?",)),
+)
+
+
+async def _other_messengers(
+    container: Container, sandbox: Sandbox, tenant_id: int, console: Console
+) -> None:
+    """A customer on each of WhatsApp, VK and Viber asks; the answer goes back where they wrote."""
+    console.print(
+        Panel.fit(
+            "The seller connects WhatsApp (URL and verify token pasted in Meta's dashboard), "
+            "a VK community (a Callback API server) and a Viber bot (the hub registers its "
+            "webhook);\nall three deliver to the same webhook route as Telegram.",
+            title="The same shop on WhatsApp, VK and Viber",
+        )
+    )
+    for platform, customer, name, texts in OTHER_CHANNELS:
+        channel = await _connect_channel(container, sandbox, tenant_id, platform)
+        for text in texts:
+            console.print(f"[cyan]{name} on {platform}:[/cyan] {text}")
+            before = len(channel.sent(customer))
+            channel.write(customer, text, name)
+            for reply in await _replies(channel, customer, before):
+                console.print(f"[green]Demo Shop on {platform}:[/green] {reply}")
+
+
+@dataclass(frozen=True)
+class _Channel:
+    """One connected messenger as the demo's customer sees it."""
+
+    write: Callable[[str, str, str], object]
+    sent: Callable[[str], list[str | None]]  # a template or media message has no text
+
+
+async def _connect_channel(
+    container: Container, sandbox: Sandbox, tenant_id: int, platform: str
+) -> _Channel:
+    credentials = getattr(sandbox, platform).demo_credentials()[0]
+    integration = await container.integrations.add(tenant_id, platform, credentials)
+    url = f"{container.settings.public_url}/api/v1/messaging/webhook/{platform}/{integration.id}"
+    secret = integration.webhook_secrets[0]
+    if platform == "whatsapp":
+        number = DEMO_NUMBER.phone_number_id
+        await sandbox.whatsapp.configure_webhook(number, url, secret)
+        return _Channel(
+            lambda to, text, name: sandbox.whatsapp.customer_writes(number, to, text, name),
+            lambda to: [m.text for m in sandbox.whatsapp.sent(number, to)],
+        )
+    if platform == "vk":
+        group = DEMO_COMMUNITY.group_id
+        await sandbox.vk.add_server(group, url, secret)
+        return _Channel(
+            lambda to, text, name: sandbox.vk.customer_writes(group, int(to), text),
+            lambda to: [m.text for m in sandbox.vk.sent(group, int(to))],
+        )
+    token = DEMO_VIBER_BOT.auth_token  # Viber: the hub set the webhook when it was added
+
+    def viber_writes(to: str, text: str, name: str) -> object:
+        sandbox.viber.customer_opens(token, to, name)
+        return sandbox.viber.customer_writes(token, to, text, name)
+
+    return _Channel(viber_writes, lambda to: [m.text for m in sandbox.viber.sent(token, to)])
+
+
+async def _replies(channel: _Channel, customer: str, before: int, timeout: float = 15) -> list[str]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        sent = channel.sent(customer)
+        if len(sent) > before:
+            return [text or "(no text: a template or media)" for text in sent[before:]]
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the hub did not answer in time")
 
 
 async def _summary(container: Container, tenant_id: int, console: Console) -> None:
@@ -235,7 +320,7 @@ async def run_demo(port: int, once: bool, console: Console) -> None:
             broker_url="memory://",
             log_level="WARNING",
         )
-        sandbox = create_sandbox_app()
+        sandbox = create_sandbox_app(SandboxConfig.demo())
         container = build_container(settings)
         try:
             async with (

@@ -258,6 +258,10 @@ def test_demo_once_tells_the_story(clean_env: None) -> None:
     assert "Order 1001 has been shipped" in story
     assert "handed the conversation to a person" in story
     assert "Conversation status: handover" in story
+    # The same shop answers on WhatsApp (after the phone number is proven), VK and Viber.
+    assert "Demo Shop on whatsapp: Thank you, your phone number is confirmed" in story
+    assert "Demo Shop on vk: We deliver within 2-4 days" in story
+    assert "Demo Shop on viber: You can return any item within 14 days" in story
 
 
 def test_sandbox_command_serves_the_documented_demo_credentials(tmp_path: Path) -> None:

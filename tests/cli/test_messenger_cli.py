@@ -75,3 +75,27 @@ def test_a_malformed_credential_is_refused_before_any_call(cli_env: CliEnv) -> N
     )  # fmt: skip
     assert result.exit_code == 1
     assert "vk credential 'group_id' does not have the documented format" in words(result.output)
+
+
+def test_add_whatsapp_with_a_fallback_template_setting(cli_env: CliEnv) -> None:
+    ok("db", "upgrade")
+    tenant = create_tenant("My Shop")
+    fallback = '{"name": "customer_reply", "language": "en"}'
+    credentials = (
+        "--access-token", DEMO_NUMBER.access_token,
+        "--phone-number-id", DEMO_NUMBER.phone_number_id,
+        "--app-secret", DEMO_NUMBER.app_secret,
+    )  # fmt: skip
+    bad = easyflow(
+        "integrations", "add", "whatsapp", "--tenant", str(tenant), *credentials,
+        "--setting", 'fallback_template={"name": "Customer Reply!", "language": "en"}',
+    )  # fmt: skip
+    assert bad.exit_code == 1
+    assert "setting 'fallback_template': name must be a template name" in words(bad.output)
+    output = ok(
+        "integrations", "add", "whatsapp", "--tenant", str(tenant), *credentials,
+        "--setting", f"fallback_template={fallback}",
+    )  # fmt: skip
+    _connected(output, "whatsapp")
+    listed = words(ok("integrations", "list", "--tenant", str(tenant)))
+    assert '"fallback_template": {"name": "customer_reply", "language": "en"}' in listed

@@ -31,7 +31,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from easyflow.domain.messaging import AttemptOutcome, DeliveryStatus, OutboxKind
+from easyflow.domain.messaging import AttemptOutcome, DeliveryStatus, OutboxKind, OutboxPayload
 from easyflow.platforms.vk.spec import FLOOD_WAIT
 from easyflow.platforms.whatsapp.spec import PAIR_RATE_WAIT
 from easyflow.sandbox.faults import FaultSpec
@@ -150,7 +150,7 @@ class Channel:
                 self.hub.tenant_id,
                 self.integration_id,
                 OutboxKind.MESSAGE,
-                {"chat_id": str(self.customer), "text": text_},
+                OutboxPayload(str(self.customer), text_),
                 conversation_id=self.conversation_id,
             )
             await uow.commit()

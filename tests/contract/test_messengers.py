@@ -39,6 +39,7 @@ from easyflow.domain.messaging import (
 )
 from easyflow.http import RawResponse
 from easyflow.platforms import viber, vk, whatsapp
+from easyflow.platforms.whatsapp.spec import ServiceWindowClosedError
 from easyflow.sandbox.base import ControlError
 from easyflow.sandbox.faults import FaultSpec
 from easyflow.sandbox.server import SandboxConfig, create_sandbox_app
@@ -559,7 +560,7 @@ def _viber(status: int) -> RawResponse:
 @pytest.mark.parametrize(
     ("classify", "response", "error"),
     [
-        (whatsapp.classify, _graph(131047), RejectedError),
+        (whatsapp.classify, _graph(131047), ServiceWindowClosedError),  # a RejectedError
         (whatsapp.classify, _graph(130429), RateLimitedError),
         (whatsapp.classify, _graph(131056), RetryableError),
         (whatsapp.classify, _graph(131026), RejectedError),

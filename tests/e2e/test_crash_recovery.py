@@ -22,6 +22,7 @@ from easyflow.domain.messaging import (
     OutboundMessage,
     OutboxItem,
     OutboxKind,
+    OutboxPayload,
 )
 from easyflow.domain.tenancy import Integration
 from easyflow.services.outbox import OutboxSender, idempotency_key
@@ -50,7 +51,7 @@ async def _queued_reply(hub: Hub) -> OutboxItem:
             hub.tenant_id,
             hub.integration_id,
             OutboxKind.MESSAGE,
-            {"chat_id": str(CHAT), "text": TEXT},
+            OutboxPayload(str(CHAT), TEXT),
             conversation_id=conversation.id,
             message_id=stored.id,
         )

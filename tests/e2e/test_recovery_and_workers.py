@@ -18,6 +18,7 @@ from easyflow.domain.messaging import (
     MessageAuthor,
     MessageDirection,
     OutboxKind,
+    OutboxPayload,
     Sender,
 )
 from support.hub import CHAT, ORDERS, Hub, running_hub
@@ -75,7 +76,7 @@ async def test_outbox_row_whose_send_was_lost_is_delivered_by_the_sweep(hub: Hub
             hub.tenant_id,
             hub.integration_id,
             OutboxKind.MESSAGE,
-            {"chat_id": str(CHAT), "text": stored.text},
+            OutboxPayload(str(CHAT), stored.text),
             conversation_id=conversations[0].id,
             message_id=stored.id,
         )

@@ -6,10 +6,20 @@ import asyncio
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from easyflow.domain.errors import InvalidRequestError, NotFoundError
-from easyflow.domain.messaging import DeliveryStatus, OutboxItem, OutboxKind
+from easyflow.domain.messaging import (
+    Button,
+    DeliveryStatus,
+    MessageTemplate,
+    OutboxItem,
+    OutboxKind,
+    OutboxPayload,
+)
 from easyflow.storage import SqlUnitOfWorkFactory
+from easyflow.storage.tables import outbox
 from easyflow.storage.types import utcnow
 
 from .helpers import Tenancy
@@ -20,7 +30,7 @@ LEASE = timedelta(seconds=30)
 async def _add(uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy) -> OutboxItem:
     async with uow_factory() as uow:
         item = await uow.outbox.add(
-            tenancy.tenant_a, tenancy.integration_a, OutboxKind.MESSAGE, {"chat_id": "42"}
+            tenancy.tenant_a, tenancy.integration_a, OutboxKind.MESSAGE, OutboxPayload("42")
         )
         await uow.commit()
     return item
@@ -48,7 +58,7 @@ async def test_a_new_row_is_pending_and_due_now(
     assert (item.status, item.attempts, item.payload) == (
         DeliveryStatus.PENDING,
         0,
-        {"chat_id": "42"},
+        OutboxPayload("42"),
     )
     assert due == [item.id] and not_yet == []
 
@@ -155,7 +165,63 @@ async def test_replay_sends_a_dead_row_again_for_its_tenant_only(
     async with uow_factory() as uow:
         assert await uow.outbox.list(tenancy.tenant_b) == []
         with pytest.raises(NotFoundError):
-            await uow.outbox.add(tenancy.tenant_b, tenancy.integration_a, OutboxKind.MESSAGE, {})
+            await uow.outbox.add(
+                tenancy.tenant_b, tenancy.integration_a, OutboxKind.MESSAGE, OutboxPayload()
+            )
 
     assert replayed is not None
     assert (replayed.status, replayed.attempts) == (DeliveryStatus.PENDING, 1)
+
+
+async def test_a_typed_payload_is_stored_and_read_back_whole(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    payload = OutboxPayload(
+        "42",
+        "Your order #1001 has shipped.",
+        buttons=((Button("Track", "track:1001"), Button("Site", url="https://shop.example")),),
+        template=MessageTemplate("order_shipped", "ru", ("1001", "RR1RU")),
+        event="order_shipped",
+        html="Your order <b>#1001</b> has shipped.",
+    )
+    async with uow_factory() as uow:
+        added = await uow.outbox.add(
+            tenancy.tenant_a, tenancy.integration_a, OutboxKind.MESSAGE, payload
+        )
+        await uow.commit()
+    claimed = await _claim(uow_factory, added.id)
+
+    assert added.payload == payload
+    assert claimed is not None and claimed.payload == payload
+
+
+async def test_rows_written_as_plain_dicts_by_earlier_versions_still_load(
+    uow_factory: SqlUnitOfWorkFactory, db_engine: AsyncEngine, tenancy: Tenancy
+) -> None:
+    legacy = [
+        ("message", {"chat_id": "42", "text": "Hi", "event": "order_shipped"}),
+        ("callback_answer", {"callback_id": "cb-7"}),
+    ]
+    now = utcnow()
+    rows = [
+        {
+            "tenant_id": tenancy.tenant_a,
+            "integration_id": tenancy.integration_a,
+            "kind": kind,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for kind, payload in legacy
+    ]
+    async with db_engine.begin() as connection:
+        await connection.execute(insert(outbox), rows)
+    async with uow_factory() as uow:
+        items = await uow.outbox.list(tenancy.tenant_a)
+
+    assert [i.payload for i in reversed(items)] == [
+        OutboxPayload("42", "Hi", event="order_shipped"),
+        OutboxPayload(callback_id="cb-7"),
+    ]

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from easyflow.domain.errors import TransientStorageError
-from easyflow.domain.messaging import EventStatus, OutboxKind
+from easyflow.domain.messaging import EventStatus, OutboxKind, OutboxPayload
 from easyflow.storage import SqlUnitOfWorkFactory
 from easyflow.storage.types import utcnow
 
@@ -87,7 +87,7 @@ async def test_a_claim_after_a_lapsed_lease_is_in_doubt_and_a_late_failure_chang
     lease = timedelta(seconds=60)
     async with uow_factory() as uow:
         item = await uow.outbox.add(
-            tenancy.tenant_a, tenancy.integration_a, OutboxKind.MESSAGE, {"chat_id": "42"}
+            tenancy.tenant_a, tenancy.integration_a, OutboxKind.MESSAGE, OutboxPayload("42")
         )
         now = utcnow()
         first = await uow.outbox.claim(item.id, now, now + lease)

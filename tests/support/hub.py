@@ -29,6 +29,7 @@ from easyflow.domain.commerce import Order, OrderStatus
 from easyflow.domain.messaging import Sender
 from easyflow.domain.phones import digits
 from easyflow.http import RetryPolicy
+from easyflow.sandbox.base import Clock
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
 from easyflow.sandbox.telegram.state import TelegramConfig
 from easyflow.sandbox.viber import DEMO_BOT, ViberConfig
@@ -188,6 +189,7 @@ async def running_hub(
     *,
     profile: AiProfile = PROFILE,
     sandbox_config: SandboxConfig | None = None,
+    sandbox_clock: Clock | None = None,
     **settings: Any,
 ) -> AsyncIterator[Hub]:
     hub_asgi = _LateBound()
@@ -200,6 +202,7 @@ async def running_hub(
             viber=ViberConfig(bots=[DEMO_BOT], retry_delay_scale=0.01),
         ),
         webhook_transport=httpx.ASGITransport(hub_asgi),
+        clock=sandbox_clock,
     )
     sandbox_transport = httpx.ASGITransport(sandbox.app)
     config = hub_settings(database_url, data_dir, key, **settings)

@@ -121,7 +121,7 @@ async def get_outbox(outbox_id: RowId, tenant: TenantId, c: Container) -> Any:
     return OutboxDeliveryOut.model_validate(
         {
             **OutboxOut.model_validate(item).model_dump(),
-            "payload": item.payload,
+            "payload": item.payload.to_json(),
             "history": attempts,
         }
     )

@@ -106,6 +106,13 @@ class OutboundMessage:
     # A pre-approved template (WhatsApp): the only thing some platforms deliver outside their
     # customer-service window. Platforms without templates send `text`.
     template: MessageTemplate | None = None
+    # When the customer last wrote in this chat (their latest inbound message), for platforms
+    # with a customer-service window (WhatsApp: free text only within 24 h of it). None: not
+    # known here, and the platform decides.
+    customer_wrote_at: datetime | None = None
+    # Ready markup (Telegram HTML): adapters that render HTML send it instead of escaping
+    # `text`; others ignore it.
+    html: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +213,84 @@ class InboundEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxPayload:
+    """What an outbox row sends: a message (text, button rows, a template) or the answer to a
+    callback query. Stored as JSON (`to_json`); `from_json` also reads the rows of earlier
+    versions, plain dicts of chat_id, text, event and callback_id."""
+
+    chat_id: str = ""
+    text: str = ""
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    template: MessageTemplate | None = None
+    callback_id: str | None = None  # CALLBACK_ANSWER rows: the query to answer
+    event: str | None = None  # the notification this message is (order_shipped), if one
+    html: str | None = None  # ready markup (Telegram HTML) for adapters that render it
+
+    def message(
+        self, idempotency_key: str | None = None, customer_wrote_at: datetime | None = None
+    ) -> OutboundMessage:
+        return OutboundMessage(
+            self.chat_id,
+            self.text,
+            buttons=self.buttons,
+            idempotency_key=idempotency_key,
+            template=self.template,
+            customer_wrote_at=customer_wrote_at,
+            html=self.html,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        shaped: dict[str, Any] = {"chat_id": self.chat_id, "text": self.text}
+        if self.buttons:
+            shaped["buttons"] = [[_button_json(b) for b in row] for row in self.buttons]
+        if self.template is not None:
+            shaped["template"] = {
+                "name": self.template.name,
+                "language": self.template.language,
+                "parameters": list(self.template.parameters),
+            }
+        if self.callback_id is not None:
+            shaped["callback_id"] = self.callback_id
+        if self.event is not None:
+            shaped["event"] = self.event
+        if self.html is not None:
+            shaped["html"] = self.html
+        return shaped
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> OutboxPayload:
+        template = value.get("template")
+        callback_id, event, html = value.get("callback_id"), value.get("event"), value.get("html")
+        return cls(
+            chat_id=str(value.get("chat_id") or ""),
+            text=str(value.get("text") or ""),
+            buttons=tuple(
+                tuple(Button(str(b["text"]), b.get("callback_data"), b.get("url")) for b in row)
+                for row in value.get("buttons") or ()
+            ),
+            template=None
+            if not isinstance(template, Mapping)
+            else MessageTemplate(
+                str(template["name"]),
+                str(template["language"]),
+                tuple(str(p) for p in template.get("parameters") or ()),
+            ),
+            callback_id=None if callback_id is None else str(callback_id),
+            event=None if event is None else str(event),
+            html=None if html is None else str(html),
+        )
+
+
+def _button_json(button: Button) -> dict[str, str]:
+    shaped = {"text": button.text}
+    if button.callback_data is not None:
+        shaped["callback_data"] = button.callback_data
+    if button.url is not None:
+        shaped["url"] = button.url
+    return shaped
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxItem:
     id: int
     tenant_id: int
@@ -213,7 +298,7 @@ class OutboxItem:
     conversation_id: int | None
     message_id: int | None
     kind: OutboxKind
-    payload: dict[str, Any]
+    payload: OutboxPayload
     status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime
@@ -223,6 +308,9 @@ class OutboxItem:
     # result: that attempt may have reached the platform.
     in_doubt: bool = False
     lease_until: datetime | None = None  # a worker holds the row for sending until then
+    # The conversation's last inbound message, read with the row where it is sent from (the
+    # claim): a platform's customer-service window is judged on it without another query.
+    customer_wrote_at: datetime | None = None
 
 
 # --------------------------------------------------------------------------- handover

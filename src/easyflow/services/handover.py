@@ -41,6 +41,7 @@ from easyflow.domain.messaging import (
     MessageDirection,
     OperatorEventType,
     OutboxKind,
+    OutboxPayload,
     StoredMessage,
 )
 from easyflow.domain.tenancy import Tenant
@@ -265,7 +266,7 @@ class HandoverService:
             tenant_id,
             rules.operator_integration_id,
             OutboxKind.MESSAGE,
-            {"chat_id": rules.operator_chat_id, "text": line[:4000]},
+            OutboxPayload(chat_id=rules.operator_chat_id, text=line[:4000]),
         )
         return [item.id]
 
@@ -307,7 +308,7 @@ class HandoverService:
             channel.tenant_id,
             channel.integration_id,
             OutboxKind.MESSAGE,
-            {"chat_id": channel.chat_id, "text": text},
+            OutboxPayload(chat_id=channel.chat_id, text=text),
             conversation_id=channel.conversation_id,
             message_id=stored.id,
         )

@@ -77,7 +77,7 @@ class IntegrationService:
         settings = dict(settings or {})
         is_messenger = self._adapters.offers(platform, Capability.MESSENGER)
         if is_messenger:
-            settings |= await self._identify(tenant_id, platform, credentials)
+            settings |= await self._identify(tenant_id, platform, credentials, settings)
         secret = new_webhook_secret() if is_messenger else None
         async with self._uow() as uow:
             await uow.tenants.get(tenant_id)
@@ -116,7 +116,7 @@ class IntegrationService:
             await self._adapters.marketplace(integration).check()
 
     async def _identify(
-        self, tenant_id: int, platform: str, credentials: dict[str, str]
+        self, tenant_id: int, platform: str, credentials: dict[str, str], settings: dict[str, Any]
     ) -> dict[str, Any]:
         """Prove the credentials before anything is stored; refuse an account already in use.
 
@@ -130,7 +130,7 @@ class IntegrationService:
             name="",
             status=IntegrationStatus.ACTIVE,
             credentials=credentials,
-            settings={},
+            settings=settings,  # the adapter reads them: a malformed one is refused here
             created_at=datetime.now(UTC),
         )
         try:

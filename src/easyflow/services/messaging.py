@@ -42,6 +42,7 @@ from easyflow.domain.messaging import (
     MessageDirection,
     OutboxItem,
     OutboxKind,
+    OutboxPayload,
 )
 from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
@@ -70,9 +71,10 @@ class _Recorded:
 DirectSend = Callable[[OutboxItem, Integration, datetime], Awaitable[None]]
 
 
-def conversation_lock(integration_id: int, chat_id: str) -> str:
-    """The lock a chat's outbox is sent under, oldest first."""
-    return f"conversation:{integration_id}:{chat_id}"
+def conversation_lock(conversation_id: int) -> str:
+    """The lock a conversation's outbox is sent under, oldest first: one per conversation,
+    whatever its rows carry (a callback answer has no chat id), so no two chats share one."""
+    return f"outbox:conversation:{conversation_id}"
 
 
 def inbound_turn(integration_id: int, chat_id: str) -> str:
@@ -261,7 +263,7 @@ class InboundProcessor:
                 tenant.id,
                 event.integration_id,
                 OutboxKind.CALLBACK_ANSWER,
-                {"callback_id": message.callback_id},
+                OutboxPayload(chat_id=message.chat_id, callback_id=message.callback_id),
                 conversation_id=conversation.id,
             )
             outbox_ids.append(item.id)
@@ -316,7 +318,7 @@ class InboundProcessor:
             tenant_id,
             event.integration_id,
             OutboxKind.MESSAGE,
-            {"chat_id": event.message.chat_id, "text": reply.text},
+            OutboxPayload(chat_id=event.message.chat_id, text=reply.text),
             conversation_id=conversation_id,
             message_id=stored.id,
             lease_until=lease if self._direct_send is not None else None,

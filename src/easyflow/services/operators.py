@@ -27,6 +27,7 @@ from easyflow.domain.messaging import (
     OperatorEvent,
     OperatorEventType,
     OutboxKind,
+    OutboxPayload,
     StoredMessage,
 )
 from easyflow.domain.phones import same_phone
@@ -120,7 +121,7 @@ class OperatorService:
                 tenant_id,
                 conversation.integration_id,
                 OutboxKind.MESSAGE,
-                {"chat_id": conversation.chat_id, "text": text},
+                OutboxPayload(chat_id=conversation.chat_id, text=text),
                 conversation_id=conversation_id,
                 message_id=stored.id,
             )

@@ -14,7 +14,13 @@ from collections.abc import Sequence
 import structlog
 
 from easyflow.domain.commerce import OrderStatus, OrderStatusChanged
-from easyflow.domain.messaging import DeliveryStatus, MessageAuthor, MessageDirection, OutboxKind
+from easyflow.domain.messaging import (
+    DeliveryStatus,
+    MessageAuthor,
+    MessageDirection,
+    OutboxKind,
+    OutboxPayload,
+)
 from easyflow.domain.phones import digits, national
 from easyflow.domain.tenancy import Integration
 from easyflow.ports import SyncUnitOfWork, TaskQueue
@@ -71,7 +77,7 @@ class OrderNotifier:
                     change.tenant_id,
                     r.integration_id,
                     OutboxKind.MESSAGE,
-                    {"chat_id": r.chat_id, "text": text, "event": EVENTS[change.new_status]},
+                    OutboxPayload(r.chat_id, text, event=EVENTS[change.new_status]),
                     conversation_id=r.conversation_id,
                     message_id=message.id,
                 )

@@ -40,7 +40,7 @@ from easyflow.domain.errors import (
     RetryableError,
     TransientStorageError,
 )
-from easyflow.domain.messaging import DeliveryStatus, OutboundMessage, OutboxItem, OutboxKind
+from easyflow.domain.messaging import DeliveryStatus, OutboxItem, OutboxKind
 from easyflow.domain.tenancy import Integration
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Adapters, Locks, Messenger, UnitOfWork, UnitOfWorkFactory
@@ -90,7 +90,7 @@ class OutboxSender:
         if item.conversation_id is None:
             await self._claim_and_send(item.id)
             return
-        key = conversation_lock(item.integration_id, str(item.payload.get("chat_id", "")))
+        key = conversation_lock(item.conversation_id)
         async with self._locks.hold(key, self._lease.total_seconds()):
             async with self._uow() as uow:
                 queue = await uow.outbox.unsent_for_conversation(item.conversation_id)
@@ -289,11 +289,7 @@ async def _integration(uow: UnitOfWork, item: OutboxItem) -> Integration | None:
 
 async def _call(messenger: Messenger, item: OutboxItem) -> tuple[str, ...]:
     if item.kind is OutboxKind.CALLBACK_ANSWER:
-        await messenger.answer_callback(str(item.payload["callback_id"]))
+        await messenger.answer_callback(item.payload.callback_id or "")
         return ()
-    message = OutboundMessage(
-        str(item.payload["chat_id"]),
-        str(item.payload["text"]),
-        idempotency_key=idempotency_key(item.id),
-    )
+    message = item.payload.message(idempotency_key(item.id), item.customer_wrote_at)
     return (await messenger.send(message)).platform_message_ids

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
 
@@ -85,13 +85,10 @@ class RedisLocks:
             acquired = await lock.acquire()
         if not acquired:
             raise TimeoutError(f"lock {key!r} not acquired within {ttl_seconds}s")
-        renewal = asyncio.create_task(_renew(lock, lease / 3), name=f"renew {key}")
         try:
-            yield
+            async with _renewed(lock.reacquire, lease / 3, lock.name):
+                yield
         finally:
-            renewal.cancel()
-            with suppress(asyncio.CancelledError):
-                await renewal
             # The lock may have lapsed under us (renewal failed): nothing to release then.
             # Redis gone: the lease ends by itself.
             with suppress(LockError, RedisError):
@@ -142,37 +139,43 @@ class RedisTurns:
             yield Turn(mine=False)
             return
         turn = Turn(mine=True)
-        renewal = asyncio.create_task(self._renew(lock, token, lease_ms), name=f"renew {key}")
+
+        async def prolong() -> bool:
+            return bool(await self._prolong(keys=[lock], args=[token, lease_ms]))
+
         try:
-            yield turn
+            async with _renewed(prolong, lease_ms / 3000, lock):
+                yield turn
         finally:
-            renewal.cancel()
-            with suppress(asyncio.CancelledError):
-                await renewal
             try:
                 turn.again = bool(await self._release(keys=[lock, knock], args=[token]))
             except RedisError:
                 # The lease ends by itself; look again, in case someone knocked.
                 turn.again = True
 
-    async def _renew(self, lock: str, token: str, lease_ms: int) -> None:
-        while True:
-            await asyncio.sleep(lease_ms / 3000)
-            try:
-                if not await self._prolong(keys=[lock], args=[token, lease_ms]):
-                    log.warning("turn lost before its holder finished", lock=lock)
-                    return
-            except RedisError:
-                log.warning("turn lost before its holder finished", lock=lock)
-                return
+
+@asynccontextmanager
+async def _renewed(
+    prolong: Callable[[], Awaitable[object]], every: float, name: str
+) -> AsyncIterator[None]:
+    """Prolong a lease every `every` seconds while the block runs (its holder is alive)."""
+    renewal = asyncio.create_task(_keep_prolonging(prolong, every, name), name=f"renew {name}")
+    try:
+        yield
+    finally:
+        renewal.cancel()
+        with suppress(asyncio.CancelledError):
+            await renewal
 
 
-async def _renew(lock: Any, every: float) -> None:
-    """Reset the lock's expiry every `every` seconds while its holder is alive."""
+async def _keep_prolonging(
+    prolong: Callable[[], Awaitable[object]], every: float, name: str
+) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            await lock.reacquire()
+            if not await prolong():
+                break  # the lease lapsed and someone else may hold it now
         except (LockError, RedisError):
-            log.warning("lock lost before its holder finished", lock=lock.name)
-            return
+            break
+    log.warning("lock lost before its holder finished", lock=name)

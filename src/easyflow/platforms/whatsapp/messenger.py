@@ -5,12 +5,17 @@ body ≤ 1024), an interactive list when there are more choices (≤ 10 rows, ti
 templates (the only type delivered outside the 24-hour window). A 200 means "accepted" only:
 delivery, and failures such as 131047, arrive later as status webhooks.
 
+Outside the customer-service window (window.py) a free-form message goes out as the
+integration's fallback template, or is refused with the reason; a 131047 answered at once is
+handled the same way.
+
 The webhook is registered by the seller in the Meta app dashboard, not through the API, so
 `set_webhook` has nothing to call; the hub shows the URL and verify token to paste instead.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +32,8 @@ from easyflow.domain.messaging import (
 )
 from easyflow.http import PlatformClient
 from easyflow.platforms.fields import split_text
-from easyflow.platforms.whatsapp.spec import GRAPH_VERSION, SPEC
+from easyflow.platforms.whatsapp import window
+from easyflow.platforms.whatsapp.spec import GRAPH_VERSION, SPEC, ServiceWindowClosedError
 
 MAX_TEXT = 4096
 MAX_BODY = 1024  # interactive body
@@ -41,10 +47,17 @@ MAX_BUTTON_ID = 256
 class WhatsAppMessenger:
     """The Messenger port for one business phone number."""
 
-    def __init__(self, client: PlatformClient, phone_number_id: str, version: str) -> None:
+    def __init__(
+        self,
+        client: PlatformClient,
+        phone_number_id: str,
+        version: str,
+        fallback: MessageTemplate | None = None,
+    ) -> None:
         self._client = client
         self._phone = phone_number_id
         self._version = version
+        self._fallback = fallback  # sent instead of free text outside the 24-hour window
 
     def _path(self, suffix: str = "") -> str:
         return f"/{self._version}/{self._phone}{suffix}"
@@ -80,6 +93,25 @@ class WhatsAppMessenger:
         return WebhookInfo(url="", pending_update_count=0)
 
     async def send(self, message: OutboundMessage) -> DeliveryResult:
+        if message.template is None and window.outside(
+            message.customer_wrote_at, datetime.now(UTC)
+        ):
+            message = self._as_template(message)
+        try:
+            return await self._send(message)
+        except ServiceWindowClosedError:
+            if message.template is not None:
+                raise  # a template is never refused for the window: something else is wrong
+            return await self._send(self._as_template(message))
+
+    def _as_template(self, message: OutboundMessage) -> OutboundMessage:
+        """The free-form `message` as the fallback template, which the window lets through."""
+        if self._fallback is None:
+            raise ServiceWindowClosedError(window.WINDOW_CLOSED, platform=SPEC.name)
+        template = window.with_text(self._fallback, message.text)
+        return replace(message, template=template, buttons=())
+
+    async def _send(self, message: OutboundMessage) -> DeliveryResult:
         ids = []
         for payload in _payloads(message):
             body = {"messaging_product": "whatsapp", "recipient_type": "individual"} | payload
@@ -94,7 +126,8 @@ class WhatsAppMessenger:
 
 def create_adapter(client: PlatformClient, settings: dict[str, Any]) -> WhatsAppMessenger:
     phone = str(client.credential("phone_number_id"))
-    return WhatsAppMessenger(client, phone, str(settings.get("graph_version") or GRAPH_VERSION))
+    version = str(settings.get("graph_version") or GRAPH_VERSION)
+    return WhatsAppMessenger(client, phone, version, window.fallback_template(settings))
 
 
 # --------------------------------------------------------------------------- shapes

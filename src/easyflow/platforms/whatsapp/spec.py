@@ -69,7 +69,13 @@ ERROR_CODES: dict[int, tuple[str, str]] = {
     368: (CONFIG, "temporarily blocked for policy violations"),
 }
 PAIR_RATE_WAIT = 6.0  # ~1 message per 6 s to one customer
+RE_ENGAGEMENT = 131047  # free-form message outside the customer-service window
 _NAME = SPEC.name
+
+
+class ServiceWindowClosedError(RejectedError):
+    """WhatsApp refused a free-form message: the customer last wrote more than 24 hours ago
+    (131047). Only a template can reach them now."""
 
 
 def describe_error(error: dict[str, Any]) -> tuple[int | None, str]:
@@ -106,6 +112,8 @@ def classify(response: RawResponse) -> Any:
         raise AuthenticationError(reason, platform=_NAME, status=status)
     if action == CONFIG or status == 403:
         raise ConfigurationError(reason, platform=_NAME, status=status)
+    if code == RE_ENGAGEMENT:
+        raise ServiceWindowClosedError(reason, platform=_NAME, status=status)
     if action == REJECT:
         raise RejectedError(reason, platform=_NAME, status=status)
     if status >= 500 or error.get("is_transient") is True:

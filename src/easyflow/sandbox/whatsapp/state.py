@@ -11,8 +11,15 @@ from easyflow.sandbox.kit import RetrySchedule, WebhookSender, Window
 DEFAULT_RETRY = RetrySchedule(
     delays=(1.0, 2.0, 4.0, 8.0, 16.0, 60.0, 300.0, 3600.0), max_attempts=None, horizon=7 * 86_400
 )
-# Approved templates of the demo account: name -> number of body parameters.
-DEFAULT_TEMPLATES = {"hello_world": 0, "order_shipped": 2, "payment_received": 2, "order_ready": 1}
+# Approved templates of the demo account: name -> number of body parameters. `customer_reply`
+# ("You have a reply from the shop: {{1}}") is the fallback for answers outside the window.
+DEFAULT_TEMPLATES = {
+    "hello_world": 0,
+    "order_shipped": 2,
+    "payment_received": 2,
+    "order_ready": 1,
+    "customer_reply": 1,
+}
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@ and the not-found rule (a row of another tenant does not exist)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, exists, literal, select
+from sqlalchemy import ColumnElement, Table, bindparam, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,48 +23,70 @@ Insert = postgresql.Insert | sqlite.Insert
 
 def insert(connection: AsyncConnection, table: Table) -> Insert:
     """The INSERT of the connection's dialect, the one that has `on_conflict_do_…`."""
-    name = connection.dialect.name
-    if name == "postgresql":
+    return _insert_for(connection.dialect.name, table)
+
+
+def _insert_for(dialect: str, table: Table) -> Insert:
+    if dialect == "postgresql":
         return postgresql.insert(table)
-    if name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"no upsert support for the {name} dialect")
+    raise NotImplementedError(f"no upsert support for the {dialect} dialect")
 
 
 def owned_insert(
-    connection: AsyncConnection,
+    dialect: str,
     table: Table,
-    values: dict[str, Any],
+    value_names: Sequence[str],
     *,
     owner: Table,
-    owner_id: int,
     computed: dict[str, ColumnElement[Any]] | None = None,
 ) -> Insert:
-    """INSERT of one row only if `owner_id` in `owner` is `values["tenant_id"]`'s, in one
-    statement: `INSERT … SELECT … WHERE EXISTS (…)`. Nothing inserted (no row returned) means
-    the owner is not the tenant's; the composite foreign keys would refuse it anyway, but
-    a NotFoundError is the caller's answer and keeps the transaction usable."""
-    row = dict(values)
-    for column in table.c:  # Python-side defaults, which INSERT … SELECT does not apply
-        default = column.default
-        if column.name in row or default is None or not hasattr(default, "arg"):
-            continue
-        if default.is_callable:
-            row[column.name] = default.arg(None)
-        elif default.is_scalar:
-            row[column.name] = default.arg
-    names = list(row)
-    guard = exists().where(owner.c.id == owner_id, owner.c.tenant_id == values["tenant_id"])
+    """INSERT of one row only if `:owner_id` in `owner` is `:tenant_id`'s, in one statement:
+    `INSERT … SELECT … WHERE EXISTS (…)`. Nothing inserted (no row returned) means the owner
+    is not the tenant's; the composite foreign keys would refuse it anyway, but a
+    NotFoundError is the caller's answer and keeps the transaction usable.
+
+    The values are bind parameters named after their columns; execute with `owned_params`.
+    `computed`: columns whose value the database works out in the same statement. Callers
+    build the statement once per dialect and set of columns (functools.cache): building an
+    INSERT … SELECT with its ON CONFLICT clause costs more CPU than running it."""
     computed = computed or {}
-    names += [name for name in computed if name not in row]
-    # `computed`: columns whose value the database works out in the same statement.
-    source = select(
-        *(
-            computed[name] if name in computed else literal(row[name], table.c[name].type)
-            for name in names
-        )
-    ).where(guard)
-    return insert(connection, table).from_select(names, source)
+    names = [*value_names, *(n for n in _python_defaults(table) if n not in value_names)]
+    names += [name for name in computed if name not in names]
+    guard = exists().where(
+        owner.c.id == bindparam("owner_id"), owner.c.tenant_id == bindparam("tenant_id")
+    )
+    source = select(*(computed.get(n, bindparam(n, type_=table.c[n].type)) for n in names)).where(
+        guard
+    )
+    return _insert_for(dialect, table).from_select(names, source)
+
+
+def owned_params(table: Table, values: dict[str, Any], owner_id: int) -> dict[str, Any]:
+    """The parameters of an `owned_insert_template` statement for one row."""
+    return {**with_python_defaults(table, values), "owner_id": owner_id}
+
+
+def with_python_defaults(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` and the Python-side defaults of the other columns, which INSERT … SELECT does
+    not apply."""
+    row = dict(values)
+    for name, default in _python_defaults(table).items():
+        if name not in row:
+            row[name] = default.arg(None) if default.is_callable else default.arg
+    return row
+
+
+@functools.cache
+def _python_defaults(table: Table) -> dict[str, Any]:
+    return {
+        column.name: column.default
+        for column in table.c
+        if column.default is not None
+        and hasattr(column.default, "arg")
+        and (column.default.is_callable or column.default.is_scalar)
+    }
 
 
 def batched(items: Sequence[T], size: int = BATCH_SIZE) -> Iterator[Sequence[T]]:

@@ -6,15 +6,18 @@ so concurrent workers seeing the same customer end with one row.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.sql.expression import Executable
 
 from easyflow.domain.messaging import Contact, Conversation, ConversationStatus, Sender
 from easyflow.storage.repositories.base import (
     Repository,
     owned_insert,
+    owned_params,
     require_changed,
     require_row,
 )
@@ -46,6 +49,40 @@ def _conversation(row: Row) -> Conversation:
     )
 
 
+@functools.cache
+def _contact_upsert(dialect: str, names: tuple[str, ...]) -> Executable:
+    """The contact of a sender, inserted or refreshed: built once per dialect."""
+    insertion = owned_insert(dialect, contacts, names, owner=integrations)
+    new = insertion.excluded
+    # Some updates carry no profile (a callback, a status): keep what we knew.
+    return insertion.on_conflict_do_update(
+        index_elements=[contacts.c.tenant_id, contacts.c.integration_id, contacts.c.external_id],
+        set_={
+            "display_name": func.coalesce(
+                func.nullif(new.display_name, ""), contacts.c.display_name
+            ),
+            "username": func.coalesce(new.username, contacts.c.username),
+            "language": func.coalesce(new.language, contacts.c.language),
+            "updated_at": new.updated_at,
+        },
+    ).returning(*contacts.c)
+
+
+@functools.cache
+def _conversation_upsert(dialect: str, names: tuple[str, ...]) -> Executable:
+    """A chat's conversation, inserted or its clock moved forward: built once per dialect."""
+    insertion = owned_insert(dialect, conversations, names, owner=integrations)
+    new, current = insertion.excluded, conversations.c.last_message_at
+    later = or_(current.is_(None), new.last_message_at > current)
+    return insertion.on_conflict_do_update(
+        index_elements=[conversations.c.integration_id, conversations.c.chat_id],
+        set_={
+            "last_message_at": case((later, new.last_message_at), else_=current),
+            "updated_at": new.updated_at,
+        },
+    ).returning(*conversations.c)
+
+
 class SqlContactRepository(Repository):
     async def upsert(self, tenant_id: int, integration_id: int, sender: Sender) -> Contact:
         """The contact for this sender, created or refreshed with what the sender shows now."""
@@ -57,27 +94,9 @@ class SqlContactRepository(Repository):
             "username": sender.username,
             "language": sender.language,
         }
-        insertion = owned_insert(
-            self._connection, contacts, values, owner=integrations, owner_id=integration_id
-        )
-        new = insertion.excluded
-        # Some updates carry no profile (a callback, a status): keep what we knew.
-        statement = insertion.on_conflict_do_update(
-            index_elements=[
-                contacts.c.tenant_id,
-                contacts.c.integration_id,
-                contacts.c.external_id,
-            ],
-            set_={
-                "display_name": func.coalesce(
-                    func.nullif(new.display_name, ""), contacts.c.display_name
-                ),
-                "username": func.coalesce(new.username, contacts.c.username),
-                "language": func.coalesce(new.language, contacts.c.language),
-                "updated_at": new.updated_at,
-            },
-        ).returning(*contacts.c)
-        row = (await self._connection.execute(statement)).first()
+        statement = _contact_upsert(self._connection.dialect.name, tuple(values))
+        params = owned_params(contacts, values, integration_id)
+        row = (await self._connection.execute(statement, params)).first()
         return _contact(require_row(row, "integration", integration_id))
 
     async def get(self, tenant_id: int, contact_id: int) -> Contact:
@@ -118,19 +137,9 @@ class SqlConversationRepository(Repository):
             "status": ConversationStatus.OPEN.value,
             "last_message_at": at,
         }
-        insertion = owned_insert(
-            self._connection, conversations, values, owner=integrations, owner_id=integration_id
-        )
-        new, current = insertion.excluded, conversations.c.last_message_at
-        later = or_(current.is_(None), new.last_message_at > current)
-        statement = insertion.on_conflict_do_update(
-            index_elements=[conversations.c.integration_id, conversations.c.chat_id],
-            set_={
-                "last_message_at": case((later, new.last_message_at), else_=current),
-                "updated_at": new.updated_at,
-            },
-        ).returning(*conversations.c)
-        row = (await self._connection.execute(statement)).first()
+        statement = _conversation_upsert(self._connection.dialect.name, tuple(values))
+        params = owned_params(conversations, values, integration_id)
+        row = (await self._connection.execute(statement, params)).first()
         return _conversation(require_row(row, "integration", integration_id))
 
     async def get(self, tenant_id: int, conversation_id: int) -> Conversation:

@@ -6,6 +6,7 @@ event again (after a crash, or a redelivered task) gets the stored row back inst
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import JSON, CompoundSelect, Update, bindparam, exists, select, 
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Row
+from sqlalchemy.sql.expression import Executable
 
 from easyflow.domain.messaging import (
     DELIVERY_STATE_FROM,
@@ -29,6 +31,7 @@ from easyflow.storage.repositories.base import (
     Repository,
     not_found,
     owned_insert,
+    owned_params,
     require_changed,
     require_row,
 )
@@ -100,6 +103,29 @@ def _inbound_with_history() -> CompoundSelect:
 _INBOUND_WITH_HISTORY = _inbound_with_history()
 
 
+@functools.cache
+def _message_insert(dialect: str, names: tuple[str, ...]) -> Executable:
+    """INSERT of one message into its tenant's conversation, once per inbound event: built
+    once per dialect and set of columns."""
+    return (
+        owned_insert(dialect, messages, names, owner=conversations)
+        .on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
+        .returning(*messages.c)
+    )
+
+
+# A conversation's last messages, read for every reply: built once.
+_HISTORY = (
+    select(messages)
+    .where(
+        messages.c.tenant_id == bindparam("tenant_id"),
+        messages.c.conversation_id == bindparam("conversation_id"),
+    )
+    .order_by(messages.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 class SqlMessageRepository(Repository):
     async def add(
         self,
@@ -127,8 +153,9 @@ class SqlMessageRepository(Repository):
         }
         if attachments:  # else left out: SQL NULL, where None would be stored as JSON null
             values["attachments"] = attachments_to_json(attachments)
-        statement = self._insert(values).returning(*messages.c)
-        row = (await self._connection.execute(statement)).first()
+        statement = _message_insert(self._connection.dialect.name, tuple(values))
+        params = owned_params(messages, values, conversation_id)
+        row = (await self._connection.execute(statement, params)).first()
         if row is None:  # stored before (the event's), or not the tenant's conversation
             if inbound_event_id is None:
                 raise not_found("conversation", conversation_id)
@@ -182,13 +209,6 @@ class SqlMessageRepository(Repository):
             raise not_found("conversation", conversation_id)  # not the tenant's
         return _message(mine[0]), [_message(row) for row in rows[-limit:]]
 
-    def _insert(self, values: dict[str, Any]) -> Any:
-        """INSERT of one message into its tenant's conversation; once per inbound event."""
-        conversation_id = values["conversation_id"]
-        return owned_insert(
-            self._connection, messages, values, owner=conversations, owner_id=conversation_id
-        ).on_conflict_do_nothing(index_elements=[messages.c.inbound_event_id])
-
     async def apply_delivery_states(
         self, tenant_id: int, integration_id: int, changes: Sequence[DeliveryChange]
     ) -> list[DeliveryChange]:
@@ -216,13 +236,8 @@ class SqlMessageRepository(Repository):
         self, tenant_id: int, conversation_id: int, limit: int
     ) -> list[StoredMessage]:
         """The last `limit` messages, oldest first."""
-        query = (
-            select(messages)
-            .where(messages.c.tenant_id == tenant_id, messages.c.conversation_id == conversation_id)
-            .order_by(messages.c.id.desc())
-            .limit(limit)
-        )
-        rows = (await self._connection.execute(query)).all()
+        params = {"tenant_id": tenant_id, "conversation_id": conversation_id, "limit": limit}
+        rows = (await self._connection.execute(_HISTORY, params)).all()
         return [_message(row) for row in reversed(rows)]
 
     async def list(

@@ -18,6 +18,7 @@ no DML in CTEs and takes one more statement.
 from __future__ import annotations
 
 import builtins
+import functools
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -26,16 +27,20 @@ from sqlalchemy import (
     ColumnElement,
     Update,
     and_,
+    bindparam,
     case,
     exists,
+    func,
     insert,
     literal,
+    literal_column,
     null,
     or_,
     select,
     update,
 )
 from sqlalchemy.engine import Row
+from sqlalchemy.sql.expression import Executable
 
 from easyflow.domain.errors import InvalidRequestError
 from easyflow.domain.messaging import (
@@ -44,15 +49,17 @@ from easyflow.domain.messaging import (
     DeliveryStatus,
     OutboxItem,
     OutboxKind,
+    OutboxPayload,
 )
 from easyflow.storage.repositories.base import (
     Repository,
     ids,
     not_found,
     owned_insert,
+    owned_params,
     require_changed,
 )
-from easyflow.storage.tables import integrations, messages, outbox, outbox_attempts
+from easyflow.storage.tables import conversations, integrations, messages, outbox, outbox_attempts
 from easyflow.storage.types import utcnow
 
 _RETRYABLE = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
@@ -67,14 +74,29 @@ def _item(row: Row) -> OutboxItem:
         conversation_id=row.conversation_id,
         message_id=row.message_id,
         kind=OutboxKind(row.kind),
-        payload=row.payload,
+        payload=OutboxPayload.from_json(row.payload),
         status=DeliveryStatus(row.status),
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         created_at=row.created_at,
         last_error=row.last_error,
         lease_until=row.lease_until,
+        customer_wrote_at=row._mapping.get("customer_wrote_at"),
     )
+
+
+def _customer_wrote_at() -> Any:
+    """The row's conversation's last inbound message time, to read along with the row."""
+    # Spelled out: RETURNING renders columns without their table (SQLite), which would
+    # leave a correlated `outbox.conversation_id` ambiguous inside the subquery.
+    wrote = conversations.alias("wrote")
+    row_conversation: ColumnElement[int] = literal_column(f"{outbox.name}.conversation_id")
+    query = select(wrote.c.last_message_at).where(wrote.c.id == row_conversation)
+    return query.scalar_subquery().label("customer_wrote_at")
+
+
+def _with_conversation() -> tuple[Any, ...]:
+    return (*outbox.c, _customer_wrote_at())
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -122,13 +144,85 @@ class _Attempt:
         return insert(outbox_attempts).from_select(columns, source)
 
 
+# A delivery recorded (`mark_sent` with its message), from statements built once. Parameters:
+# b_outbox_id, b_now, b_pmid (the platform's id, or None to keep the message's), b_tenant_id,
+# b_message_id.
+_SENT_ROW = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_outbox_id"))
+    .values(status=DeliveryStatus.SENT.value, sent_at=bindparam("b_now"), lease_until=None)
+    .returning(outbox.c.id, outbox.c.attempts)
+)
+_SENT_ATTEMPT = {"outcome": AttemptOutcome.SENT.value, "error": None}  # + ids, pmid, at
+_MESSAGE_SENT = (
+    update(messages)
+    .where(
+        messages.c.id == bindparam("b_message_id"),
+        messages.c.tenant_id == bindparam("b_tenant_id"),
+    )
+    .values(
+        status=DeliveryStatus.SENT.value,
+        error=None,
+        sent_at=bindparam("b_now"),
+        platform_message_id=func.coalesce(
+            bindparam("b_pmid", type_=messages.c.platform_message_id.type),
+            messages.c.platform_message_id,
+        ),
+    )
+)
+
+
+@functools.cache
+def _sent_with_message() -> Executable:
+    """PostgreSQL: the three writes of a delivery in one statement (data-modifying CTEs). No
+    row returned: the outbox row or its message was not found."""
+    sent = _SENT_ROW.cte("sent_row")
+    a = outbox_attempts.c
+    logged = insert(outbox_attempts).from_select(
+        [a.outbox_id, a.attempt, a.outcome, a.error, a.platform_message_id, a.at],
+        select(
+            sent.c.id,
+            sent.c.attempts,
+            literal(AttemptOutcome.SENT.value, a.outcome.type),
+            null(),
+            bindparam("b_pmid", type_=a.platform_message_id.type),
+            bindparam("b_now", type_=a.at.type),
+        ),
+    )
+    return (
+        _MESSAGE_SENT.where(exists(select(sent.c.id)))
+        .returning(messages.c.id)
+        .add_cte(sent)
+        .add_cte(logged.cte("attempt_row"))
+    )
+
+
+@functools.cache
+def _outbox_insert(dialect: str, names: tuple[str, ...], first_in_line: bool) -> Executable:
+    """A new row of the integration's outbox, built once per dialect and set of columns.
+
+    `first_in_line`: the row is leased (`:lease_until`, first attempt) only if its
+    conversation has nothing older unsent, which goes first — decided in the statement."""
+    computed: dict[str, ColumnElement[Any]] = {}
+    if first_in_line:
+        queued = exists().where(
+            outbox.c.conversation_id == bindparam("conversation_id"),
+            outbox.c.status.in_(_RETRYABLE),
+        )
+        lease = bindparam("lease_until", type_=outbox.c.lease_until.type)
+        computed["lease_until"] = case((queued, null()), else_=lease)
+        computed["attempts"] = case((queued, 0), else_=1)
+    insertion = owned_insert(dialect, outbox, names, owner=integrations, computed=computed)
+    return insertion.returning(*_with_conversation())
+
+
 class SqlOutboxRepository(Repository):
     async def add(
         self,
         tenant_id: int,
         integration_id: int,
         kind: OutboxKind,
-        payload: dict[str, Any],
+        payload: OutboxPayload,
         *,
         conversation_id: int | None = None,
         message_id: int | None = None,
@@ -147,31 +241,17 @@ class SqlOutboxRepository(Repository):
             "conversation_id": conversation_id,
             "message_id": message_id,
             "kind": kind.value,
-            "payload": payload,
+            "payload": payload.to_json(),
             "status": DeliveryStatus.PENDING.value,
             "next_attempt_at": now,
             "created_at": now,
             "lease_until": lease_until,
             "attempts": 0 if lease_until is None else 1,
         }
-        computed: dict[str, ColumnElement[Any]] = {}
-        if lease_until is not None and lease_if_first and conversation_id is not None:
-            queued = exists().where(
-                outbox.c.conversation_id == conversation_id, outbox.c.status.in_(_RETRYABLE)
-            )
-            computed["lease_until"] = case(
-                (queued, null()), else_=literal(lease_until, outbox.c.lease_until.type)
-            )
-            computed["attempts"] = case((queued, 0), else_=1)
-        statement = owned_insert(
-            self._connection,
-            outbox,
-            values,
-            owner=integrations,
-            owner_id=integration_id,
-            computed=computed,
-        ).returning(*outbox.c)
-        row = (await self._connection.execute(statement)).first()
+        first_in_line = lease_until is not None and lease_if_first and conversation_id is not None
+        statement = _outbox_insert(self._connection.dialect.name, tuple(values), first_in_line)
+        params = owned_params(outbox, values, integration_id)
+        row = (await self._connection.execute(statement, params)).first()
         if row is None:
             raise not_found("integration", integration_id)
         return _item(row)
@@ -200,7 +280,7 @@ class SqlOutboxRepository(Repository):
             update(outbox)
             .where(outbox.c.id == outbox_id, _claimable(now), same_lease)
             .values(lease_until=lease_until, attempts=outbox.c.attempts + 1)
-            .returning(*outbox.c)
+            .returning(*_with_conversation())
         )
         row = (await self._connection.execute(statement)).first()
         return None if row is None else replace(_item(row), in_doubt=previous is not None)
@@ -219,41 +299,36 @@ class SqlOutboxRepository(Repository):
         platform's id for it — in the same statement on PostgreSQL (a data-modifying CTE),
         so a unit of work in autocommit records a delivery atomically in one round trip.
         """
-        sent = (
-            update(outbox)
-            .where(outbox.c.id == outbox_id)
-            .values(status=DeliveryStatus.SENT.value, sent_at=now, lease_until=None)
-        )
-        history = _Attempt(AttemptOutcome.SENT, now, platform_message_id=platform_message_id)
         if message is None:
+            history = _Attempt(AttemptOutcome.SENT, now, platform_message_id=platform_message_id)
+            sent = (
+                update(outbox)
+                .where(outbox.c.id == outbox_id)
+                .values(status=DeliveryStatus.SENT.value, sent_at=now, lease_until=None)
+            )
             if not await self._with_attempt(sent, history):
                 raise not_found("outbox row", outbox_id)
             return
         tenant_id, message_id = message
-        values: dict[str, Any] = {"status": DeliveryStatus.SENT.value, "error": None}
-        values["sent_at"] = now
-        if platform_message_id is not None:
-            values["platform_message_id"] = platform_message_id
-        delivered = update(messages).where(
-            messages.c.id == message_id, messages.c.tenant_id == tenant_id
-        )
-        if self._connection.dialect.name != "postgresql":
-            if not await self._with_attempt(sent, history):
-                raise not_found("outbox row", outbox_id)
-            result = await self._connection.execute(delivered.values(values))
-            require_changed(result, "message", message_id)
+        params = {
+            "b_outbox_id": outbox_id,
+            "b_now": now,
+            "b_pmid": platform_message_id,
+            "b_tenant_id": tenant_id,
+            "b_message_id": message_id,
+        }
+        if self._connection.dialect.name == "postgresql":
+            if (await self._connection.execute(_sent_with_message(), params)).first() is None:
+                raise not_found("outbox row or its message", (outbox_id, message_id))
             return
-        row = sent.returning(outbox.c.id, outbox.c.attempts).cte("sent_row")
-        logged = history.insert_from(row).cte("attempt_row")
-        statement = (
-            delivered.where(exists(select(row.c.id)))
-            .values(values)
-            .returning(messages.c.id)
-            .add_cte(row)
-            .add_cte(logged)
-        )
-        if (await self._connection.execute(statement)).first() is None:
-            raise not_found("outbox row or its message", (outbox_id, message_id))
+        row = (await self._connection.execute(_SENT_ROW, params)).first()
+        if row is None:
+            raise not_found("outbox row", outbox_id)
+        attempt = {"outbox_id": row.id, "attempt": row.attempts, "at": now}
+        attempt |= _SENT_ATTEMPT | {"platform_message_id": platform_message_id}
+        await self._connection.execute(insert(outbox_attempts), attempt)
+        result = await self._connection.execute(_MESSAGE_SENT, params)
+        require_changed(result, "message", message_id)
 
     async def mark_failed(
         self,
@@ -345,14 +420,16 @@ class SqlOutboxRepository(Repository):
 
     async def get(self, outbox_id: int) -> OutboxItem | None:
         row = (
-            await self._connection.execute(select(outbox).where(outbox.c.id == outbox_id))
+            await self._connection.execute(
+                select(*_with_conversation()).where(outbox.c.id == outbox_id)
+            )
         ).first()
         return _item(row) if row else None
 
     async def unsent_for_conversation(self, conversation_id: int) -> list[OutboxItem]:
         """Pending and failed rows of one conversation, oldest first (its send queue)."""
         query = (
-            select(outbox)
+            select(*_with_conversation())
             .where(outbox.c.conversation_id == conversation_id, outbox.c.status.in_(_RETRYABLE))
             .order_by(outbox.c.id)
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import bindparam, func, literal, select, update
 from sqlalchemy.engine import Row
 
 from easyflow.domain.ai import AiProfile
@@ -33,6 +33,10 @@ def _api_key(row: Row) -> ApiKeyInfo:
     )
 
 
+# Read for every message: built once (building a SELECT costs more CPU than running it).
+_TENANT_BY_ID = select(tenants).where(tenants.c.id == bindparam("tenant_id"))
+
+
 class SqlTenantRepository(Repository):
     async def add(self, name: str, profile: AiProfile) -> Tenant:
         statement = (
@@ -43,8 +47,7 @@ class SqlTenantRepository(Repository):
         return _tenant((await self._connection.execute(statement)).one())
 
     async def get(self, tenant_id: int) -> Tenant:
-        query = select(tenants).where(tenants.c.id == tenant_id)
-        row = (await self._connection.execute(query)).first()
+        row = (await self._connection.execute(_TENANT_BY_ID, {"tenant_id": tenant_id})).first()
         return _tenant(require_row(row, "tenant", tenant_id))
 
     async def list(self) -> list[Tenant]:
