@@ -48,7 +48,7 @@ async def run(checkpoints: list[int]) -> dict[str, Any]:
     from easyflow.bootstrap import build_container
     from easyflow.config import Settings
     from easyflow.domain.messaging import OutboundMessage
-    from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
+    from easyflow.domain.tenancy import Capability, Integration, IntegrationStatus
     from easyflow.services.messaging import conversation_lock, inbound_turn
     from easyflow.state.locks import InMemoryLocks
 
@@ -75,7 +75,7 @@ async def run(checkpoints: list[int]) -> dict[str, Any]:
     )
     container = build_container(settings, transports={"telegram": httpx.MockTransport(_sent)})
     integration = Integration(
-        id=1, tenant_id=1, platform="telegram", kind=PlatformKind.MESSENGER, name="bench",
+        id=1, tenant_id=1, platform="telegram", kind=Capability.MESSENGER, name="bench",
         status=IntegrationStatus.ACTIVE, credentials={"token": "123456:" + "A" * 35},
         settings={}, created_at=datetime.now(UTC),
     )  # fmt: skip

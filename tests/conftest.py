@@ -32,6 +32,8 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from easyflow.observability.logging import add_secret_patterns
+from easyflow.platforms.registry import PlatformRegistry
 from easyflow.storage import CredentialCipher, SqlUnitOfWorkFactory, create_engine, upgrade
 
 TEST_ENCRYPTION_KEY = "k9yEXZAlaJrbRQCeRVsnZYtiiBucCTijlwe23i1yq68="
@@ -53,6 +55,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "chaos: real processes under faults, tests/chaos (deselect with -m 'not chaos')"
     )
+    # As the composition root does in every hub process: logs mask each platform's key shapes,
+    # also in tests that build adapters without a container.
+    add_secret_patterns(PlatformRegistry().secret_patterns())
 
 
 def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:

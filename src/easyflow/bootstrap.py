@@ -16,17 +16,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from easyflow.config import Settings
-from easyflow.domain.errors import NotFoundError
-from easyflow.domain.tenancy import Integration, PlatformKind
+from easyflow.domain.errors import InvalidRequestError, NotFoundError
+from easyflow.domain.tenancy import Capability, Integration
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, RetryPolicy
 from easyflow.http.webhook_poster import HttpWebhookPoster
 from easyflow.jobs.queue import TaskiqQueue, build_broker
 from easyflow.jobs.sync import SyncTasks
+from easyflow.observability.logging import add_secret_patterns
 from easyflow.observability.metrics import Metrics
-from easyflow.platforms import local
-from easyflow.platforms.registry import PlatformRegistry
+from easyflow.platforms.registry import PlatformDefinition, PlatformRegistry
 from easyflow.ports import ChatModel, Locks, Marketplace, Messenger, WebhookParser
-from easyflow.services.assistants import LOCAL, AiCosts, AssistantChain, ChainPolicy
+from easyflow.services.assistants import AiCosts, AssistantChain, ChainPolicy
 from easyflow.services.conversations import ReplyService
 from easyflow.services.delivery_states import DeliveryStates
 from easyflow.services.handover import HandoverService
@@ -99,10 +99,13 @@ class PlatformAdapters:
         self._limiter = limiter
         self._metrics = metrics
         self._retry = retry
-        self._local = local.create_adapter()
+        self._accountless: dict[str, Any] = {}
 
-    def platform_kind(self, platform: str) -> PlatformKind:
-        return PlatformKind.AI if platform == LOCAL else self._registry.get(platform).spec.kind
+    def offers(self, platform: str, capability: Capability) -> bool:
+        return self._registry.get(platform).spec.offers(capability)
+
+    def primary_capability(self, platform: str) -> Capability:
+        return self._registry.get(platform).spec.primary
 
     def idempotency_keys(self, platform: str) -> bool:
         return self._registry.get(platform).spec.idempotency_keys
@@ -114,29 +117,53 @@ class PlatformAdapters:
         return parser
 
     def messenger(self, integration: Integration) -> Messenger:
-        return self._build(integration)
+        return self._build(integration, Capability.MESSENGER)
 
     def chat_model(self, integration: Integration | None, platform: str) -> ChatModel:
-        if platform == LOCAL or integration is None:
-            return self._local
-        return self._build(integration)
+        if integration is None:
+            return self._without_account(platform)
+        return self._build(integration, Capability.CHAT_MODEL)
 
     def marketplace(self, integration: Integration) -> Marketplace:
-        return self._build(integration)
+        return self._build(integration, Capability.MARKETPLACE)
 
-    def _build(self, integration: Integration) -> Any:
+    def _without_account(self, platform: str) -> Any:
+        """A platform that needs no credentials (the local responder), built once."""
+        if platform not in self._accountless:
+            definition = self._registry.get(platform)
+            if not definition.spec.offers(Capability.CHAT_MODEL):
+                raise InvalidRequestError(f"{platform} is not a chat model")
+            if definition.credentials:
+                raise NotFoundError(f"{platform} needs an integration: it has credentials")
+            self._accountless[platform] = self._build_for(definition, {}, {})
+        return self._accountless[platform]
+
+    def _build(self, integration: Integration, capability: Capability) -> Any:
         definition = self._registry.get(integration.platform)
+        if not definition.spec.offers(capability):
+            offered = capability.replace("_", " ")
+            raise InvalidRequestError(
+                f"integration {integration.id} ({integration.platform}) is not a {offered}"
+            )
+        return self._build_for(definition, integration.credentials, integration.settings)
+
+    def _build_for(
+        self,
+        definition: PlatformDefinition,
+        credentials: dict[str, str],
+        settings: dict[str, Any],
+    ) -> Any:
         client = PlatformClient(
             definition.spec,
-            http=self._clients.get(integration.platform),
+            http=self._clients.get(definition.name),
             classify=definition.classify,
-            credentials=integration.credentials,
+            credentials=credentials,
             limiter=self._limiter,
             metrics=self._metrics,
-            base_url=self._settings.base_url(integration.platform),
-            retry=AI_RETRY if definition.spec.kind is PlatformKind.AI else self._retry,
+            base_url=self._settings.base_url(definition.name, definition.spec.sandbox_mount),
+            retry=AI_RETRY if definition.spec.offers(Capability.CHAT_MODEL) else self._retry,
         )
-        return definition.build(client, integration.settings)
+        return definition.build(client, settings)
 
 
 @dataclass
@@ -226,6 +253,8 @@ def build_container(
     registry: PlatformRegistry | None = None,
 ) -> Container:
     registry = registry or PlatformRegistry()
+    # Every process that talks to platforms builds this: from here on its logs mask their keys.
+    add_secret_patterns(registry.secret_patterns())
     engine = create_engine(
         settings.resolved_database_url,
         pool_size=settings.database_pool_size,

@@ -231,64 +231,6 @@ def keys_reencrypt() -> None:
         raise typer.Exit(1)
 
 
-@add_app.command("telegram")
-def add_telegram(
-    tenant: TenantOpt,
-    token: Annotated[str, typer.Option(help="Bot token from @BotFather")],
-    name: str = "",
-) -> None:
-    """Connect a bot and register its webhook at EASYFLOW_PUBLIC_URL."""
-    integration = _run(
-        lambda c: c.integrations.add(tenant, "telegram", {"token": token}, name=name)
-    )
-    console.print(f"telegram integration [bold]{integration.id}[/bold] connected")
-
-
-@add_app.command("openai")
-def add_openai(
-    tenant: TenantOpt,
-    api_key: Annotated[str, typer.Option(help="OpenAI API key")],
-    model: str = "gpt-4.1-mini",
-) -> None:
-    """Connect OpenAI; add "openai" before "local" in the tenant's AI providers to use it."""
-    integration = _run(
-        lambda c: c.integrations.add(
-            tenant, "openai", {"api_key": api_key}, settings={"model": model}
-        )
-    )
-    console.print(f"openai integration [bold]{integration.id}[/bold] connected")
-
-
-@add_app.command("yandexgpt")
-def add_yandexgpt(
-    tenant: TenantOpt,
-    api_key: Annotated[str, typer.Option(help="Service account API key (or an IAM token t1.…)")],
-    folder_id: Annotated[str, typer.Option(help="Yandex Cloud folder id of the model")],
-    model: str = "yandexgpt-lite",
-) -> None:
-    """Connect YandexGPT; add "yandexgpt" to the tenant's AI providers to use it."""
-    settings = {"model": model, "folder_id": folder_id}
-    integration = _run(
-        lambda c: c.integrations.add(tenant, "yandexgpt", {"api_key": api_key}, settings=settings)
-    )
-    console.print(f"yandexgpt integration [bold]{integration.id}[/bold] connected")
-
-
-@add_app.command("anthropic")
-def add_anthropic(
-    tenant: TenantOpt,
-    api_key: Annotated[str, typer.Option(help="Anthropic API key (sk-ant-…)")],
-    model: str = "claude-haiku-4-5",
-) -> None:
-    """Connect Anthropic Claude; add "anthropic" to the tenant's AI providers to use it."""
-    integration = _run(
-        lambda c: c.integrations.add(
-            tenant, "anthropic", {"api_key": api_key}, settings={"model": model}
-        )
-    )
-    console.print(f"anthropic integration [bold]{integration.id}[/bold] connected")
-
-
 @ai_app.command("providers")
 def ai_providers(
     tenant: TenantOpt,
@@ -298,11 +240,11 @@ def ai_providers(
     from dataclasses import replace
 
     from easyflow.domain.errors import InvalidRequestError
-    from easyflow.domain.tenancy import PlatformKind
+    from easyflow.domain.tenancy import Capability
 
     async def work(c: Any) -> tuple[str, ...]:
         for provider in providers:
-            if c.adapters.platform_kind(provider) is not PlatformKind.AI:
+            if not c.adapters.offers(provider, Capability.CHAT_MODEL):
                 raise InvalidRequestError(f"{provider!r} is not an AI provider")
         current = await c.tenants.get(tenant)
         chain = tuple(dict.fromkeys([*providers, "local"]))
@@ -352,10 +294,6 @@ def ai_budget(
     _run(lambda c: c.ai_costs.set_budget(tenant, currency, amount))
     what = f"{amount} {currency.upper()} a month" if amount is not None else "removed"
     console.print(f"AI budget of tenant {tenant}: {what}")
-
-
-# WhatsApp, VK, Viber, …: `add <platform>` generated from each platform's credential fields.
-add_platform_commands(add_app, lambda work: _run(work), console, skip=("telegram", "openai"))
 
 
 @integrations_app.command("rotate-secret")
@@ -515,6 +453,9 @@ def main() -> None:
 
 _register_sync(app, add_app)
 _register_notifications(app)
+# `add <platform>` for every other registered platform, generated from its credential fields
+# and connect options (after the hand-written ones, which it leaves alone).
+add_platform_commands(add_app, lambda work: _run(work), console)
 
 
 # --------------------------------------------------------------------------- outbox

@@ -1,9 +1,11 @@
 """`easyflow integrations add <platform> --<credential> value …`, generated from the registry.
 
-Each platform without a hand-written command gets one whose options are its credential
-fields (secret ones prompted hidden when not given), plus `--setting KEY=VALUE` for the
-integration's settings (WhatsApp's `fallback_template`). Where the seller registers the webhook
-in the platform's console (WhatsApp, VK), the command prints what to paste there.
+Each registered platform without a hand-written command gets one whose options are its
+credential fields (secret ones prompted hidden when not given), its connect options (the
+settings asked for at connection, e.g. a chat model's `--model`), and `--setting KEY=VALUE`
+for any other setting (WhatsApp's `fallback_template`). Where the seller registers the
+webhook in the platform's console (WhatsApp, VK), the command prints what to paste there.
+A platform with no credentials (the local responder) is never connected, so it has none.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ Run = Callable[..., Any]
 
 
 def add_platform_commands(
-    add_app: typer.Typer, run: Run, console: Console, skip: tuple[str, ...]
+    add_app: typer.Typer, run: Run, console: Console, registry: PlatformRegistry | None = None
 ) -> None:
-    """One `add <platform>` command per registered messenger not in `skip`."""
-    for definition in PlatformRegistry().definitions():
-        if definition.name not in skip and definition.webhook is not None:
+    """One `add <platform>` per registered platform that has credentials and no command yet."""
+    written = {info.name for info in add_app.registered_commands}
+    for definition in (registry or PlatformRegistry()).definitions():
+        if definition.credentials and definition.name not in written:
             add_app.command(definition.name)(_command(definition, run, console))
 
 
@@ -37,6 +40,11 @@ def _command(definition: PlatformDefinition, run: Run, console: Console) -> Call
         tenant, name = options.pop("tenant"), options.pop("name")
         settings = _settings(options.pop("setting") or [])
         credentials = {field.name: options[_param(field.name)] for field in definition.credentials}
+        settings |= {
+            option.name: options[_setting(option.name)]
+            for option in definition.connect_options
+            if options[_setting(option.name)] is not None
+        }
         integration = run(
             lambda c: c.integrations.add(
                 tenant, platform, credentials, name=name, settings=settings
@@ -71,6 +79,20 @@ def _command(definition: PlatformDefinition, run: Run, console: Console) -> Call
                 annotation=Annotated[str, option],
             )
         )
+    for connect_option in definition.connect_options:
+        flag = typer.Option(f"--{connect_option.name.replace('_', '-')}", help=connect_option.help)
+        parameters.append(
+            inspect.Parameter(
+                _setting(connect_option.name),
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[str, flag]
+                if connect_option.default is None
+                else Annotated[str | None, flag],
+                default=inspect.Parameter.empty
+                if connect_option.default is None
+                else connect_option.default,
+            )
+        )
     parameters.append(
         inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default="", annotation=str)
     )
@@ -95,6 +117,10 @@ def _command(definition: PlatformDefinition, run: Run, console: Console) -> Call
 
 def _param(field: str) -> str:
     return f"cred_{field}"
+
+
+def _setting(name: str) -> str:
+    return f"setting_{name}"
 
 
 def _settings(pairs: list[str]) -> dict[str, Any]:

@@ -15,18 +15,10 @@ from cryptography.fernet import Fernet
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_BASE_URLS = {
-    "telegram": "https://api.telegram.org",
-    "openai": "https://api.openai.com/v1",
-    "wildberries": "https://{family}.wildberries.ru",  # one host per API family
-    "ozon": "https://api-seller.ozon.ru",
-    "yandexgpt": "https://llm.api.cloud.yandex.net",
-    "anthropic": "https://api.anthropic.com",
-}
-
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EASYFLOW_", env_file=".env", extra="ignore")
+    # extra="allow": `<platform>_base_url` from .env or the constructor, for any platform.
+    model_config = SettingsConfigDict(env_prefix="EASYFLOW_", env_file=".env", extra="allow")
 
     data_dir: Path = Path(".easyflow")
     database_url: str = ""  # empty: sqlite file in data_dir
@@ -38,10 +30,6 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
-    telegram_base_url: str | None = None
-    openai_base_url: str | None = None
-    yandexgpt_base_url: str | None = None
-    anthropic_base_url: str | None = None
     # Recovery (docs/operations.md, "Failures, retries and recovery"): how soon work a dead
     # worker or a lost task left behind is handed out again.
     recovery_interval_seconds: float = Field(default=10.0, gt=0)
@@ -87,15 +75,17 @@ class Settings(BaseSettings):
     def is_embedded_database(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
-    def base_url(self, platform: str) -> str:
-        """Explicit override, else the sandbox's mount, else the platform's real host."""
-        override = getattr(self, f"{platform}_base_url", None)
+    def base_url(self, platform: str, sandbox_mount: str | None = None) -> str | None:
+        """Where to reach `platform`: EASYFLOW_<PLATFORM>_BASE_URL when set (environment,
+        .env or constructor), else its mount in the sandbox at EASYFLOW_SANDBOX_URL, else
+        None: the real host its SPEC states. Any registered platform, no field per platform."""
+        key = f"{platform}_base_url"
+        override = os.environ.get(f"EASYFLOW_{key.upper()}") or (self.model_extra or {}).get(key)
         if override:
             return str(override)
         if self.sandbox_url:
-            suffix = "/v1" if platform == "openai" else ""
-            return f"{self.sandbox_url.rstrip('/')}/{platform}{suffix}"
-        return DEFAULT_BASE_URLS.get(platform, "")  # "": the platform SPEC's base URL
+            return f"{self.sandbox_url.rstrip('/')}{sandbox_mount or '/' + platform}"
+        return None
 
     def fernet_keys(self) -> list[str]:
         """The configured keys; on the embedded database, a key kept in data_dir."""

@@ -73,9 +73,9 @@ from easyflow.domain.sync import (
 )
 from easyflow.domain.tenancy import (
     ApiKeyInfo,
+    Capability,
     Integration,
     IntegrationStatus,
-    PlatformKind,
     Tenant,
 )
 
@@ -202,9 +202,17 @@ class ChatModel(Protocol):
 
 
 class Adapters(Protocol):
-    """Builds adapters for an integration; services pick by capability, not by name."""
+    """The port a capability of an integration offers; services ask by capability, never by
+    platform name. Asking for a capability the platform does not offer is an
+    InvalidRequestError naming both."""
 
-    def platform_kind(self, platform: str) -> PlatformKind: ...
+    def offers(self, platform: str, capability: Capability) -> bool:
+        """Whether `platform` offers `capability`; NotFoundError for an unknown platform."""
+        ...
+
+    def primary_capability(self, platform: str) -> Capability:
+        """The capability its integrations are stored and listed under."""
+        ...
 
     def idempotency_keys(self, platform: str) -> bool:
         """Whether the platform delivers a repeated send with the same key once."""
@@ -214,7 +222,11 @@ class Adapters(Protocol):
 
     def messenger(self, integration: Integration) -> Messenger: ...
 
-    def chat_model(self, integration: Integration | None, platform: str) -> ChatModel: ...
+    def chat_model(self, integration: Integration | None, platform: str) -> ChatModel:
+        """The integration's model; with None, a chat model that needs no account (local)."""
+        ...
+
+    def marketplace(self, integration: Integration) -> Marketplace: ...
 
 
 # --------------------------------------------------------------------------- storage
@@ -247,7 +259,7 @@ class IntegrationRepository(Protocol):
         self,
         tenant_id: int,
         platform: str,
-        kind: PlatformKind,
+        kind: Capability,
         name: str,
         credentials: dict[str, str],
         settings: dict[str, Any],
@@ -265,11 +277,13 @@ class IntegrationRepository(Protocol):
         ...
 
     async def list(
-        self, tenant_id: int, *, platform: str | None = None, kind: PlatformKind | None = None
-    ) -> list[Integration]: ...
+        self, tenant_id: int, *, platform: str | None = None, kind: Capability | None = None
+    ) -> list[Integration]:
+        """With `kind`, the integrations stored under that capability."""
+        ...
 
     async def list_all_active(
-        self, kind: PlatformKind | None = None
+        self, kind: Capability | None = None
     ) -> builtins.list[Integration]: ...
 
     async def set_status(

@@ -321,7 +321,7 @@ async def test_rotating_the_secret_of_an_ai_integration_is_400(hub: Hub) -> None
         headers=hub.auth,
     )
     assert created.status_code == 201
-    assert created.json()["kind"] == "ai"
+    assert created.json()["kind"] == "chat_model"
     response = await hub.http.post(
         f"/api/v1/integrations/{created.json()['id']}/rotate-webhook-secret", headers=hub.auth
     )

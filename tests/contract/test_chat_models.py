@@ -38,7 +38,7 @@ from easyflow.domain.errors import (
     RateLimitedError,
     RetryableError,
 )
-from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
+from easyflow.domain.tenancy import Capability, Integration, IntegrationStatus
 from easyflow.http import InMemoryRateLimiter, RetryPolicy
 from easyflow.observability.metrics import Metrics
 from easyflow.platforms.registry import PlatformRegistry
@@ -117,7 +117,7 @@ class Harness:
             id=id_,
             tenant_id=1,
             platform=platform,
-            kind=PlatformKind.AI,
+            kind=Capability.CHAT_MODEL,
             name=platform,
             status=IntegrationStatus.ACTIVE,
             credentials={"api_key": settings.pop("api_key", KEYS[platform])},

@@ -35,7 +35,7 @@ def _messenger(sandbox: Sandbox, token: str) -> telegram.TelegramMessenger:
         base_url="http://sandbox/telegram",
         retry=RetryPolicy(attempts=2, initial_backoff=0.01, max_backoff=0.01),
     )
-    return telegram.create_adapter(client)
+    return telegram.create_adapter(client, {})
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from easyflow.domain.commerce import Product
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.sandbox.faults import FaultSpec
 from support.hub import ORDERS, PROFILE, Hub, running_hub
 
@@ -223,7 +223,7 @@ async def test_a_product_question_puts_the_named_catalogue_entries_before_the_mo
     hub = ai_hub
     async with hub.container.uow() as uow:
         shop = await uow.integrations.add(
-            hub.tenant_id, "ozon", PlatformKind.COMMERCE, "ozon", {"api_key": "k"}, {}
+            hub.tenant_id, "ozon", Capability.MARKETPLACE, "ozon", {"api_key": "k"}, {}
         )
         now = datetime.now(UTC)
         catalogue = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from easyflow.sandbox.telegram_html import EntityParseError, parse_html
+from easyflow.sandbox.telegram.html import EntityParseError, parse_html
 
 
 def test_the_doc_example_becomes_plain_text_and_a_bold_entity() -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.errors import NotFoundError
-from easyflow.domain.tenancy import IntegrationStatus, PlatformKind
+from easyflow.domain.tenancy import Capability, IntegrationStatus
 from easyflow.storage import CredentialCipher, SqlUnitOfWorkFactory, generate_key
 from easyflow.storage.tables import integrations
 
@@ -169,17 +169,19 @@ async def test_listing_filters_status_and_delete(
 ) -> None:
     a = tenancy.tenant_a
     async with uow_factory() as uow:
-        ai = await uow.integrations.add(a, "openai", PlatformKind.AI, "GPT", {"api_key": "k"}, {})
+        ai = await uow.integrations.add(
+            a, "openai", Capability.CHAT_MODEL, "GPT", {"api_key": "k"}, {}
+        )
         await uow.integrations.set_status(
             tenancy.tenant_b, tenancy.integration_b, IntegrationStatus.PAUSED
         )
         await uow.commit()
 
     async with uow_factory() as uow:
-        ai_only = await uow.integrations.list(a, kind=PlatformKind.AI)
+        ai_only = await uow.integrations.list(a, kind=Capability.CHAT_MODEL)
         telegram = await uow.integrations.list(a, platform="telegram")
         active = await uow.integrations.list_all_active()
-        active_ai = await uow.integrations.list_all_active(PlatformKind.AI)
+        active_ai = await uow.integrations.list_all_active(Capability.CHAT_MODEL)
         for_webhook = await uow.integrations.get_for_webhook("telegram", tenancy.integration_a)
         wrong_platform = await uow.integrations.get_for_webhook("vk", tenancy.integration_a)
         await uow.integrations.delete(a, ai.id)

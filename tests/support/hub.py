@@ -31,7 +31,7 @@ from easyflow.domain.phones import digits
 from easyflow.http import RetryPolicy
 from easyflow.sandbox.base import Clock
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
-from easyflow.sandbox.telegram_state import TelegramConfig
+from easyflow.sandbox.telegram.state import TelegramConfig
 from easyflow.sandbox.viber import DEMO_BOT, ViberConfig
 from easyflow.sandbox.vk import DEMO_COMMUNITY, VkConfig
 from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppConfig

@@ -18,13 +18,13 @@ import httpx
 
 from easyflow.domain.errors import WebhookSignatureError
 from easyflow.domain.messaging import WebhookEvent, WebhookRegistration
-from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
+from easyflow.domain.tenancy import Capability, Integration, IntegrationStatus
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RetryPolicy
 from easyflow.observability.metrics import Metrics
 from easyflow.platforms.registry import PlatformRegistry
 from easyflow.ports import MessengerWebhook
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
-from easyflow.sandbox.telegram_state import TelegramConfig
+from easyflow.sandbox.telegram.state import TelegramConfig
 from easyflow.sandbox.viber import DEMO_BOT, ViberConfig
 from easyflow.sandbox.vk import DEMO_COMMUNITY, VkConfig
 from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppConfig
@@ -116,7 +116,7 @@ def integration_for(platform: str, credentials: dict[str, str]) -> Integration:
         id=1,
         tenant_id=1,
         platform=platform,
-        kind=PlatformKind.MESSENGER,
+        kind=Capability.MESSENGER,
         name=platform,
         status=IntegrationStatus.ACTIVE,
         credentials=credentials,
@@ -137,7 +137,7 @@ def adapter_for(
         credentials=credentials,
         limiter=InMemoryRateLimiter(),
         metrics=Metrics(),
-        base_url=f"http://sandbox/{platform}",
+        base_url=f"http://sandbox{definition.spec.sandbox_mount}",
         retry=FAST,
     )
     return definition.build(client, {"account_name": "Hub Sandbox Shop"})

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from easyflow.domain.messaging import Sender
 from easyflow.domain.sync import SyncType
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 
 from .market import Market
 
@@ -20,7 +20,7 @@ async def _customer_on_telegram(market: Market, phone: str, chat: int) -> str:
     await market.sandbox.telegram.customer_writes(token, chat, "привет")  # the chat exists
     async with market.container.uow() as uow:
         bot = await uow.integrations.add(
-            market.tenant_id, "telegram", PlatformKind.MESSENGER, "shop bot", {"token": token}, {}
+            market.tenant_id, "telegram", Capability.MESSENGER, "shop bot", {"token": token}, {}
         )
         contact = await uow.contacts.upsert(
             market.tenant_id, bot.id, Sender(str(chat), "Ivan", language="ru")

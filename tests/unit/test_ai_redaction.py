@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from easyflow.observability.logging import REDACTED, redact_text
+from easyflow.observability.logging import REDACTED, add_secret_patterns, redact_text
+from easyflow.platforms.registry import PlatformRegistry
 
 
 def test_provider_keys_are_redacted_from_free_text() -> None:
+    add_secret_patterns(PlatformRegistry().secret_patterns())  # what the composition root does
     secrets = (
         "sk-ant-api03-" + "A" * 40,  # Anthropic
         "sk-proj-" + "b" * 40,  # OpenAI

@@ -19,7 +19,7 @@ from easyflow.domain.messaging import (
     Sender,
     WorkingHours,
 )
-from easyflow.platforms.telegram_updates import parse_document
+from easyflow.platforms.telegram import parse_document
 from easyflow.services import handover_texts as texts
 from easyflow.storage.codecs import message_from_json, message_to_json
 

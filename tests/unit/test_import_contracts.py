@@ -34,7 +34,10 @@ PLANTS = {
         "domain/phones.py",
         "import structlog",
     ),
-    "No platform imports another": ("platforms/local.py", "import easyflow.platforms.openai"),
+    "No platform imports another": (
+        "platforms/local/responder.py",
+        "import easyflow.platforms.openai",
+    ),
     "Only the composition root knows the sandboxes": ("jobs/queue.py", "import easyflow.sandbox"),
 }
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
+from easyflow.domain.tenancy import Capability, Integration, IntegrationStatus
 from easyflow.state.integration_cache import InMemoryIntegrationCache, RedisIntegrationCache
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -23,7 +23,7 @@ def _integration(integration_id: int, *secrets: str) -> Integration:
         id=integration_id,
         tenant_id=1,
         platform="telegram",
-        kind=PlatformKind.MESSENGER,
+        kind=Capability.MESSENGER,
         name="bot",
         status=IntegrationStatus.ACTIVE,
         credentials={"token": "t"},

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from easyflow.domain.errors import RateLimitedError, RejectedError, RetryableError
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import (
     Auth,
     AuthStyle,
@@ -160,7 +160,7 @@ async def test_transport_errors_become_retryable_without_the_url() -> None:
 async def test_calls_to_one_chat_are_spaced_by_its_limit() -> None:
     spec = PlatformSpec(
         "test",
-        PlatformKind.MESSENGER,
+        (Capability.MESSENGER,),
         "http://x",
         Auth(AuthStyle.NONE),
         rate_limits=(RateLimit("chat", limit=10, period=1.0),),

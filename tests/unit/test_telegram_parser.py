@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from easyflow.domain.errors import MalformedPayloadError
 from easyflow.domain.messaging import InboundKind
-from easyflow.platforms.telegram import TelegramWebhook, parse_update
-from easyflow.platforms.telegram_updates import parse_document
+from easyflow.platforms.telegram import TelegramWebhook, parse_document, parse_update
 from easyflow.webhooks.payloads import MAX_DEPTH, UnprocessableEventError, decode_json
 
 IVAN = {"id": 5550001, "is_bot": False, "first_name": "Ivan", "last_name": "P"}

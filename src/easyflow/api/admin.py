@@ -20,7 +20,7 @@ from easyflow.api.schemas import (
 from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.errors import InvalidRequestError, NotFoundError
 from easyflow.domain.messaging import ConversationStatus, DeliveryStatus
-from easyflow.domain.tenancy import IntegrationStatus, PlatformKind
+from easyflow.domain.tenancy import Capability, IntegrationStatus
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -142,10 +142,10 @@ async def ai_usage(tenant: TenantId, c: Container) -> dict[str, int]:
 async def set_ai_profile(body: AiProfileIn, tenant: TenantId, c: Container) -> Response:
     for provider in body.providers:
         try:
-            kind = c.adapters.platform_kind(provider)
+            is_chat_model = c.adapters.offers(provider, Capability.CHAT_MODEL)
         except NotFoundError:
-            kind = None
-        if kind is not PlatformKind.AI:
+            is_chat_model = False
+        if not is_chat_model:
             raise InvalidRequestError(f"{provider!r} is not an AI provider")
     profile = AiProfile(
         system_prompt=body.system_prompt,

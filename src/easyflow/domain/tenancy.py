@@ -10,10 +10,15 @@ from typing import Any
 from easyflow.domain.ai import AiProfile
 
 
-class PlatformKind(enum.StrEnum):
-    MESSENGER = "messenger"
-    AI = "ai"
-    COMMERCE = "commerce"
+class Capability(enum.StrEnum):
+    """What a platform offers. A platform declares its capabilities in its SPEC; services ask
+    the adapters port for a capability of an integration and get that port back, never
+    asking which platform it is."""
+
+    MESSENGER = "messenger"  # ports.Messenger: customers write, the hub answers
+    CHAT_MODEL = "chat_model"  # ports.ChatModel: writes the assistant's replies
+    MARKETPLACE = "marketplace"  # ports.Marketplace: orders, products, stocks, sales
+    CRM = "crm"
     PAYMENTS = "payments"
     ANALYTICS = "analytics"
 
@@ -50,7 +55,9 @@ class Integration:
     id: int
     tenant_id: int
     platform: str
-    kind: PlatformKind
+    # The capability it was connected for (its platform's first): stored, so lists of one
+    # capability are one indexed query.
+    kind: Capability
     name: str
     status: IntegrationStatus
     credentials: dict[str, str] = field(repr=False)

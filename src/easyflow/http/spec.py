@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 
 
 class AuthStyle(enum.StrEnum):
@@ -51,8 +51,9 @@ class RateLimit:
 @dataclass(frozen=True, slots=True)
 class PlatformSpec:
     name: str
-    kind: PlatformKind
-    base_url: str
+    # What it offers, the one its integrations are listed under first (domain.Capability).
+    capabilities: tuple[Capability, ...]
+    base_url: str  # the real host; settings may point it elsewhere (config.Settings.base_url)
     auth: Auth
     rate_limits: tuple[RateLimit, ...] = ()
     timeout: float = 30.0
@@ -61,3 +62,18 @@ class PlatformSpec:
     # repeated (VK random_id, Stripe Idempotency-Key). Decides what happens to a send whose
     # worker died mid-call: repeated with the same key, or marked unconfirmed for a person.
     idempotency_keys: bool = False
+    # Where `easyflow sandbox` serves this API under EASYFLOW_SANDBOX_URL ("" is /<name>):
+    # the emulator's mount plus the API's own prefix where the real base URL has one.
+    sandbox_path: str = ""
+
+    @property
+    def sandbox_mount(self) -> str:
+        return self.sandbox_path or f"/{self.name}"
+
+    def offers(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    @property
+    def primary(self) -> Capability:
+        """The capability its integrations are stored under."""
+        return self.capabilities[0]

@@ -44,6 +44,15 @@ class CredentialField:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectOption:
+    """A setting asked for when an account is connected (`integrations add … --model x`)."""
+
+    name: str  # the integration setting it fills; the CLI option is --<name with dashes>
+    help: str
+    default: str | None = None  # None: required
+
+
 def check_credentials(
     platform: str, fields: tuple[CredentialField, ...], credentials: Mapping[str, object]
 ) -> None:

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from easyflow.domain.errors import NotFoundError
+from easyflow.domain.errors import InvalidRequestError, NotFoundError
 from easyflow.http import PlatformClient, PlatformSpec
 from easyflow.http.client import Classifier
 from easyflow.platforms import (
     anthropic,
+    local,
     openai,
     ozon,
     telegram,
@@ -25,7 +26,7 @@ from easyflow.platforms import (
     wildberries,
     yandexgpt,
 )
-from easyflow.platforms.credentials import CredentialField, check_credentials
+from easyflow.platforms.credentials import ConnectOption, CredentialField, check_credentials
 from easyflow.ports import WebhookParser
 
 
@@ -36,6 +37,10 @@ class PlatformDefinition:
     credentials: tuple[CredentialField, ...]
     build: Callable[[PlatformClient, dict[str, Any]], Any]
     webhook: WebhookParser | None = None
+    # Regular expressions of its secrets' shapes, masked in every log line.
+    secret_patterns: tuple[str, ...] = ()
+    # Settings asked for when an account is connected (the CLI's `integrations add`).
+    connect_options: tuple[ConnectOption, ...] = ()
 
     @property
     def name(self) -> str:
@@ -50,48 +55,37 @@ class PlatformDefinition:
         check_credentials(self.name, self.credentials, credentials)
 
 
-def messenger(module: ModuleType) -> PlatformDefinition:
-    """A messenger package's definition from its conventional exports (see platforms/vk)."""
+def platform(module: ModuleType) -> PlatformDefinition:
+    """A platform package's definition from its conventional exports (see platforms/vk).
+
+    Every package exports SPEC (with its capabilities), classify, CREDENTIALS and
+    create_adapter(client, settings); and, where it has them, WEBHOOK (the parser of the
+    webhooks it sends), SECRET_PATTERNS (its keys' shapes, masked in logs) and
+    CONNECT_OPTIONS (settings asked for at connection).
+    """
     return PlatformDefinition(
         spec=module.SPEC,
         classify=module.classify,
         credentials=module.CREDENTIALS,
         build=module.create_adapter,
-        webhook=module.WEBHOOK,
+        webhook=getattr(module, "WEBHOOK", None),
+        secret_patterns=getattr(module, "SECRET_PATTERNS", ()),
+        connect_options=getattr(module, "CONNECT_OPTIONS", ()),
     )
 
 
 def _definitions() -> tuple[PlatformDefinition, ...]:
     return (
-        PlatformDefinition(
-            spec=telegram.SPEC,
-            classify=telegram.classify,
-            credentials=telegram.CREDENTIALS,
-            build=lambda client, _settings: telegram.create_adapter(client),
-            webhook=telegram.TelegramWebhook(),
-        ),
-        PlatformDefinition(
-            spec=openai.SPEC,
-            classify=openai.classify,
-            credentials=openai.CREDENTIALS,
-            build=openai.create_adapter,
-        ),
-        PlatformDefinition(
-            wildberries.SPEC,
-            wildberries.classify,
-            wildberries.CREDENTIALS,
-            wildberries.create_adapter,
-        ),
-        PlatformDefinition(ozon.SPEC, ozon.classify, ozon.CREDENTIALS, ozon.create_adapter),
-        PlatformDefinition(
-            yandexgpt.SPEC, yandexgpt.classify, yandexgpt.CREDENTIALS, yandexgpt.create_adapter
-        ),
-        PlatformDefinition(
-            anthropic.SPEC, anthropic.classify, anthropic.CREDENTIALS, anthropic.create_adapter
-        ),
-        messenger(whatsapp),
-        messenger(vk),
-        messenger(viber),
+        platform(telegram),
+        platform(whatsapp),
+        platform(vk),
+        platform(viber),
+        platform(openai),
+        platform(yandexgpt),
+        platform(anthropic),
+        platform(local),
+        platform(wildberries),
+        platform(ozon),
     )
 
 
@@ -115,6 +109,13 @@ class PlatformRegistry:
         """Platforms that deliver to the webhook route."""
         return sorted(name for name, d in self._by_name.items() if d.webhook is not None)
 
+    def secret_patterns(self) -> list[str]:
+        """Every platform's secret shapes, for log redaction."""
+        return [p for d in self.definitions() for p in d.secret_patterns]
+
     def check_credentials(self, platform: str, credentials: dict[str, str]) -> None:
         """Before any call or row: the platform's documented format, or a 400 with why."""
-        self.get(platform).check_credentials(credentials)
+        definition = self.get(platform)
+        if not definition.credentials:
+            raise InvalidRequestError(f"{platform} needs no integration: every tenant has it")
+        definition.check_credentials(credentials)

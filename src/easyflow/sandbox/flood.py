@@ -1,9 +1,10 @@
 """Telegram-style flood control: sliding windows per chat, per group and per bot.
 
-Limits follow the Telegram bots FAQ as quoted in platforms/telegram.md §1.5: about one message
-per second to a private chat, 20 per minute to a group, 30 per second across the bot. They are
-folk figures, not documented numbers, so every one is configurable (None switches it off).
-The clock is injected so tests can step through time instead of sleeping.
+Limits follow the Telegram bots FAQ
+(https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this): about one
+message per second to a private chat, 20 per minute to a group, 30 per second across the bot.
+They are folk figures, not documented numbers, so every one is configurable (None switches it
+off). The clock is injected so tests can step through time instead of sleeping.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from easyflow.sandbox.ozon.emulator import DEMO_API_KEY as OZON_DEMO_API_KEY
 from easyflow.sandbox.ozon.emulator import DEMO_CLIENT_ID as OZON_DEMO_CLIENT_ID
 from easyflow.sandbox.server_control import control_router
 from easyflow.sandbox.telegram import TelegramConfig, TelegramSandbox
-from easyflow.sandbox.telegram_state import TelegramBot
+from easyflow.sandbox.telegram.state import TelegramBot
 from easyflow.sandbox.viber import DEMO_BOT, ViberConfig, ViberSandbox
 from easyflow.sandbox.vk import DEMO_COMMUNITY, VkConfig, VkSandbox
 from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppConfig, WhatsAppSandbox

@@ -25,7 +25,7 @@ from easyflow.domain.ai import (
     Role,
 )
 from easyflow.domain.messaging import Contact, Conversation, MessageDirection, StoredMessage
-from easyflow.domain.tenancy import Integration, PlatformKind, Tenant
+from easyflow.domain.tenancy import Capability, Integration, Tenant
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Adapters, UnitOfWork, UnitOfWorkFactory
 from easyflow.services.assistants import LOCAL as LOCAL
@@ -109,7 +109,7 @@ class ReplyService:
         caller's unit of work, so that recording a message and grounding its answer share one
         transaction; the caller commits."""
         facts = await self._facts(uow, tenant, conversation, contact, history, shared_phone)
-        ai_integrations = await uow.integrations.list(tenant.id, kind=PlatformKind.AI)
+        ai_integrations = await uow.integrations.list(tenant.id, kind=Capability.CHAT_MODEL)
         if ai_integrations and history:
             # Models get the catalogue entries the message names (a tool, or context); the
             # local responder does not use them, so a local-only chain skips the query.

@@ -24,7 +24,7 @@ import structlog
 
 from easyflow.domain.errors import PlatformError, RetryableError, UnreadableSecretError
 from easyflow.domain.sync import RunStatus, SyncRun
-from easyflow.domain.tenancy import Integration, PlatformKind
+from easyflow.domain.tenancy import Capability, Integration
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import Adapters, UnitOfWorkFactory
 
@@ -110,8 +110,8 @@ class IntegrationHealth:
         now = datetime.now(UTC).isoformat()
         try:
             async with self._uow() as uow:
-                integrations = await uow.integrations.list_all_active(PlatformKind.MESSENGER)
-                marketplaces = await uow.integrations.list_all_active(PlatformKind.COMMERCE)
+                integrations = await uow.integrations.list_all_active(Capability.MESSENGER)
+                marketplaces = await uow.integrations.list_all_active(Capability.MARKETPLACE)
                 runs = await uow.sync.last_runs(None) if marketplaces else []
         except UnreadableSecretError:
             # The start-up check refuses this; it happens when processes run different keys.

@@ -24,7 +24,7 @@ from easyflow.domain.errors import (
     UnreadableSecretError,
 )
 from easyflow.domain.messaging import WebhookRegistration, WebhookSetup
-from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
+from easyflow.domain.tenancy import Capability, Integration, IntegrationStatus
 from easyflow.ports import Adapters, IntegrationCache, UnitOfWorkFactory
 
 log = structlog.get_logger("easyflow.integrations")
@@ -72,12 +72,13 @@ class IntegrationService:
         name: str = "",
         settings: dict[str, Any] | None = None,
     ) -> Integration:
-        kind = self._adapters.platform_kind(platform)
+        kind = self._adapters.primary_capability(platform)
         self._check_credentials(platform, credentials)
         settings = dict(settings or {})
-        if kind is PlatformKind.MESSENGER:
+        is_messenger = self._adapters.offers(platform, Capability.MESSENGER)
+        if is_messenger:
             settings |= await self._identify(tenant_id, platform, credentials, settings)
-        secret = new_webhook_secret() if kind is PlatformKind.MESSENGER else None
+        secret = new_webhook_secret() if is_messenger else None
         async with self._uow() as uow:
             await uow.tenants.get(tenant_id)
             integration = await uow.integrations.add(
@@ -85,7 +86,7 @@ class IntegrationService:
             )
             try:
                 if not secret:
-                    await self._adapters.chat_model(integration, platform).check()
+                    await self._check_account(integration)
             except PlatformError as exc:
                 raise InvalidRequestError(f"{platform} refused the integration: {exc}") from exc
             await uow.commit()
@@ -107,6 +108,13 @@ class IntegrationService:
                 integration = replace(integration, settings=shown)
         return integration
 
+    async def _check_account(self, integration: Integration) -> None:
+        """One cheap call proving the credentials of a platform that sends no webhooks."""
+        if self._adapters.offers(integration.platform, Capability.CHAT_MODEL):
+            await self._adapters.chat_model(integration, integration.platform).check()
+        elif self._adapters.offers(integration.platform, Capability.MARKETPLACE):
+            await self._adapters.marketplace(integration).check()
+
     async def _identify(
         self, tenant_id: int, platform: str, credentials: dict[str, str], settings: dict[str, Any]
     ) -> dict[str, Any]:
@@ -118,7 +126,7 @@ class IntegrationService:
             id=0,
             tenant_id=tenant_id,
             platform=platform,
-            kind=PlatformKind.MESSENGER,
+            kind=Capability.MESSENGER,
             name="",
             status=IntegrationStatus.ACTIVE,
             credentials=credentials,
@@ -168,7 +176,7 @@ class IntegrationService:
         """Pause or resume. A paused messenger's webhook is removed, so the platform keeps
         customers' messages (Telegram: 24 h) and delivers them once it is resumed."""
         integration = await self.get(tenant_id, integration_id)
-        is_messenger = integration.kind is PlatformKind.MESSENGER
+        is_messenger = self._adapters.offers(integration.platform, Capability.MESSENGER)
         if is_messenger and status is IntegrationStatus.ACTIVE:
             try:  # first, so a resume the platform refuses leaves the integration paused
                 await self._register_webhook(integration, integration.webhook_secrets[0])
@@ -199,7 +207,7 @@ class IntegrationService:
         secret = new_webhook_secret()
         async with self._uow() as uow:
             integration = await uow.integrations.get(tenant_id, integration_id)
-            if integration.kind is not PlatformKind.MESSENGER:
+            if not self._adapters.offers(integration.platform, Capability.MESSENGER):
                 raise InvalidRequestError(f"{integration.platform} receives no webhooks")
             await uow.integrations.set_webhook_secret(
                 tenant_id,
@@ -239,7 +247,9 @@ class IntegrationService:
         except UnreadableSecretError:
             log.warning("removing an unreadable integration", integration_id=integration_id)
             integration = None
-        if integration is not None and integration.kind is PlatformKind.MESSENGER:
+        if integration is not None and self._adapters.offers(
+            integration.platform, Capability.MESSENGER
+        ):
             try:
                 await self._adapters.messenger(integration).delete_webhook()
             except PlatformError as exc:

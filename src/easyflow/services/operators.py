@@ -31,7 +31,7 @@ from easyflow.domain.messaging import (
     StoredMessage,
 )
 from easyflow.domain.phones import same_phone
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.ports import TaskQueue, UnitOfWork, UnitOfWorkFactory
 from easyflow.services.handover import HandoverService, conversation_data, message_data
 from easyflow.services.operator_events import new_secret
@@ -263,7 +263,7 @@ async def _check_operator_channel(uow: UnitOfWork, tenant_id: int, integration_i
         integration = await uow.integrations.get(tenant_id, integration_id)
     except NotFoundError:
         raise InvalidRequestError(f"integration {integration_id} is not one of yours") from None
-    if integration.kind is not PlatformKind.MESSENGER:
+    if integration.kind is not Capability.MESSENGER:
         raise InvalidRequestError(f"integration {integration_id} is not a messenger")
 
 

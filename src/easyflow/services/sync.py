@@ -53,7 +53,7 @@ from easyflow.domain.sync import (
     SyncType,
     SyncWindow,
 )
-from easyflow.domain.tenancy import Integration, PlatformKind
+from easyflow.domain.tenancy import Capability, Integration
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import (
     Marketplace,
@@ -489,7 +489,7 @@ class SyncEngine:
     async def _integration(self, tenant_id: int, integration_id: int) -> Integration:
         async with self._uow() as uow:
             integration = await uow.integrations.get(tenant_id, integration_id)
-        if integration.kind is not PlatformKind.COMMERCE:
+        if integration.kind is not Capability.MARKETPLACE:
             raise InvalidRequestError(f"integration {integration_id} is not a marketplace")
         return integration
 

@@ -17,7 +17,7 @@ import structlog
 
 from easyflow.domain.errors import EasyFlowError
 from easyflow.domain.sync import SyncRun
-from easyflow.domain.tenancy import Integration, PlatformKind
+from easyflow.domain.tenancy import Capability, Integration
 from easyflow.ports import Locks, SyncQueue, SyncUnitOfWorkFactory
 from easyflow.services.sync import SyncEngine
 
@@ -57,7 +57,7 @@ class SyncScheduler:
         now = self._clock()
         async with self._locks.hold(SCHEDULER_LOCK, 30.0):
             async with self._uow() as uow:
-                active = await uow.integrations.list_all_active(PlatformKind.COMMERCE)
+                active = await uow.integrations.list_all_active(Capability.MARKETPLACE)
                 started = await uow.sync.last_started([i.id for i in active])
                 stalled = await uow.sync.stalled(now)
             runs = []

@@ -25,17 +25,17 @@ from easyflow.domain.errors import (
     RejectedError,
     RetryableError,
 )
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RawResponse
 from easyflow.platforms import llm_settings, pricing
 from easyflow.platforms.chat import HostedChatModel, error_envelope, tool_rounds
-from easyflow.platforms.credentials import CredentialField
+from easyflow.platforms.credentials import ConnectOption, CredentialField
 from easyflow.platforms.grounding import TOOLS, recent_turns, run_tool, system_prompt
 from easyflow.platforms.pricing import usd
 
 SPEC = PlatformSpec(
     name="anthropic",
-    kind=PlatformKind.AI,
+    capabilities=(Capability.CHAT_MODEL,),
     base_url="https://api.anthropic.com",
     auth=Auth(AuthStyle.HEADER, credential="api_key", header="x-api-key", template="{secret}"),
     timeout=60.0,
@@ -48,8 +48,10 @@ CREDENTIALS = (
         expected="an Anthropic API key, sk-ant-… (https://console.anthropic.com/settings/keys)",
     ),
 )
+SECRET_PATTERNS = (r"\bsk-ant-[A-Za-z0-9_-]{16,}\b",)
 API_VERSION = "2023-06-01"
 DEFAULT_MODEL = "claude-haiku-4-5"
+CONNECT_OPTIONS = (ConnectOption("model", "The Claude model", DEFAULT_MODEL),)
 _NAME = SPEC.name
 
 # List prices per million tokens (https://www.anthropic.com/pricing), an estimate of the bill.

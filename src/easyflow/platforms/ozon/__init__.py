@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec
 from easyflow.platforms.credentials import CredentialField
 from easyflow.platforms.ozon.adapter import STREAMS, OzonMarketplace
@@ -19,7 +19,7 @@ from easyflow.platforms.ozon.facts import RATE_LIMITS
 
 SPEC = PlatformSpec(
     name="ozon",
-    kind=PlatformKind.COMMERCE,
+    capabilities=(Capability.MARKETPLACE,),
     base_url="https://api-seller.ozon.ru",
     auth=Auth(AuthStyle.HEADER, credential="api_key", header="Api-Key", template="{secret}"),
     rate_limits=RATE_LIMITS,

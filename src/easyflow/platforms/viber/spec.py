@@ -15,13 +15,13 @@ from easyflow.domain.errors import (
     RejectedError,
     RetryableError,
 )
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformSpec, RateLimit, RawResponse
 from easyflow.platforms.credentials import CredentialField
 
 SPEC = PlatformSpec(
     name="viber",
-    kind=PlatformKind.MESSENGER,
+    capabilities=(Capability.MESSENGER,),
     base_url="https://chatapi.viber.com",
     auth=Auth(
         AuthStyle.HEADER, credential="auth_token", header="X-Viber-Auth-Token", template="{secret}"

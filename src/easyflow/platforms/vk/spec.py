@@ -16,14 +16,14 @@ from easyflow.domain.errors import (
     RejectedError,
     RetryableError,
 )
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformSpec, RateLimit, RawResponse
 from easyflow.platforms.credentials import CredentialField
 
 API_VERSION = "5.199"
 SPEC = PlatformSpec(
     name="vk",
-    kind=PlatformKind.MESSENGER,
+    capabilities=(Capability.MESSENGER,),
     base_url="https://api.vk.com",
     # VK takes the token as `access_token` or as a Bearer header; a header keeps it out of URLs.
     auth=Auth(AuthStyle.HEADER, credential="access_token"),

@@ -16,14 +16,14 @@ from easyflow.domain.errors import (
     RejectedError,
     RetryableError,
 )
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformSpec, RateLimit, RawResponse
 from easyflow.platforms.credentials import CredentialField
 
 GRAPH_VERSION = "v26.0"  # pinned; the sandbox accepts any vNN.N
 SPEC = PlatformSpec(
     name="whatsapp",
-    kind=PlatformKind.MESSENGER,
+    capabilities=(Capability.MESSENGER,),
     base_url="https://graph.facebook.com",
     auth=Auth(AuthStyle.HEADER, credential="access_token"),
     # 80 messages/s per business number by default (upgraded numbers get 1,000).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec
 from easyflow.platforms.credentials import CredentialField
 from easyflow.platforms.wildberries.adapter import STREAMS, WildberriesMarketplace
@@ -20,7 +20,7 @@ from easyflow.platforms.wildberries.facts import RATE_LIMITS
 
 SPEC = PlatformSpec(
     name="wildberries",
-    kind=PlatformKind.COMMERCE,
+    capabilities=(Capability.MARKETPLACE,),
     base_url="https://{family}.wildberries.ru",
     auth=Auth(AuthStyle.HEADER, credential="token", template="Bearer {secret}"),
     rate_limits=RATE_LIMITS,

@@ -25,18 +25,18 @@ from typing import Any
 
 from easyflow.domain.ai import ChatReply, ChatRequest, TokenUsage
 from easyflow.domain.errors import ConfigurationError
-from easyflow.domain.tenancy import PlatformKind
+from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec
 from easyflow.platforms import llm_settings, pricing
 from easyflow.platforms.chat import HostedChatModel, function_declaration, tool_rounds
-from easyflow.platforms.credentials import CredentialField
+from easyflow.platforms.credentials import ConnectOption, CredentialField
 from easyflow.platforms.grounding import TOOLS, recent_turns, run_tool, system_prompt
 from easyflow.platforms.pricing import rub
 from easyflow.platforms.yandexgpt.errors import classify
 
 SPEC = PlatformSpec(
     name="yandexgpt",
-    kind=PlatformKind.AI,
+    capabilities=(Capability.CHAT_MODEL,),
     base_url="https://llm.api.cloud.yandex.net",
     auth=Auth(
         AuthStyle.HEADER,
@@ -57,7 +57,13 @@ CREDENTIALS = (
         ),
     ),
 )
+# An API key (AQVN…) or an IAM token (t1.…), with or without the "Api-Key" before it.
+SECRET_PATTERNS = (r"\b(AQVN[A-Za-z0-9_-]{20,}|t1\.[A-Za-z0-9_.-]{20,})",)
 DEFAULT_MODEL = "yandexgpt-lite"
+CONNECT_OPTIONS = (
+    ConnectOption("folder_id", "Yandex Cloud folder id of the model (b1g…)"),
+    ConnectOption("model", "The model: yandexgpt-lite, yandexgpt …", DEFAULT_MODEL),
+)
 _NAME = SPEC.name
 # A folder id is 20 lowercase letters and digits (b1g… for most clouds).
 FOLDER_PATTERN = r"[a-z0-9]{20}"

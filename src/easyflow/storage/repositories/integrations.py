@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from easyflow.domain.tenancy import Integration, IntegrationStatus, PlatformKind
+from easyflow.domain.tenancy import Capability, Integration, IntegrationStatus
 from easyflow.storage.crypto import CredentialCipher, UndecryptableError
 from easyflow.storage.repositories.base import Repository, require_changed, require_row
 from easyflow.storage.tables import integrations
@@ -67,7 +67,7 @@ class SqlIntegrationRepository(Repository):
         self,
         tenant_id: int,
         platform: str,
-        kind: PlatformKind,
+        kind: Capability,
         name: str,
         credentials: dict[str, str],
         settings: dict[str, Any],
@@ -131,7 +131,7 @@ class SqlIntegrationRepository(Repository):
         ]
 
     # Defined before `list`: below it, `list[...]` in an annotation names that method.
-    async def list_all_active(self, kind: PlatformKind | None = None) -> list[Integration]:
+    async def list_all_active(self, kind: Capability | None = None) -> list[Integration]:
         query = select(integrations).where(integrations.c.status == IntegrationStatus.ACTIVE.value)
         if kind is not None:
             query = query.where(integrations.c.kind == kind.value)
@@ -139,7 +139,7 @@ class SqlIntegrationRepository(Repository):
         return [self._integration(row) for row in rows]
 
     async def list(
-        self, tenant_id: int, *, platform: str | None = None, kind: PlatformKind | None = None
+        self, tenant_id: int, *, platform: str | None = None, kind: Capability | None = None
     ) -> list[Integration]:
         query = select(integrations).where(integrations.c.tenant_id == tenant_id)
         if platform is not None:
@@ -284,7 +284,7 @@ class SqlIntegrationRepository(Repository):
             id=row.id,
             tenant_id=row.tenant_id,
             platform=row.platform,
-            kind=PlatformKind(row.kind),
+            kind=Capability(row.kind),
             name=row.name,
             status=IntegrationStatus(row.status),
             credentials=self._cipher.decrypt_json(row.credentials_encrypted),

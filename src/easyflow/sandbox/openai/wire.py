@@ -1,4 +1,4 @@
-"""OpenAI wire shapes (platforms/openai.md §5.2-§5.5): the error envelope, chat completions,
+"""OpenAI wire shapes: the error envelope, chat completions,
 stream chunks, Responses objects and their named stream events, and token accounting.
 
 Token counts are deterministic, not tiktoken's: ceil(characters / 4) per message content.

@@ -1,13 +1,13 @@
-"""Telegram Bot API emulator (platforms/telegram.md, Bot API 10.0).
+"""Telegram Bot API emulator (Bot API 10.0, https://core.telegram.org/bots/api).
 
 Serves `/bot<token>/<method>` for the bots registered in the sandbox: a malformed token path
 is 404 `Not Found`, a well-formed unknown token 401 `Unauthorized`, an unknown method 404
-`Not Found: method not found`. Methods live in `telegram_methods`, HTML parsing in
-`telegram_html`, webhook delivery in `telegram_webhooks`.
+`Not Found: method not found`. Methods live in `methods`, HTML parsing in
+`html`, webhook delivery in `webhooks`.
 
 `TelegramSandbox` is also the Python API that drives scenarios (a customer writes, presses a
 button, edits a message) and reads back what the bot did; the control routes in
-`telegram_control` call it. Sandbox-only behaviour: plain-http webhooks to loopback hosts are
+`control` call it. Sandbox-only behaviour: plain-http webhooks to loopback hosts are
 accepted unless `strict_webhook_urls`; only the HTML parse mode is parsed.
 """
 
@@ -34,9 +34,9 @@ from easyflow.sandbox.base import (
 )
 from easyflow.sandbox.faults import Fault, stall
 from easyflow.sandbox.flood import FloodControl
-from easyflow.sandbox.telegram_control import router
-from easyflow.sandbox.telegram_methods import BotApi
-from easyflow.sandbox.telegram_state import (
+from easyflow.sandbox.telegram.control import router
+from easyflow.sandbox.telegram.methods import BotApi
+from easyflow.sandbox.telegram.state import (
     TOKEN,
     BotState,
     CallbackAnswer,
@@ -48,8 +48,8 @@ from easyflow.sandbox.telegram_state import (
     TelegramConfig,
     bot_user,
 )
-from easyflow.sandbox.telegram_webhooks import WebhookDispatcher
-from easyflow.sandbox.telegram_wire import (
+from easyflow.sandbox.telegram.webhooks import WebhookDispatcher
+from easyflow.sandbox.telegram.wire import (
     Params,
     TelegramError,
     error_response,

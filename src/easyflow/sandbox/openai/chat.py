@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from easyflow.sandbox.chat_kit import function_tool_names
-from easyflow.sandbox.openai_wire import ROLES, OpenAIError, content_text, tokens
+from easyflow.sandbox.openai.wire import ROLES, OpenAIError, content_text, tokens
 
 # The API's own family facts, kept apart from the adapter's so a wrong adapter table fails.
 _REASONING = ("o1", "o3", "o4", "gpt-5")

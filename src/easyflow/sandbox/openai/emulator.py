@@ -1,12 +1,13 @@
-"""OpenAI API emulator (platforms/openai.md): `POST /v1/chat/completions` (plain and SSE
-stream), `POST /v1/responses` (object and named-event stream), `GET /v1/models`.
+"""OpenAI API emulator (https://platform.openai.com/docs/api-reference):
+`POST /v1/chat/completions` (plain and SSE stream), `POST /v1/responses` (object and
+named-event stream), `GET /v1/models`.
 
 Bearer auth against the registered keys (401 `invalid_api_key` otherwise); replies come from
 a scripted FIFO (text, or a function call when the request offers that tool), else a
 deterministic echo of the last user message; usage is counted as ceil(chars / 4) per message.
 Unknown models are 404 `model_not_found`, as the real API answers them; chat completions
 check what the model family accepts, tool messages, `response_format` and `n`
-(sandbox/openai_chat.py). Every response carries `x-request-id`, authenticated ones the
+(`chat`). Every response carries `x-request-id`, authenticated ones the
 `x-ratelimit-*` headers of a per-key, per-minute budget that is also enforced with a real 429.
 Every request is recorded (body included) so tests can assert what the hub sent.
 """
@@ -25,7 +26,7 @@ from starlette.responses import Response
 
 from easyflow.sandbox.chat_kit import ChatEmulator, bearer, json_response, sse
 from easyflow.sandbox.faults import stall
-from easyflow.sandbox.openai_chat import (
+from easyflow.sandbox.openai.chat import (
     ScriptedToolCall,
     check_request,
     formatted,
@@ -36,9 +37,9 @@ from easyflow.sandbox.openai_chat import (
     tool_call_message,
     truncate,
 )
-from easyflow.sandbox.openai_control import router
-from easyflow.sandbox.openai_limits import Budget, fault_response
-from easyflow.sandbox.openai_wire import (
+from easyflow.sandbox.openai.control import router
+from easyflow.sandbox.openai.limits import Budget, fault_response
+from easyflow.sandbox.openai.wire import (
     OpenAIError,
     Usage,
     chat_chunks,

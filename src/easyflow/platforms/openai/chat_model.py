@@ -22,43 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from easyflow.domain.ai import ChatReply, ChatRequest, TokenUsage
-from easyflow.domain.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    RateLimitedError,
-    RejectedError,
-    RetryableError,
-)
-from easyflow.domain.tenancy import PlatformKind
-from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RawResponse
+from easyflow.http import PlatformClient
 from easyflow.platforms import llm_settings, pricing
-from easyflow.platforms.chat import (
-    HostedChatModel,
-    error_envelope,
-    function_declaration,
-    tool_rounds,
-)
-from easyflow.platforms.credentials import CredentialField
+from easyflow.platforms.chat import HostedChatModel, function_declaration, tool_rounds
 from easyflow.platforms.grounding import TOOLS, recent_turns, run_tool, system_prompt
+from easyflow.platforms.openai.spec import SPEC
 from easyflow.platforms.pricing import usd
 
-SPEC = PlatformSpec(
-    name="openai",
-    kind=PlatformKind.AI,
-    base_url="https://api.openai.com/v1",
-    auth=Auth(AuthStyle.HEADER, credential="api_key", template="Bearer {secret}"),
-    timeout=60.0,
-    docs="https://platform.openai.com/docs/api-reference/chat",
-)
-# Every OpenAI secret key starts with `sk-` (user, `sk-proj-`, `sk-svcacct-`, `sk-admin-`);
-# the rest is url-safe base64. It goes into a header: no space or line break may pass.
-CREDENTIALS = (
-    CredentialField(
-        "api_key",
-        pattern=r"sk-[A-Za-z0-9_-]{8,500}",
-        expected="an OpenAI secret key, sk-… (https://platform.openai.com/api-keys)",
-    ),
-)
 DEFAULT_MODEL = "gpt-4.1-mini"
 _NAME = SPEC.name
 
@@ -106,42 +76,6 @@ def family(model: str) -> Family:
     """The family of `model`, by the most specific prefix; classic chat models otherwise."""
     matches = [(len(p), f) for f in FAMILIES for p in f.prefixes if model.startswith(p)]
     return max(matches, key=lambda m: m[0])[1] if matches else CLASSIC
-
-
-def _retry_after(response: RawResponse) -> float | None:
-    ms = response.header_seconds("retry-after-ms")
-    if ms is not None:
-        return ms / 1000
-    return response.header_seconds("retry-after")
-
-
-def classify(response: RawResponse) -> Any:
-    """The response object of a successful call, or the typed error its envelope describes."""
-    body = response.json()
-    if response.status < 300 and isinstance(body, dict):
-        return body
-    error = error_envelope(body) or {}
-    message = str(error.get("message") or f"HTTP {response.status}")
-    code = error.get("code") or error.get("type")
-    status = response.status
-    should_retry = response.headers.get("x-should-retry")
-    if status == 429 and code == "insufficient_quota":
-        raise ConfigurationError(message, platform=_NAME, status=status)
-    if status == 429:
-        raise RateLimitedError(
-            message, platform=_NAME, status=status, retry_after=_retry_after(response)
-        )
-    if status == 401:
-        raise AuthenticationError(message, platform=_NAME, status=status)
-    if status in (403, 404):
-        raise ConfigurationError(message, platform=_NAME, status=status)
-    if should_retry == "false":
-        raise RejectedError(message, platform=_NAME, status=status)
-    if status >= 500 or status in (408, 409) or should_retry == "true":
-        raise RetryableError(
-            message, platform=_NAME, status=status, retry_after=_retry_after(response)
-        )
-    raise RejectedError(message, platform=_NAME, status=status)
 
 
 def _tools() -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """State of the Telegram emulator: bots, the chats customers opened, updates and records.
 
-Shapes follow platforms/telegram.md §1.2-§1.3 (User, Chat, Message, Update). Message ids are
+Shapes follow the Bot API's User, Chat, Message and Update objects. Message ids are
 counted per chat and shared by both sides, as in a private chat. An update stays in
 `BotState.pending` until it is delivered to the webhook with a 2xx or confirmed by a later
 `getUpdates` offset.
@@ -195,7 +195,7 @@ class BotState:
 
 
 def bot_user(token: str, username: str | None, first_name: str | None) -> dict[str, Any]:
-    """The getMe result of a sandbox bot (platforms/telegram.md §1.2 example)."""
+    """The getMe result of a sandbox bot (a User with the bot fields)."""
     bot_id = int(token.split(":", 1)[0])
     return {
         "id": bot_id,

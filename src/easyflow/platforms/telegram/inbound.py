@@ -25,7 +25,9 @@ from typing import Any
 
 from easyflow.domain.errors import MalformedPayloadError
 from easyflow.domain.messaging import Attachment, InboundKind, InboundMessage, Sender
+from easyflow.platforms.telegram.spec import SPEC
 from easyflow.webhooks.payloads import UnprocessableEventError, decode_json
+from easyflow.webhooks.schemes import SecretTokenHeader
 
 MAX_ID = 2**63 - 1  # ids are stored as text, but nothing real is wider than a signed int64
 MAX_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
@@ -281,3 +283,17 @@ def _from_callback(event_id: str, query: dict[str, Any]) -> InboundMessage:
         callback_id=callback_id,
         callback_data=data,
     )
+
+
+class TelegramWebhook:
+    """The WebhookParser port: scheme, update parsing and the `{"ok": true}` answer."""
+
+    platform = SPEC.name
+    scheme = SecretTokenHeader("X-Telegram-Bot-Api-Secret-Token")
+    ack: dict[str, Any] = {"ok": True}  # noqa: RUF012 - read-only by convention
+
+    def parse(self, body: bytes) -> list[InboundMessage]:
+        return parse_update(body)
+
+    def parse_document(self, document: Any) -> list[InboundMessage]:
+        return parse_document(document)

@@ -1,9 +1,10 @@
 """Telegram's HTML parse mode: markup in, plain text plus MessageEntity dicts out.
 
-Follows platforms/telegram.md §1.6 and the behaviour of tdlib's `parse_html` (the parser the
-Bot API server runs): only the supported tags, the four named entities plus numeric ones, an
-unknown `&name;` kept literally, errors that cite the UTF-8 byte offset of the offending `<`,
-entity offsets and lengths in UTF-16 code units, empty entities dropped.
+Follows the Bot API's HTML style (https://core.telegram.org/bots/api#html-style) and the
+behaviour of tdlib's `parse_html` (the parser the Bot API server runs): only the supported tags,
+the four named entities plus numeric ones, an unknown `&name;` kept literally, errors that cite
+the UTF-8 byte offset of the offending `<`, entity offsets and lengths in UTF-16 code units,
+empty entities dropped.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The Bot API on the wire: reading parameters, the `ok` envelope, the error type.
 
-platforms/telegram.md §1.1: parameters arrive as query string, urlencoded form, JSON or
-multipart form (GET and POST alike); every answer is `{"ok": true, "result": ...}` or
+The Bot API (https://core.telegram.org/bots/api#making-requests): parameters arrive as query
+string, urlencoded form, JSON or multipart form (GET and POST alike); every answer is
+`{"ok": true, "result": ...}` or
 `{"ok": false, "error_code": N, "description": ..., "parameters": {...}}` with the HTTP status
 equal to `error_code`. Form and query values are strings, so typed getters accept both
-`5550001` and `"5550001"`, and JSON-valued parameters (`reply_markup`, `allowed_updates`) as
-a JSON string or an already decoded value.
+`5550001` and `"5550001"`, and JSON-valued parameters (`reply_markup`, `allowed_updates`) as a
+JSON string or an already decoded value.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from easyflow.sandbox.chat_kit import ToolCallIn, add_key_route, chat_control_router
 
 if TYPE_CHECKING:
-    from easyflow.sandbox.openai import OpenAISandbox
+    from easyflow.sandbox.openai.emulator import OpenAISandbox
 
 
 def router(openai: OpenAISandbox) -> APIRouter:

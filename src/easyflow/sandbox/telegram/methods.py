@@ -1,4 +1,4 @@
-"""The Bot API methods the hub uses (platforms/telegram.md §1.2, §1.5, §1.8).
+"""The Bot API methods the hub uses (https://core.telegram.org/bots/api#available-methods).
 
 getMe, setWebhook, deleteWebhook, getWebhookInfo, getUpdates, sendMessage, editMessageText,
 answerCallbackQuery and sendChatAction, with the server's own error texts. Each handler takes
@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from easyflow.sandbox.base import Clock, whole_seconds
-from easyflow.sandbox.telegram_html import EntityParseError, parse_html
-from easyflow.sandbox.telegram_state import (
+from easyflow.sandbox.telegram.html import EntityParseError, parse_html
+from easyflow.sandbox.telegram.state import (
     BotState,
     CallbackAnswer,
     ChatState,
@@ -26,8 +26,8 @@ from easyflow.sandbox.telegram_state import (
     WebhookConfig,
     message_dict,
 )
-from easyflow.sandbox.telegram_webhooks import WebhookDispatcher
-from easyflow.sandbox.telegram_wire import (
+from easyflow.sandbox.telegram.webhooks import WebhookDispatcher
+from easyflow.sandbox.telegram.wire import (
     Params,
     TelegramError,
     bad_request,

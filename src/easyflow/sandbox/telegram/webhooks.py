@@ -1,4 +1,4 @@
-"""Webhook delivery the way the Bot API server does it (platforms/telegram.md §1.4).
+"""Webhook delivery the way the Bot API server does it (https://core.telegram.org/bots/api#setwebhook).
 
 - `POST <url>`, `Content-Type: application/json`, body = one Update, and the secret header
   produced by the production `SecretTokenHeader.sign()`;
@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from easyflow.sandbox.base import Clock, dumps
-from easyflow.sandbox.telegram_state import BotState, DeliveryAttempt, PendingUpdate
+from easyflow.sandbox.telegram.state import BotState, DeliveryAttempt, PendingUpdate
 from easyflow.webhooks.schemes import SecretTokenHeader
 
 SECRET_HEADER = SecretTokenHeader("X-Telegram-Bot-Api-Secret-Token")

@@ -1,5 +1,4 @@
-"""OpenAI rate limits and injected faults, as the API signals them (platforms/openai.md §5.1,
-§5.4, §5.7).
+"""OpenAI rate limits and injected faults, as the API signals them.
 
 `Budget` is one key's per-minute window of requests and tokens: it feeds the
 `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` headers and raises the transient 429
@@ -17,7 +16,7 @@ from starlette.responses import Response
 
 from easyflow.sandbox.base import whole_seconds
 from easyflow.sandbox.faults import Fault
-from easyflow.sandbox.openai_wire import OpenAIError
+from easyflow.sandbox.openai.wire import OpenAIError
 
 WINDOW = 60.0
 _QUOTA = (

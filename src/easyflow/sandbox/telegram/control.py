@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from easyflow.sandbox.telegram import TelegramSandbox
+    from easyflow.sandbox.telegram.emulator import TelegramSandbox
 
 
 class _Body(BaseModel):

@@ -12,6 +12,7 @@ or does not exist.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from easyflow.domain.ai import (
     ChatReply,
@@ -23,8 +24,10 @@ from easyflow.domain.ai import (
     Role,
 )
 from easyflow.domain.commerce import Order, OrderStatus
+from easyflow.http import PlatformClient
+from easyflow.platforms.local.spec import SPEC
 
-NAME = "local"
+NAME = SPEC.name
 MODEL = "local-responder-1"
 
 _GREETING = re.compile(
@@ -218,5 +221,6 @@ class LocalResponder:
         return None
 
 
-def create_adapter() -> LocalResponder:
+def create_adapter(client: PlatformClient, settings: dict[str, Any]) -> LocalResponder:
+    """The responder; `client` is never used (it makes no calls), `settings` are not read."""
     return LocalResponder()
