@@ -42,6 +42,7 @@ from easyflow.domain.messaging import (
     InboundMessage,
     MessageAuthor,
     MessageDirection,
+    NewInboundEvents,
     OperatorEvent,
     OperatorEventType,
     OutboundMessage,
@@ -394,6 +395,14 @@ class InboundEventRepository(Protocol):
 
         A row whose (integration, event_id) exists already is skipped, not an error. With a
         `failure`, the rows are stored `failed` with that reason (content the hub cannot use).
+        """
+        ...
+
+    async def add_deliveries(self, deliveries: Sequence[NewInboundEvents]) -> list[list[int]]:
+        """`add_many` for several deliveries at once, in one statement; the new ids of each.
+
+        An event id repeated across them is new for the first that carries it. Raises
+        NotFoundError if one's integration is gone (then nothing is stored).
         """
         ...
 
