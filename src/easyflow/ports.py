@@ -655,10 +655,12 @@ class UnitOfWorkFactory(Protocol):
         trips; where it takes several statements (SQLite), an ordinary transaction."""
         ...
 
-    def autocommit(self) -> UnitOfWork:
+    def autocommit(self, *, urgent: bool = False) -> UnitOfWork:
         """A unit in which every statement commits on its own: no BEGIN/COMMIT round trips.
 
         For work that is one statement (intake's insert); `commit()` has nothing to do.
+        `urgent`: where writers queue (SQLite), ahead of the units that are not: for a
+        caller that holds a platform's answer until it is done.
         """
         ...
 

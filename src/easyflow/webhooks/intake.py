@@ -336,7 +336,7 @@ class GroupedInserts:
             self._flusher = None
 
     async def _store(self, deliveries: list[NewInboundEvents]) -> list[list[int]]:
-        async with self._uow.autocommit() as uow:
+        async with self._uow.autocommit(urgent=True) as uow:
             return await uow.inbound.add_deliveries(deliveries)
 
     async def _store_alone(
