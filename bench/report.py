@@ -295,7 +295,9 @@ who goes first; each figure is the median of the runs.
   server over the load, divided by the answered requests. The hub's SQLite figures include the
   processing its in-process jobs do meanwhile (replies to these made-up chats fail with "chat
   not found" at the sandbox, after all the work). The rows each app stored are checked against
-  its 2xx.
+  its 2xx. The hub's intake is a group commit (deliveries that arrive while an insert is on
+  the wire share the next one), so at saturation it makes fewer statements than requests;
+  the reference makes one per request at any load.
 * **Round trips**: a paced counting pass (50 requests/s). PostgreSQL: the servers connect
   through `bench/pgproxy.py`, which counts on the wire: a round trip is the client speaking
   again after the server answered (a pipelined batch is one), statements are Query and

@@ -18,6 +18,7 @@ kick still returns only once Redis has its entry (or raises what Redis answered)
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -47,7 +48,9 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
         done = asyncio.get_running_loop().create_future()
         self._kicks.append((queue_name, message.message, done))
         if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_kicks(), name="redis-kicks")
+            self._flusher = asyncio.create_task(
+                self._flush_kicks(), name="redis-kicks", context=contextvars.Context()
+            )
         await done
 
     async def _flush_kicks(self) -> None:

@@ -32,6 +32,7 @@ Telegram JSON, WhatsApp `{"status": "ok"}`, VK plain `ok`, Viber an empty 200.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -304,7 +305,10 @@ class GroupedInserts:
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         self._queued.append((delivery, done))
         if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush(), name="intake-inserts")
+            # A context of its own: it works for many requests, not the one that started it.
+            self._flusher = asyncio.create_task(
+                self._flush(), name="intake-inserts", context=contextvars.Context()
+            )
         return await done
 
     async def _flush(self) -> None:
