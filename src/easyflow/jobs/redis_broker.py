@@ -18,7 +18,6 @@ kick still returns only once Redis has its entry (or raises what Redis answered)
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -48,9 +47,7 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
         done = asyncio.get_running_loop().create_future()
         self._kicks.append((queue_name, message.message, done))
         if self._flusher is None:
-            self._flusher = asyncio.create_task(
-                self._flush_kicks(), name="redis-kicks", context=contextvars.Context()
-            )
+            self._flusher = asyncio.create_task(self._flush_kicks(), name="redis-kicks")
         await done
 
     async def _flush_kicks(self) -> None:

@@ -32,7 +32,6 @@ Telegram JSON, WhatsApp `{"status": "ok"}`, VK plain `ok`, Viber an empty 200.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -305,13 +304,13 @@ class GroupedInserts:
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         self._queued.append((delivery, done))
         if self._flusher is None:
-            # A context of its own: it works for many requests, not the one that started it.
-            self._flusher = asyncio.create_task(
-                self._flush(), name="intake-inserts", context=contextvars.Context()
-            )
+            self._flusher = asyncio.create_task(self._flush(), name="intake-inserts")
         return await done
 
     async def _flush(self) -> None:
+        # It works for many requests, not only the one whose context it copied: its log
+        # lines carry no request id.
+        structlog.contextvars.clear_contextvars()
         group: list[tuple[NewInboundEvents, asyncio.Future[list[int]]]] = []
         try:
             while self._queued:
