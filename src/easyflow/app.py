@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from easyflow import __version__
 from easyflow.api import admin, ai, events, health, keys, operators, sync, webhooks
@@ -18,9 +19,33 @@ from easyflow.api.auth import ApiKeyMiddleware
 from easyflow.api.errors import install_error_handlers
 from easyflow.api.limits import BodyLimitMiddleware, BodyLimits
 from easyflow.api.middleware import RequestIdMiddleware
+from easyflow.api.webhooks import DeliveryEndpoint, delivery_target
 from easyflow.bootstrap import Container, build_container
 from easyflow.config import Settings
 from easyflow.jobs.queue import periodic
+
+
+class HubApp(FastAPI):
+    """FastAPI, with webhook deliveries served before its middleware stack and routing.
+
+    A well-formed `POST /api/v1/messaging/webhook/…` goes through the request id and body
+    limit steps straight to `DeliveryEndpoint` (api/webhooks.py says why); every other
+    request takes FastAPI's way. The admin key step does not apply to webhooks (they are
+    public and authenticate by their platform's scheme), nor do FastAPI's exception handlers
+    (the endpoint answers domain errors itself, the limits step its own).
+    """
+
+    deliveries: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.deliveries is not None:
+            target = delivery_target(scope["method"], scope["path"])
+            if target is not None:
+                scope["app"] = self
+                scope[DeliveryEndpoint.TARGET_KEY] = target
+                await self.deliveries(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -44,7 +69,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 )
             yield
 
-    app = FastAPI(
+    app = HubApp(
         title="Easy Flow",
         version=__version__,
         summary="Integration hub for online sellers",
@@ -53,9 +78,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_error_handlers(app)
     # Added last runs first: request id, then body limits, then the admin API key, all
     # before routing (so before FastAPI reads any body).
+    limits = _body_limits(settings, container)
     app.add_middleware(ApiKeyMiddleware)
-    app.add_middleware(BodyLimitMiddleware, limits=_body_limits(settings, container))
+    app.add_middleware(BodyLimitMiddleware, limits=limits)
     app.add_middleware(RequestIdMiddleware)
+    endpoint = DeliveryEndpoint(lambda: app.state.container)
+    app.deliveries = RequestIdMiddleware(BodyLimitMiddleware(endpoint, limits))
     app.include_router(webhooks.router)
     app.include_router(health.router)  # first: /api/v1/integrations/health is not an id
     app.include_router(admin.router)

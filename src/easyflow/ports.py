@@ -43,6 +43,7 @@ from easyflow.domain.messaging import (
     InboundMessage,
     MessageAuthor,
     MessageDirection,
+    NewInboundEvents,
     OperatorEvent,
     OperatorEventType,
     OutboundMessage,
@@ -418,6 +419,14 @@ class InboundEventRepository(Protocol):
         """
         ...
 
+    async def add_deliveries(self, deliveries: Sequence[NewInboundEvents]) -> list[list[int]]:
+        """`add_many` for several deliveries at once, in one statement; the new ids of each.
+
+        An event id repeated across them is new for the first that carries it. Raises
+        NotFoundError if one's integration is gone (then nothing is stored).
+        """
+        ...
+
     async def get(self, event_id: int) -> InboundEvent | None: ...
 
     async def pending_for_key(
@@ -692,10 +701,12 @@ class UnitOfWorkFactory(Protocol):
         trips; where it takes several statements (SQLite), an ordinary transaction."""
         ...
 
-    def autocommit(self) -> UnitOfWork:
+    def autocommit(self, *, urgent: bool = False) -> UnitOfWork:
         """A unit in which every statement commits on its own: no BEGIN/COMMIT round trips.
 
         For work that is one statement (intake's insert); `commit()` has nothing to do.
+        `urgent`: where writers queue (SQLite), ahead of the units that are not: for a
+        caller that holds a platform's answer until it is done.
         """
         ...
 

@@ -122,3 +122,54 @@ async def test_pause_resume_rotate_and_delete_reach_the_next_delivery(hub: Hub) 
     assert (await hub.http.delete(base, headers=hub.auth)).status_code == 204
     assert (await hub.post_update(_update(5), new)).status_code == 401
     await hub.settle()
+
+
+async def test_concurrent_deliveries_share_their_insert(hub: Hub) -> None:
+    """A group commit: deliveries arriving while an insert is on the wire are stored by the
+    next one, each still answered only after its own events are committed."""
+    c = hub.container
+    queue = _Enqueued()
+    c.intake = WebhookIntake(c.uow, c.adapters, queue, c.metrics, c.integration_cache)
+    secret = await hub.webhook_secret()
+    assert (await hub.post_update(_update(1), secret)).status_code == 200  # caches it
+
+    inserts: list[str] = []
+
+    def on_statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if sql.lstrip().upper().startswith("INSERT"):
+            inserts.append(sql)
+
+    engine = c.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        # Twice the same update among them: stored once, enqueued once.
+        updates = [_update(n) for n in range(2, 22)] + [_update(5)]
+        answers = await asyncio.gather(*(hub.post_update(u, secret) for u in updates))
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+
+    assert [a.status_code for a in answers] == [200] * len(updates)
+    assert await hub.count("inbound_events") == 21
+    assert sorted(queue.ids) == sorted(set(queue.ids)) and len(queue.ids) == 21
+    assert 1 <= len(inserts) < 20  # shared: fewer statements than deliveries
+
+
+async def test_a_deleted_integration_fails_only_its_own_delivery_in_a_group(hub: Hub) -> None:
+    from easyflow.domain.errors import NotFoundError
+    from easyflow.domain.messaging import NewInboundEvents
+    from easyflow.webhooks.intake import GroupedInserts
+
+    c = hub.container
+    tenant = hub.tenant_id
+    parsed = c.adapters.webhook_parser("telegram").parse_document(_update(1))
+    rows = tuple((m.event_id, m.chat_id, m) for m in parsed)
+    writer = GroupedInserts(c.uow)
+    good = NewInboundEvents(tenant, hub.integration_id, "telegram", rows, _update(1))
+    gone = NewInboundEvents(tenant, 10**9, "telegram", rows, _update(1))  # no such row
+    results = await asyncio.gather(
+        writer.add(good), writer.add(gone), writer.add(good), return_exceptions=True
+    )
+    assert isinstance(results[0], list) and len(results[0]) == 1
+    assert isinstance(results[1], NotFoundError)
+    assert results[2] == []  # the same event again: a redelivery
+    assert await hub.count("inbound_events") == 1

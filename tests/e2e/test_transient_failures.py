@@ -184,8 +184,8 @@ class FlakyFactory:
     def __call__(self) -> FlakyUnitOfWork:
         return FlakyUnitOfWork(self._real(), self)
 
-    def autocommit(self) -> FlakyUnitOfWork:
-        return FlakyUnitOfWork(self._real.autocommit(), self, autocommit=True)
+    def autocommit(self, *, urgent: bool = False) -> FlakyUnitOfWork:
+        return FlakyUnitOfWork(self._real.autocommit(urgent=urgent), self, autocommit=True)
 
     def single_write(self) -> FlakyUnitOfWork:
         # A failed commit stands for the outage hitting the one write, as it would in

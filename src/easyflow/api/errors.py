@@ -38,18 +38,26 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
 )
 
 
-def _status_for(exc: Exception) -> int:
-    return next(status for cls, status in _STATUS if isinstance(exc, cls))
-
-
-async def _handle(request: Request, exc: Exception) -> JSONResponse:
-    status = _status_for(exc)
+def domain_error_response(path: str, exc: Exception) -> JSONResponse | None:
+    """The answer to a domain error raised while serving `path`; None if it is not one
+    (a bug: the caller lets it become a 500). Also used by routes served outside FastAPI's
+    routing (the webhook deliveries, api/webhooks.py)."""
+    status = next((status for cls, status in _STATUS if isinstance(exc, cls)), None)
+    if status is None:
+        return None
     if status == 401:
         # The reason is for our logs only: a caller probing credentials learns nothing.
-        log.info("unauthenticated request", path=request.url.path, reason=str(exc))
+        log.info("unauthenticated request", path=path, reason=str(exc))
         return JSONResponse({"detail": "unauthorized"}, status_code=401)
     headers = {"Retry-After": "30"} if status == 503 else None
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    response = domain_error_response(request.url.path, exc)
+    if response is None:  # registered for _STATUS classes only
+        raise exc
+    return response
 
 
 async def _invalid_body(request: Request, exc: Exception) -> JSONResponse:

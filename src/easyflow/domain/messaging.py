@@ -195,6 +195,20 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class NewInboundEvents:
+    """One delivery's events to store: (event_id, conversation_key, message) rows, the raw
+    document they came in, and, for content the hub cannot use, the failure to store them
+    with (`failed`, never processed)."""
+
+    tenant_id: int
+    integration_id: int
+    platform: str
+    events: tuple[tuple[str, str, InboundMessage], ...]
+    raw: dict[str, Any]
+    failure: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class InboundEvent:
     """A verified, stored webhook delivery waiting to be (or already) processed."""
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -77,6 +78,53 @@ _AUTOCOMMIT: dict[str, dict[str, Any]] = {
 }
 
 
+class WriteLock:
+    """The SQLite write lock of one process: FIFO, except that urgent units go first.
+
+    Urgent is intake's insert: a platform waits for its answer, and in the embedded default
+    the jobs that process those events run in the same process, each several units long.
+    In plain FIFO order every group of webhooks would wait behind a unit of each of them.
+    Intake stores one group at a time, so an urgent unit waits at most for the unit that
+    holds the lock, and the units behind it still get every other turn.
+    """
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._others: deque[asyncio.Future[None]] = deque()
+
+    def locked(self) -> bool:
+        return self._locked
+
+    async def acquire(self, urgent: bool = False) -> bool:
+        if not self._locked and not self._urgent and not self._others:
+            self._locked = True
+            return True
+        waiters = self._urgent if urgent else self._others
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters.append(turn)
+        try:
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed the lock, then cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):  # release() may have dropped it
+                    waiters.remove(turn)
+            raise
+        return True
+
+    def release(self) -> None:
+        """Hand the lock to the next waiter (urgent ones first), else unlock."""
+        for waiters in (self._urgent, self._others):
+            while waiters:
+                turn = waiters.popleft()
+                if not turn.done():
+                    turn.set_result(None)  # the lock stays taken: it is theirs now
+                    return
+        self._locked = False
+
+
 class SqlUnitOfWork:
     """Implements `ports.UnitOfWork`; use it once, as an `async with` block."""
 
@@ -102,12 +150,14 @@ class SqlUnitOfWork:
         self,
         engine: AsyncEngine,
         cipher: CredentialCipher,
-        write_lock: asyncio.Lock | None = None,
+        write_lock: WriteLock | None = None,
         *,
         autocommit: bool = False,
+        urgent: bool = False,
     ) -> None:
         self._engine = engine
         self._autocommit = autocommit
+        self._urgent = urgent
         self._cipher = cipher
         self._write_lock = write_lock
         self._holds_lock = False
@@ -126,7 +176,9 @@ class SqlUnitOfWork:
         if self._write_lock is not None:
             # Bounded, so a unit opened inside another (a bug) fails instead of hanging.
             try:
-                await asyncio.wait_for(self._write_lock.acquire(), timeout=LOCK_TIMEOUT_SECONDS)
+                await asyncio.wait_for(
+                    self._write_lock.acquire(self._urgent), timeout=LOCK_TIMEOUT_SECONDS
+                )
             except TimeoutError as exc:
                 raise translated(exc) from exc
             self._holds_lock = True
@@ -230,7 +282,7 @@ class SqlUnitOfWorkFactory:
         # this process on a lock is fair and instant, where SQLite's busy handler polls with
         # sleeps of up to 100 ms (p99 of ~0.9 s under load; 60 ms with the lock). Other
         # processes on the same file still wait through busy_timeout.
-        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._write_lock = WriteLock() if engine.dialect.name == "sqlite" else None
 
     def __repr__(self) -> str:
         return f"SqlUnitOfWorkFactory({self.engine.url!r})"
@@ -242,9 +294,12 @@ class SqlUnitOfWorkFactory:
         """See `ports.UnitOfWorkFactory.single_write`."""
         return self.autocommit() if self.engine.dialect.name == "postgresql" else self()
 
-    def autocommit(self) -> SqlUnitOfWork:
+    def autocommit(self, *, urgent: bool = False) -> SqlUnitOfWork:
         """A unit whose statements each commit as they run (no BEGIN/COMMIT round trips).
 
-        On SQLite it still queues on the write lock: a statement is a write transaction.
+        On SQLite it still queues on the write lock: a statement is a write transaction;
+        `urgent` queues it ahead of the units that are not (`WriteLock`).
         """
-        return SqlUnitOfWork(self.engine, self._cipher, self._write_lock, autocommit=True)
+        return SqlUnitOfWork(
+            self.engine, self._cipher, self._write_lock, autocommit=True, urgent=urgent
+        )

@@ -2,8 +2,11 @@
 
 The integration (decrypted secrets, status, tenant) comes from an in-process cache that
 IntegrationService invalidates (ports.IntegrationCache), and the events are stored by one
-`INSERT … ON CONFLICT DO NOTHING RETURNING` in autocommit: an accepted delivery costs one
-database round trip, committed before the ack.
+`INSERT … ON CONFLICT DO NOTHING RETURNING` in autocommit: an accepted delivery costs at most
+one database round trip, committed before the ack. Concurrent deliveries share it: those
+that arrive while a statement is on the wire are stored together by the next one (a group
+commit), so under load the round trips, statements and commits per delivery fall below one,
+while a lone delivery waits for nobody.
 
 Nothing is stored for a request that fails authentication, and the platform's ack is
 returned only after the events are committed, so an acknowledged update is never lost. A
@@ -28,6 +31,7 @@ Telegram JSON, WhatsApp `{"status": "ok"}`, VK plain `ok`, Viber an empty 200.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +42,7 @@ from easyflow.domain.errors import MalformedPayloadError, NotFoundError, Webhook
 from easyflow.domain.messaging import (
     InboundKind,
     InboundMessage,
+    NewInboundEvents,
     Sender,
     WebhookEvent,
     WebhookReply,
@@ -80,6 +85,8 @@ class WebhookIntake:
         self._adapters = adapters
         self._queue = queue
         self._metrics = metrics
+        self._writer = GroupedInserts(uow)
+        self._parsers: dict[str, MessengerWebhook] = {}
 
     async def receive(
         self,
@@ -138,7 +145,10 @@ class WebhookIntake:
         return reply
 
     def _parser(self, platform: str) -> MessengerWebhook:
-        return full_parser(self._adapters.webhook_parser(platform))
+        parser = self._parsers.get(platform)
+        if parser is None:  # an unknown platform raises, and is not kept
+            parser = self._parsers[platform] = full_parser(self._adapters.webhook_parser(platform))
+        return parser
 
     async def _store(
         self,
@@ -224,13 +234,14 @@ class WebhookIntake:
         raw: dict[str, Any],
         error: str | None,
     ) -> list[int]:
-        # One INSERT … RETURNING: in autocommit it is one round trip, committed when it
-        # returns (the rare stale-id path may add two statements, each safe to repeat on
-        # redelivery). Unusable content is stored `failed` by the same statement.
-        async with self._uow.autocommit() as uow:
-            new_ids = await uow.inbound.add_many(
-                integration.tenant_id, integration.id, platform, rows, raw, failure=error
-            )
+        # One INSERT … RETURNING, shared with concurrent deliveries: in autocommit it is one
+        # round trip, committed when it returns (the rare stale-id path may add two
+        # statements, each safe to repeat on redelivery). Unusable content is stored
+        # `failed` by the same statement.
+        delivery = NewInboundEvents(
+            integration.tenant_id, integration.id, platform, tuple(rows), raw, error
+        )
+        new_ids = await self._writer.add(delivery)
         if error is not None:
             log.warning("unprocessable webhook event stored as failed", reason=error)
         return new_ids
@@ -268,6 +279,85 @@ class WebhookIntake:
         for other in self._platforms:
             if other != platform and await uow.integrations.get_for_webhook(other, integration_id):
                 raise NotFoundError(f"integration {integration_id} is not a {platform} channel")
+
+
+MAX_GROUP = 200  # deliveries per statement; a larger backlog takes several
+
+
+class GroupedInserts:
+    """Stores concurrent deliveries' events together: a group commit.
+
+    `add` queues one delivery and waits for its new ids. One flusher at a time stores every
+    delivery queued so far in one autocommit unit (`add_deliveries`: one statement), then the
+    ones queued meanwhile, until none is left. A lone delivery is stored at once; under load
+    each statement carries all that arrived during the previous one. If a group fails as a
+    whole with an error one delivery may have caused (its integration deleted meanwhile),
+    each of its deliveries is stored alone, so the error reaches only its own.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+        self._queued: list[tuple[NewInboundEvents, asyncio.Future[list[int]]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def add(self, delivery: NewInboundEvents) -> list[int]:
+        done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._queued.append((delivery, done))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush(), name="intake-inserts")
+        return await done
+
+    async def _flush(self) -> None:
+        # It works for many requests, not only the one whose context it copied: its log
+        # lines carry no request id.
+        structlog.contextvars.clear_contextvars()
+        group: list[tuple[NewInboundEvents, asyncio.Future[list[int]]]] = []
+        try:
+            while self._queued:
+                group, self._queued = self._queued[:MAX_GROUP], self._queued[MAX_GROUP:]
+                try:
+                    results = await self._store([d for d, _ in group])
+                except NotFoundError as exc:
+                    if len(group) == 1:
+                        _fail(group, exc)
+                    else:
+                        for item in group:
+                            await self._store_alone(*item)
+                except Exception as exc:
+                    _fail(group, exc)
+                else:
+                    for (_, done), new_ids in zip(group, results, strict=True):
+                        if not done.done():  # its request may have been cancelled
+                            done.set_result(new_ids)
+                group = []
+        except BaseException:  # cancelled (shutting down): no delivery may wait for ever
+            for _, done in (*group, *self._queued):
+                done.cancel()
+            self._queued = []
+            raise
+        finally:
+            self._flusher = None
+
+    async def _store(self, deliveries: list[NewInboundEvents]) -> list[list[int]]:
+        async with self._uow.autocommit(urgent=True) as uow:
+            return await uow.inbound.add_deliveries(deliveries)
+
+    async def _store_alone(
+        self, delivery: NewInboundEvents, done: asyncio.Future[list[int]]
+    ) -> None:
+        try:
+            (new_ids,) = await self._store([delivery])
+        except Exception as exc:
+            _fail([(delivery, done)], exc)
+        else:
+            if not done.done():
+                done.set_result(new_ids)
+
+
+def _fail(group: Sequence[tuple[Any, asyncio.Future[Any]]], error: Exception) -> None:
+    for _, done in group:
+        if not done.done():
+            done.set_exception(error)
 
 
 def _placeholder(exc: UnprocessableEventError) -> InboundMessage:

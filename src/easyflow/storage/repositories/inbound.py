@@ -2,9 +2,10 @@
 
 `add_many` is one `INSERT … ON CONFLICT DO NOTHING RETURNING id` per batch: a redelivered
 event is skipped by the unique (integration, event id) key and only new ids come back, so
-only new events are enqueued. Dedup has a window: only when some rows conflicted, slots held
-since before it (an id the platform reused) are freed and those rows inserted again. Workers
-take the pending events of one conversation in order.
+only new events are enqueued. `add_deliveries` does the same for the deliveries of several
+concurrent webhook requests in one statement (intake groups them). Dedup has a window: only
+when some rows conflicted, slots held since before it (an id the platform reused) are freed
+and those rows inserted again. Workers take the pending events of one conversation in order.
 
 Every outcome is recorded only on a pending row (`WHERE status = 'pending'`): a worker that
 lost the race, or whose commit succeeded although its connection dropped before the answer,
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from easyflow.domain.errors import InvalidRequestError
-from easyflow.domain.messaging import EventStatus, InboundEvent, InboundMessage
+from easyflow.domain.messaging import EventStatus, InboundEvent, InboundMessage, NewInboundEvents
 from easyflow.storage.codecs import message_from_json, message_to_json
 from easyflow.storage.repositories.base import Repository, batched, ids, insert, not_found
 from easyflow.storage.tables import inbound_events
@@ -67,6 +68,25 @@ def _pending_in_chat() -> Select[Any]:
     )
 
 
+_INSERT_NEW: dict[str, Any] = {}
+
+
+def _insert_new_statement(connection: Any) -> Any:
+    """The dialect's INSERT … ON CONFLICT DO NOTHING RETURNING, built once per dialect:
+    building it costs more than its cached compilation does."""
+    name = connection.dialect.name
+    statement = _INSERT_NEW.get(name)
+    if statement is None:
+        c = inbound_events.c
+        statement = (
+            insert(connection, inbound_events)
+            .on_conflict_do_nothing(index_elements=[c.integration_id, c.event_id])
+            .returning(c.id, c.integration_id, c.event_id)
+        )
+        _INSERT_NEW[name] = statement
+    return statement
+
+
 # Built once: an alias's column collection costs more to build than the query takes to run.
 _PENDING_IN_CHAT = _pending_in_chat()
 
@@ -87,51 +107,79 @@ class SqlInboundEventRepository(Repository):
         in arrival order. A row whose (integration, event_id) was received within
         `dedup_window` is a redelivery and is skipped; an older one is a reused id. With a
         `failure`, the rows are stored `failed` with that reason, never to be processed."""
-        received_at = utcnow()
-        status = EventStatus.PENDING if failure is None else EventStatus.FAILED
-        rows = [
-            {
-                "tenant_id": tenant_id,
-                "integration_id": integration_id,
-                "platform": platform,
-                "event_id": event_id,
-                "conversation_key": conversation_key,
-                "message": message_to_json(message),
-                "raw": raw,
-                "status": status.value,
-                "error": failure,
-                "attempts": 0,
-                "received_at": received_at,
-            }
-            for event_id, conversation_key, message in events
-        ]
-        new_ids, taken = await self._insert_new(rows)
-        if taken and await self._free_stale(integration_id, taken, received_at - dedup_window):
-            retried, _ = await self._insert_new([r for r in rows if r["event_id"] in taken])
-            new_ids += retried
-        return sorted(new_ids)
-
-    async def _insert_new(self, rows: list[dict[str, Any]]) -> tuple[list[int], set[str]]:
-        """Ids of the rows inserted, and the event ids that were taken already."""
-        c = inbound_events.c
-        statement = (
-            insert(self._connection, inbound_events)
-            .on_conflict_do_nothing(index_elements=[c.integration_id, c.event_id])
-            .returning(c.id, c.event_id)
+        delivery = NewInboundEvents(
+            tenant_id, integration_id, platform, tuple(events), raw, failure
         )
-        new_ids: list[int] = []
-        inserted: set[str] = set()
+        (new_ids,) = await self.add_deliveries([delivery], dedup_window=dedup_window)
+        return new_ids
+
+    async def add_deliveries(
+        self, deliveries: Sequence[NewInboundEvents], *, dedup_window: timedelta = DEDUP_WINDOW
+    ) -> list[list[int]]:
+        """`add_many` for several deliveries in one statement: the new ids of each, in
+        arrival order. An (integration, event id) carried by more than one is new for the
+        first; the others see it taken, as a redelivery."""
+        received_at = utcnow()
+        rows: list[dict[str, Any]] = []
+        starts: list[int] = []  # where each delivery's rows begin
+        owner: dict[tuple[int, str], int] = {}  # (integration, event id) -> first delivery
+        for index, delivery in enumerate(deliveries):
+            starts.append(len(rows))
+            status = EventStatus.PENDING if delivery.failure is None else EventStatus.FAILED
+            for event_id, conversation_key, message in delivery.events:
+                owner.setdefault((delivery.integration_id, event_id), index)
+                rows.append(
+                    {
+                        "tenant_id": delivery.tenant_id,
+                        "integration_id": delivery.integration_id,
+                        "platform": delivery.platform,
+                        "event_id": event_id,
+                        "conversation_key": conversation_key,
+                        "message": message_to_json(message),
+                        "raw": delivery.raw,
+                        "status": status.value,
+                        "error": delivery.failure,
+                        "attempts": 0,
+                        "received_at": received_at,
+                    }
+                )
+        new_ids: list[list[int]] = [[] for _ in deliveries]
+        inserted = await self._insert_new(rows)
+        for key, row_id in inserted.items():
+            new_ids[owner[key]].append(row_id)
+        for index, delivery in enumerate(deliveries):
+            # Only ids taken before this statement can be stale: one taken by an earlier
+            # delivery of the same group was inserted just now.
+            taken = {
+                event_id
+                for event_id, _, _ in delivery.events
+                if (delivery.integration_id, event_id) not in inserted
+                and owner[(delivery.integration_id, event_id)] == index
+            }
+            cutoff = received_at - dedup_window
+            if taken and await self._free_stale(delivery.integration_id, taken, cutoff):
+                own = rows[starts[index] : starts[index] + len(delivery.events)]
+                retry = [r for r in own if r["event_id"] in taken]
+                new_ids[index] += (await self._insert_new(retry)).values()
+        return [sorted(ids_) for ids_ in new_ids]
+
+    async def _insert_new(self, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+        """Ids of the rows inserted by (integration, event id); the others were taken."""
+        statement = _insert_new_statement(self._connection)
+        inserted: dict[tuple[int, str], int] = {}
         for batch in batched(rows):
             try:
-                result = await self._connection.execute(statement, list(batch))
+                # One row: a plain execute; a list would take the executemany path.
+                result = await self._connection.execute(
+                    statement, batch[0] if len(batch) == 1 else list(batch)
+                )
             except IntegrityError:
-                # Not a duplicate (ON CONFLICT skips those): the integration's row is gone,
+                # Not a duplicate (ON CONFLICT skips those): an integration's row is gone,
                 # deleted after the caller looked it up (a cached lookup, for intake).
-                raise not_found("integration", rows[0]["integration_id"]) from None
+                raise not_found("integration", batch[0]["integration_id"]) from None
             for row in result:
-                new_ids.append(row.id)
-                inserted.add(row.event_id)
-        return new_ids, {r["event_id"] for r in rows} - inserted
+                inserted[(row.integration_id, row.event_id)] = row.id
+        return inserted
 
     async def _free_stale(self, integration_id: int, event_ids: set[str], cutoff: datetime) -> int:
         """Rename rows holding these ids since before `cutoff` to `<id>~<row id>`; how many.
