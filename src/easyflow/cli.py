@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from collections.abc import Awaitable
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from easyflow.cli_connect import add_platform_commands
 from easyflow.cli_notifications import register as _register_notifications
+from easyflow.cli_runtime import TenantOpt, clean, console, run, with_container
 from easyflow.cli_sync import register as _register_sync
 from easyflow.config import Settings
-from easyflow.domain.errors import EasyFlowError
 from easyflow.observability.logging import configure_logging
 
 app = typer.Typer(help="Easy Flow: the integration hub for online sellers.", no_args_is_help=True)
@@ -38,44 +36,6 @@ app.add_typer(integrations_app, name="integrations")
 integrations_app.add_typer(add_app, name="add")
 app.add_typer(ai_app, name="ai")
 
-console = Console()
-T = TypeVar("T")
-TenantOpt = Annotated[int, typer.Option("--tenant", "-t", help="Tenant id")]
-
-
-def _run(work: Callable[[Any], Awaitable[T]], *, check_secret_keys: bool = True) -> T:
-    """Run `work(container)` with a started container; domain errors end the command cleanly."""
-    settings = Settings()
-    configure_logging(settings.log_level, json=False)
-    return _clean(_with_container(settings, work, check_secret_keys))
-
-
-async def _with_container(
-    settings: Settings, work: Callable[[Any], Awaitable[T]], check_secret_keys: bool = True
-) -> T:
-    from easyflow.bootstrap import build_container
-
-    container = build_container(settings)
-    try:
-        await container.start(check_secret_keys=check_secret_keys)
-        return await work(container)
-    finally:
-        await container.aclose()
-
-
-def _clean(main: Coroutine[Any, Any, T]) -> T:
-    """Run `main`; what an operator must fix is one line on the console, not a traceback."""
-    try:
-        return asyncio.run(main)
-    except (EasyFlowError, RuntimeError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    except (SQLAlchemyError, OSError) as exc:
-        # An unreachable or un-migrated database: say which, without a traceback.
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        console.print(f"[red]database error:[/red] {reason} (is it up? run `easyflow db upgrade`)")
-        raise typer.Exit(1) from None
-
 
 @app.command()
 def serve(
@@ -91,7 +51,7 @@ def serve(
     configure_logging(settings.log_level, settings.log_json)
     # The same start-up checks as the app's (keys, migrations), before uvicorn: a refusal is
     # one clear line instead of a lifespan traceback.
-    _clean(_with_container(settings, _nothing))
+    clean(with_container(settings, _nothing))
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
 
 
@@ -109,7 +69,7 @@ def worker() -> None:
     if settings.broker_url.startswith("memory"):
         console.print("[red]error:[/red] a worker needs EASYFLOW_BROKER_URL=redis://...")
         raise typer.Exit(2)
-    _clean(run_worker(settings))
+    clean(run_worker(settings))
 
 
 @app.command()
@@ -147,13 +107,13 @@ def db_upgrade(revision: str = "head") -> None:
 @tenants_app.command("create")
 def tenants_create(name: str) -> None:
     """Create a tenant and print its id."""
-    tenant = _run(lambda c: c.tenants.create(name))
+    tenant = run(lambda c: c.tenants.create(name))
     console.print(f"tenant [bold]{tenant.id}[/bold] created: {tenant.name}")
 
 
 @tenants_app.command("list")
 def tenants_list() -> None:
-    tenants = _run(lambda c: c.tenants.list())
+    tenants = run(lambda c: c.tenants.list())
     table = Table("id", "name", "created")
     for t in tenants:
         table.add_row(str(t.id), t.name, t.created_at.isoformat(timespec="seconds"))
@@ -163,7 +123,7 @@ def tenants_list() -> None:
 @keys_app.command("create")
 def keys_create(tenant: TenantOpt, name: str = "default") -> None:
     """Create an API key; it is printed once and stored only as a hash."""
-    info, key = _run(lambda c: c.tenants.create_api_key(tenant, name))
+    info, key = run(lambda c: c.tenants.create_api_key(tenant, name))
     console.print(f"API key {info.id} for tenant {tenant} (shown once, store it now):")
     print(key)
 
@@ -171,7 +131,7 @@ def keys_create(tenant: TenantOpt, name: str = "default") -> None:
 @keys_app.command("list")
 def keys_list(tenant: TenantOpt) -> None:
     """A tenant's API keys (prefix only; the key itself was shown once)."""
-    keys = _run(lambda c: c.tenants.list_api_keys(tenant))
+    keys = run(lambda c: c.tenants.list_api_keys(tenant))
     table = Table("id", "name", "prefix", "created", "revoked")
     for k in keys:
         revoked = k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else ""
@@ -190,7 +150,7 @@ def keys_revoke(
     tenant: TenantOpt, key_id: Annotated[int, typer.Argument(help="Key id (`keys list`)")]
 ) -> None:
     """Revoke an API key: it stops authenticating at once."""
-    _run(lambda c: c.tenants.revoke_api_key(tenant, key_id))
+    run(lambda c: c.tenants.revoke_api_key(tenant, key_id))
     console.print(f"API key {key_id} of tenant {tenant} revoked")
 
 
@@ -215,7 +175,7 @@ def keys_reencrypt() -> None:
             await uow.commit()
             return report
 
-    report = _run(work, check_secret_keys=False)
+    report = run(work, check_secret_keys=False)
     console.print(f"re-encrypted the secrets of {report.rewritten} integrations")
     if report.unreadable:
         for row in report.unreadable:
@@ -251,14 +211,14 @@ def ai_providers(
         await c.tenants.set_ai_profile(tenant, replace(current.ai_profile, providers=chain))
         return chain
 
-    chain = _run(work)
+    chain = run(work)
     console.print(f"AI providers of tenant {tenant}: {' -> '.join(chain)}")
 
 
 @ai_app.command("costs")
 def ai_costs(tenant: TenantOpt) -> None:
     """This month's AI replies, tokens and estimated cost per provider and model."""
-    report = _run(lambda c: c.ai_costs.report(tenant))
+    report = run(lambda c: c.ai_costs.report(tenant))
     table = Table("provider", "model", "requests", "tokens in", "tokens out", "cost")
     for line in report.lines:
         cost = f"{line.cost} {line.currency}" if line.currency else "-"
@@ -291,7 +251,7 @@ def ai_budget(
     except InvalidOperation:
         console.print(f"[red]error:[/red] {limit!r} is not an amount")
         raise typer.Exit(2) from None
-    _run(lambda c: c.ai_costs.set_budget(tenant, currency, amount))
+    run(lambda c: c.ai_costs.set_budget(tenant, currency, amount))
     what = f"{amount} {currency.upper()} a month" if amount is not None else "removed"
     console.print(f"AI budget of tenant {tenant}: {what}")
 
@@ -300,20 +260,20 @@ def ai_budget(
 def integrations_rotate_secret(tenant: TenantOpt, integration: int) -> None:
     """Register a new webhook secret at the platform; the old one is accepted for
     EASYFLOW_WEBHOOK_SECRET_OVERLAP_SECONDS (queued deliveries), then refused."""
-    _run(lambda c: c.integrations.rotate_webhook_secret(tenant, integration))
+    run(lambda c: c.integrations.rotate_webhook_secret(tenant, integration))
     console.print(f"integration {integration}: new webhook secret registered")
 
 
 @integrations_app.command("remove")
 def integrations_remove(tenant: TenantOpt, integration: int) -> None:
     """Remove an integration (its webhook too, when its token can still be read)."""
-    _run(lambda c: c.integrations.delete(tenant, integration), check_secret_keys=False)
+    run(lambda c: c.integrations.delete(tenant, integration), check_secret_keys=False)
     console.print(f"integration {integration} removed")
 
 
 @integrations_app.command("list")
 def integrations_list(tenant: TenantOpt) -> None:
-    items = _run(lambda c: c.integrations.list(tenant))
+    items = run(lambda c: c.integrations.list(tenant))
     table = Table("id", "platform", "name", "status", "settings")
     for i in items:
         table.add_row(str(i.id), i.platform, i.name, i.status.value, json.dumps(i.settings))
@@ -342,7 +302,7 @@ def conversations_list(
     from easyflow.domain.messaging import ConversationStatus
 
     wanted = None if status == "all" else ConversationStatus(status)
-    found = _run(lambda c: c.operators.conversations(tenant, wanted, limit=limit))
+    found = run(lambda c: c.operators.conversations(tenant, wanted, limit=limit))
     table = Table("id", "status", "customer", "channel", "since", "reason", "last message")
     for s in found:
         since = s.handed_over_at.isoformat(timespec="minutes") if s.handed_over_at else ""
@@ -362,7 +322,7 @@ def conversations_list(
 @conversations_app.command("show")
 def conversations_show(tenant: TenantOpt, conversation: int, limit: int = 30) -> None:
     """A conversation's messages (with attachments) and the customer's orders."""
-    view = _run(lambda c: c.operators.show(tenant, conversation, limit=limit))
+    view = run(lambda c: c.operators.show(tenant, conversation, limit=limit))
     s = view.summary
     console.print(
         f"[bold]#{s.conversation.id}[/bold] {s.conversation.status.value} · "
@@ -388,7 +348,7 @@ def conversations_reply(
     tenant: TenantOpt, conversation: int, text: str, operator: OperatorOpt = ""
 ) -> None:
     """Answer the customer as a person; it goes out on their channel through the outbox."""
-    message = _run(lambda c: _reply_and_send(c, tenant, conversation, text, operator))
+    message = run(lambda c: _reply_and_send(c, tenant, conversation, text, operator))
     console.print(f"reply {message.id} to conversation {conversation}: {message.status.value}")
 
 
@@ -402,14 +362,14 @@ async def _reply_and_send(c: Any, tenant: int, conversation: int, text: str, ope
 @conversations_app.command("release")
 def conversations_release(tenant: TenantOpt, conversation: int, operator: OperatorOpt = "") -> None:
     """Hand the conversation back to the bot."""
-    _run(lambda c: _and_send(c, c.operators.release(tenant, conversation, operator)))
+    run(lambda c: _and_send(c, c.operators.release(tenant, conversation, operator)))
     console.print(f"conversation {conversation} is back with the bot")
 
 
 @conversations_app.command("close")
 def conversations_close(tenant: TenantOpt, conversation: int, operator: OperatorOpt = "") -> None:
     """Close it; a customer who writes again starts afresh."""
-    _run(lambda c: _and_send(c, c.operators.close(tenant, conversation, operator)))
+    run(lambda c: _and_send(c, c.operators.close(tenant, conversation, operator)))
     console.print(f"conversation {conversation} closed")
 
 
@@ -423,7 +383,7 @@ def handover_rules(tenant: TenantOpt) -> None:
     """The tenant's handover rules as JSON (the admin API's shape)."""
     from easyflow.api.operators import rules_out
 
-    rules, secret = _run(lambda c: c.operators.rules(tenant))
+    rules, secret = run(lambda c: c.operators.rules(tenant))
     print(rules_out(rules, secret).model_dump_json(indent=2))
 
 
@@ -443,7 +403,7 @@ def handover_set(
     except ValidationError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    rules, secret = _run(lambda c: c.operators.set_rules(tenant, body.to_rules()))
+    rules, secret = run(lambda c: c.operators.set_rules(tenant, body.to_rules()))
     print(rules_out(rules, secret).model_dump_json(indent=2))
 
 
@@ -455,7 +415,7 @@ _register_sync(app, add_app)
 _register_notifications(app)
 # `add <platform>` for every other registered platform, generated from its credential fields
 # and connect options (after the hand-written ones, which it leaves alone).
-add_platform_commands(add_app, lambda work: _run(work), console)
+add_platform_commands(add_app, lambda work: run(work), console)
 
 
 # --------------------------------------------------------------------------- outbox
@@ -488,7 +448,7 @@ def outbox_list(
     except ValueError:
         console.print(f"[red]error:[/red] unknown status {status!r}")
         raise typer.Exit(2) from None
-    rows = _run(lambda c: c.inbox.outbox(tenant, wanted, limit))
+    rows = run(lambda c: c.inbox.outbox(tenant, wanted, limit))
     table = Table("id", "integration", "kind", "status", "attempts", "created", "last error")
     for r in rows:
         table.add_row(
@@ -506,7 +466,7 @@ def outbox_list(
 @outbox_app.command("show")
 def outbox_show(tenant: TenantOpt, outbox_id: int) -> None:
     """One row and its delivery history: every attempt, its outcome and error."""
-    item, attempts = _run(lambda c: c.inbox.delivery(tenant, outbox_id))
+    item, attempts = run(lambda c: c.inbox.delivery(tenant, outbox_id))
     console.print(
         f"outbox row {item.id}: [bold]{item.status.value}[/bold] after {item.attempts} "
         f"attempt(s); integration {item.integration_id}, message {item.message_id}"
@@ -522,5 +482,5 @@ def outbox_show(tenant: TenantOpt, outbox_id: int) -> None:
 @outbox_app.command("replay")
 def outbox_replay(tenant: TenantOpt, outbox_id: int) -> None:
     """Send a dead or unconfirmed row again (with a fresh count of attempts)."""
-    _run(lambda c: _and_send(c, c.inbox.replay(tenant, outbox_id)))
+    run(lambda c: _and_send(c, c.inbox.replay(tenant, outbox_id)))
     console.print(f"outbox row {outbox_id} queued again; `easyflow outbox show` tells the outcome")

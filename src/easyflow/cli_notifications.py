@@ -23,23 +23,18 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
+from easyflow.cli_runtime import TenantOpt, console, run
+
 notifications_app = typer.Typer(
     help="Notifications: templates per event and language, and sending them.",
     no_args_is_help=True,
 )
 templates_app = typer.Typer(help="Notification templates.", no_args_is_help=True)
 notifications_app.add_typer(templates_app, name="templates")
-TenantOpt = Annotated[int, typer.Option("--tenant", "-t", help="Tenant id")]
-
-
-def _cli() -> Any:
-    from easyflow import cli  # the runner and console of the main command
-
-    return cli
 
 
 def _fail(message: str) -> NoReturn:
-    _cli().console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
 
 
@@ -52,8 +47,7 @@ def templates_list(
     """The templates in force: the tenant's own and the built-in ones it has not replaced."""
     from easyflow.api.notifications import TemplateOut, template_out
 
-    cli = _cli()
-    found = cli._run(lambda c: c.notifications.templates(tenant, event))
+    found = run(lambda c: c.notifications.templates(tenant, event))
     if as_json:
         print(json.dumps([TemplateOut(**template_out(t)).model_dump() for t in found], indent=2))
         return
@@ -69,7 +63,7 @@ def templates_list(
             " | ".join(b.text for row in t.buttons for b in row),
             "" if wa is None else f"{wa.name} ({wa.language}; {', '.join(wa.parameters)})",
         )
-    cli.console.print(table)
+    console.print(table)
 
 
 def _button(spec: str) -> dict[str, str]:
@@ -143,17 +137,15 @@ def templates_set(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         _fail(errors)
-    cli = _cli()
-    saved = cli._run(lambda c: c.notifications.set_template(tenant, template))
+    saved = run(lambda c: c.notifications.set_template(tenant, template))
     print(TemplateOut(**template_out(saved)).model_dump_json(indent=2))
 
 
 @templates_app.command("delete")
 def templates_delete(tenant: TenantOpt, event: str, language: str) -> None:
     """Forget the tenant's own template: the built-in one (if any) serves again."""
-    cli = _cli()
-    cli._run(lambda c: c.notifications.delete_template(tenant, event, language))
-    cli.console.print(f"template {event} ({language}) deleted")
+    run(lambda c: c.notifications.delete_template(tenant, event, language))
+    console.print(f"template {event} ({language}) deleted")
 
 
 def _data(pairs: list[str]) -> dict[str, str]:
@@ -174,7 +166,6 @@ def send(
     data: Annotated[list[str] | None, typer.Argument(help="FIELD=VALUE ...")] = None,
 ) -> None:
     """Queue TEMPLATE for one contact and hand it to the sender."""
-    cli = _cli()
     values = _data(data or [])
 
     async def work(c: Any) -> int:
@@ -182,8 +173,8 @@ def send(
         await c.queue.wait_idle()
         return outbox_id
 
-    outbox_id = cli._run(work)
-    cli.console.print(
+    outbox_id = run(work)
+    console.print(
         f"queued as outbox row {outbox_id}; `easyflow outbox show -t {tenant} {outbox_id}` "
         "tells the outcome"
     )

@@ -13,18 +13,12 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from easyflow.cli_runtime import TenantOpt, console, run
 from easyflow.domain.sync import SyncRun, SyncType
 
 sync_app = typer.Typer(
     help="Marketplace syncs: run one now, see every stream.", no_args_is_help=True
 )
-TenantOpt = Annotated[int, typer.Option("--tenant", "-t", help="Tenant id")]
-
-
-def _cli() -> Any:
-    from easyflow import cli  # the runner and console of the main command
-
-    return cli
 
 
 @sync_app.command("run")
@@ -35,16 +29,15 @@ def sync_run(
     full: Annotated[bool, typer.Option("--full", help="Read the whole window again")] = False,
 ) -> None:
     """Run one sync in this process, with a progress bar, and print its record."""
-    cli = _cli()
 
     async def work(c: Any) -> SyncRun | None:
         kind = SyncType.FULL if full else SyncType.INCREMENTAL
         run = await c.sync.start(tenant, integration, stream, kind)
         if run is None:
-            cli.console.print(f"[yellow]a {stream} sync of integration {integration} is running")
+            console.print(f"[yellow]a {stream} sync of integration {integration} is running")
             return None
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-        with Progress(*columns, console=cli.console) as progress:
+        with Progress(*columns, console=console) as progress:
             task = progress.add_task(f"{stream}: starting", total=None)
 
             def show(r: SyncRun) -> None:
@@ -56,10 +49,10 @@ def sync_run(
                 show(done)
         return done
 
-    done = cli._run(work)
+    done = run(work)
     if done is not None:
         colour = "green" if done.status.value == "succeeded" else "red"
-        cli.console.print(
+        console.print(
             f"[{colour}]run {done.id} {done.status.value}[/{colour}]: {done.pages} pages, "
             f"{done.records} records, {done.errors} record errors"
             + (f" — {done.error}" if done.error else "")
@@ -71,7 +64,6 @@ def sync_run(
 @sync_app.command("status")
 def sync_status(tenant: TenantOpt) -> None:
     """The last run of every stream, and how far behind it is."""
-    cli = _cli()
 
     async def work(c: Any) -> list[SyncRun]:
         async with c.uow() as uow:
@@ -82,7 +74,7 @@ def sync_status(tenant: TenantOpt) -> None:
         "integration", "stream", "type", "status", "started", "pages", "records", "errors", "lag"
     )
     now = datetime.now(UTC)
-    for r in cli._run(work):
+    for r in run(work):
         lag = "-" if r.status.value != "succeeded" else f"{(now - r.until).total_seconds():.0f}s"
         table.add_row(
             str(r.integration_id),
@@ -95,20 +87,19 @@ def sync_status(tenant: TenantOpt) -> None:
             str(r.errors),
             lag,
         )
-    cli.console.print(table)
+    console.print(table)
 
 
 def scheduler(
     interval: Annotated[float, typer.Option(help="Seconds between ticks")] = 30.0,
 ) -> None:
     """Start syncs on schedule (production; `serve` does it itself on the embedded default)."""
-    cli = _cli()
 
     async def work(c: Any) -> None:
         await c.scheduler.run_forever(interval)
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
-        cli._run(work)
+        run(work)
 
 
 def add_wildberries(
@@ -135,11 +126,10 @@ def add_ozon(
 def _add(
     platform: str, tenant: int, credentials: dict[str, str], name: str, settings: dict[str, Any]
 ) -> None:
-    cli = _cli()
-    integration = cli._run(
+    integration = run(
         lambda c: c.integrations.add(tenant, platform, credentials, name=name, settings=settings)
     )
-    cli.console.print(f"integration {integration.id} ({platform}) added")
+    console.print(f"integration {integration.id} ({platform}) added")
 
 
 def register(app: typer.Typer, add_app: typer.Typer) -> None:
