@@ -113,23 +113,10 @@ class QueuedOut(Out):
 
 
 def template_out(t: NotificationTemplate) -> dict[str, Any]:
-    whatsapp = t.whatsapp
     return {
         "event": t.event,
         "language": t.language,
-        "text": t.text,
-        "html": t.html,
-        "buttons": [
-            [{"text": b.text, "callback_data": b.callback_data, "url": b.url} for b in row]
-            for row in t.buttons
-        ],
-        "whatsapp": None
-        if whatsapp is None
-        else {
-            "name": whatsapp.name,
-            "language": whatsapp.language,
-            "parameters": list(whatsapp.parameters),
-        },
+        **t.variants_to_json(),
         "builtin": t.builtin,
         "fields": sorted(t.fields()),
     }

@@ -66,6 +66,46 @@ class NotificationTemplate:
     whatsapp: WhatsAppTemplate | None = None
     builtin: bool = False  # one of DEFAULTS, not stored by the tenant
 
+    def variants_to_json(self) -> dict[str, Any]:
+        """The variants (text, html, buttons, WhatsApp template) as JSON: how they are stored
+        and shown."""
+        whatsapp = self.whatsapp
+        return {
+            "text": self.text,
+            "html": self.html,
+            "buttons": [
+                [{"text": b.text, "callback_data": b.callback_data, "url": b.url} for b in row]
+                for row in self.buttons
+            ],
+            "whatsapp": None
+            if whatsapp is None
+            else {
+                "name": whatsapp.name,
+                "language": whatsapp.language,
+                "parameters": list(whatsapp.parameters),
+            },
+        }
+
+    @classmethod
+    def from_json(cls, event: str, language: str, data: Mapping[str, Any]) -> NotificationTemplate:
+        """The template of `variants_to_json`'s form."""
+        whatsapp = data.get("whatsapp")
+        return cls(
+            event=event,
+            language=language,
+            text=data["text"],
+            html=data.get("html"),
+            buttons=tuple(
+                tuple(ButtonTemplate(b["text"], b.get("callback_data"), b.get("url")) for b in row)
+                for row in data.get("buttons") or ()
+            ),
+            whatsapp=None
+            if whatsapp is None
+            else WhatsAppTemplate(
+                whatsapp["name"], whatsapp["language"], tuple(whatsapp.get("parameters") or ())
+            ),
+        )
+
     def fields(self) -> set[str]:
         """Every data field some variant needs."""
         found = set(PLACEHOLDER.findall(self.text))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Row
@@ -18,11 +17,9 @@ from sqlalchemy.engine import Row
 from easyflow.domain.errors import NotFoundError
 from easyflow.domain.messaging import DeliveryStatus, MessageAuthor, MessageDirection, OutboxKind
 from easyflow.domain.notifications import (
-    ButtonTemplate,
     NotificationTarget,
     NotificationTemplate,
     StagedNotification,
-    WhatsAppTemplate,
 )
 from easyflow.storage.repositories.base import Repository, batched, insert
 from easyflow.storage.tables import (
@@ -35,46 +32,8 @@ from easyflow.storage.tables import (
 from easyflow.storage.types import utcnow
 
 
-def template_to_json(template: NotificationTemplate) -> dict[str, Any]:
-    whatsapp = template.whatsapp
-    return {
-        "text": template.text,
-        "html": template.html,
-        "buttons": [
-            [{"text": b.text, "callback_data": b.callback_data, "url": b.url} for b in row]
-            for row in template.buttons
-        ],
-        "whatsapp": None
-        if whatsapp is None
-        else {
-            "name": whatsapp.name,
-            "language": whatsapp.language,
-            "parameters": list(whatsapp.parameters),
-        },
-    }
-
-
-def template_from_json(event: str, language: str, data: dict[str, Any]) -> NotificationTemplate:
-    whatsapp = data.get("whatsapp")
-    return NotificationTemplate(
-        event=event,
-        language=language,
-        text=data["text"],
-        html=data.get("html"),
-        buttons=tuple(
-            tuple(ButtonTemplate(b["text"], b.get("callback_data"), b.get("url")) for b in row)
-            for row in data.get("buttons") or ()
-        ),
-        whatsapp=None
-        if whatsapp is None
-        else WhatsAppTemplate(
-            whatsapp["name"], whatsapp["language"], tuple(whatsapp.get("parameters") or ())
-        ),
-    )
-
-
 def _template(row: Row) -> NotificationTemplate:
-    return template_from_json(row.event, row.language, row.template)
+    return NotificationTemplate.from_json(row.event, row.language, row.template)
 
 
 class SqlNotificationRepository(Repository):
@@ -96,7 +55,7 @@ class SqlNotificationRepository(Repository):
             tenant_id=tenant_id,
             event=template.event,
             language=template.language,
-            template=template_to_json(template),
+            template=template.variants_to_json(),
             created_at=now,
             updated_at=now,
         )
