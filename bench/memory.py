@@ -91,7 +91,8 @@ async def run(checkpoints: list[int]) -> dict[str, Any]:
     for target in sorted(checkpoints):
         while served < target:
             chat = str(5_000_000_000 + served)
-            turn, held = inbound_turn(1, chat), conversation_lock(1, chat)
+            # One conversation per chat.
+            turn, held = inbound_turn(1, chat), conversation_lock(served + 1)
             async with locks.turn(turn, 120.0), locks.hold(held, 120.0):
                 await messenger.send(OutboundMessage(chat_id=chat, text="Hello!"))
             served += 1
