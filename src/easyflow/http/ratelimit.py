@@ -65,8 +65,10 @@ class InMemoryRateLimiter:
         self._next_free[bucket] = max(self._next_free.get(bucket, 0.0), until)
 
 
-# How late after its slot a call may still leave, as a fraction of the shortest interval.
-LATE_FRACTION = 0.5
+# How late after its slot a call may still leave, as a fraction of the shortest interval: at
+# half, a send ~17 ms late (Telegram) plus its HTTP call still let the sandbox count 31 in a
+# second now and then; at a quarter, none in ten broadcasts (docs/benchmarks-broadcast.md).
+LATE_FRACTION = 0.25
 RESERVATIONS = 3  # slots a call books at most before it leaves however late it woke
 
 
