@@ -411,10 +411,10 @@ def main() -> None:
     app()
 
 
-_register_sync(app, add_app)
+_register_sync(app)
 _register_notifications(app)
-# `add <platform>` for every other registered platform, generated from its credential fields
-# and connect options (after the hand-written ones, which it leaves alone).
+# `add <platform>` for every registered platform, generated from its credential fields and
+# connect options.
 add_platform_commands(add_app, lambda work: run(work), console)
 
 

@@ -1,6 +1,6 @@
 """`easyflow integrations add <platform> --<credential> value …`, generated from the registry.
 
-Each registered platform without a hand-written command gets one whose options are its
+Each registered platform that has credentials gets one whose options are its
 credential fields (secret ones prompted hidden when not given), its connect options (the
 settings asked for at connection, e.g. a chat model's `--model`), and `--setting KEY=VALUE`
 for any other setting (WhatsApp's `fallback_template`). Where the seller registers the

@@ -1,4 +1,5 @@
-"""`easyflow sync …`, `easyflow scheduler` and connecting Wildberries or Ozon accounts.
+"""`easyflow sync …` and `easyflow scheduler` (connecting Wildberries or Ozon is the generated
+`easyflow integrations add wildberries|ozon`, cli_connect.py).
 
 Attached to the main command by `register()` (cli.py), so the sync commands live in one place.
 """
@@ -102,38 +103,6 @@ def scheduler(
         run(work)
 
 
-def add_wildberries(
-    tenant: TenantOpt,
-    token: Annotated[str, typer.Option(help="API token (Settings → API access)")],
-    name: str = "",
-    warehouse: Annotated[str | None, typer.Option(help="Seller warehouse id for stocks")] = None,
-) -> None:
-    """Connect a Wildberries seller account."""
-    settings = {"warehouse_id": warehouse} if warehouse else {}
-    _add("wildberries", tenant, {"token": token}, name, settings)
-
-
-def add_ozon(
-    tenant: TenantOpt,
-    client_id: Annotated[str, typer.Option(help="Client-Id")],
-    api_key: Annotated[str, typer.Option(help="Api-Key")],
-    name: str = "",
-) -> None:
-    """Connect an Ozon seller account."""
-    _add("ozon", tenant, {"client_id": client_id, "api_key": api_key}, name, {})
-
-
-def _add(
-    platform: str, tenant: int, credentials: dict[str, str], name: str, settings: dict[str, Any]
-) -> None:
-    integration = run(
-        lambda c: c.integrations.add(tenant, platform, credentials, name=name, settings=settings)
-    )
-    console.print(f"integration {integration.id} ({platform}) added")
-
-
-def register(app: typer.Typer, add_app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     app.add_typer(sync_app, name="sync")
     app.command("scheduler")(scheduler)
-    add_app.command("wildberries")(add_wildberries)
-    add_app.command("ozon")(add_ozon)

@@ -38,7 +38,7 @@ def test_sync_run_brings_the_orders_in_and_status_shows_the_run(cli_env: CliEnv)
         "--api-key",
         DEMO_API_KEY,
     )
-    assert "integration 1 (ozon) added" in added
+    assert "ozon integration 1 connected" in added
     output = " ".join(ok("sync", "run", "1", "orders", "--tenant", "1", "--full").split())
     assert "succeeded" in output and "250 records" in output
     rows = [line.split("│") for line in ok("sync", "status", "--tenant", "1").splitlines()]
