@@ -7,9 +7,11 @@ so concurrent workers seeing the same customer end with one row.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.sql.expression import Executable
 
@@ -81,6 +83,27 @@ def _conversation_upsert(dialect: str, names: tuple[str, ...]) -> Executable:
             "updated_at": new.updated_at,
         },
     ).returning(*conversations.c)
+
+
+def with_latest_conversation(
+    tenant_id: int, *columns: Any, contact_ids: Sequence[int] | None = None
+) -> Select[Any]:
+    """SELECT `columns` of the tenant's contacts (those among `contact_ids`, if given), each
+    joined to its latest conversation (`conversations.c.*`); a contact without one is left
+    out. Where a notification to a contact goes: the chat they last wrote from."""
+    latest = select(conversations.c.contact_id, func.max(conversations.c.id).label("id")).where(
+        conversations.c.tenant_id == tenant_id
+    )
+    if contact_ids is not None:
+        latest = latest.where(conversations.c.contact_id.in_(contact_ids))
+    newest = latest.group_by(conversations.c.contact_id).subquery()
+    return (
+        select(*columns)
+        .select_from(contacts)
+        .join(newest, newest.c.contact_id == contacts.c.id)
+        .join(conversations, conversations.c.id == newest.c.id)
+        .where(contacts.c.tenant_id == tenant_id)
+    )
 
 
 class SqlContactRepository(Repository):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Row
 
 from easyflow.domain.errors import NotFoundError
@@ -22,6 +22,7 @@ from easyflow.domain.notifications import (
     StagedNotification,
 )
 from easyflow.storage.repositories.base import Repository, batched, insert
+from easyflow.storage.repositories.conversations import with_latest_conversation
 from easyflow.storage.tables import (
     contacts,
     conversations,
@@ -82,27 +83,15 @@ class SqlNotificationRepository(Repository):
         latest one (a contact of another tenant, or without a chat, is left out)."""
         found: list[NotificationTarget] = []
         for batch in batched(sorted(set(contact_ids))):
-            latest = (
-                select(conversations.c.contact_id, func.max(conversations.c.id).label("id"))
-                .where(
-                    conversations.c.tenant_id == tenant_id,
-                    conversations.c.contact_id.in_(batch),
-                )
-                .group_by(conversations.c.contact_id)
-                .subquery()
-            )
-            query = (
-                select(
-                    contacts.c.id,
-                    contacts.c.integration_id,
-                    conversations.c.id.label("conversation_id"),
-                    conversations.c.chat_id,
-                    contacts.c.language,
-                    contacts.c.display_name,
-                )
-                .join(latest, latest.c.contact_id == contacts.c.id)
-                .join(conversations, conversations.c.id == latest.c.id)
-                .where(contacts.c.tenant_id == tenant_id)
+            query = with_latest_conversation(
+                tenant_id,
+                contacts.c.id,
+                contacts.c.integration_id,
+                conversations.c.id.label("conversation_id"),
+                conversations.c.chat_id,
+                contacts.c.language,
+                contacts.c.display_name,
+                contact_ids=batch,
             )
             found += [
                 NotificationTarget(

@@ -22,6 +22,7 @@ from easyflow.domain.sync import RecordFailure, RunStatus, SyncRun, SyncType, Sy
 from easyflow.ports import Recipient
 from easyflow.storage.repositories.base import Repository, batched, insert
 from easyflow.storage.repositories.commerce import SqlOrderRepository
+from easyflow.storage.repositories.conversations import with_latest_conversation
 from easyflow.storage.tables import (
     contacts,
     conversations,
@@ -308,25 +309,15 @@ class SqlSyncRepository(Repository):
     async def recipients(self, tenant_id: int, phones: Sequence[str]) -> list[Recipient]:
         if not phones:
             return []
-        latest = (
-            select(conversations.c.contact_id, func.max(conversations.c.id).label("id"))
-            .where(conversations.c.tenant_id == tenant_id)
-            .group_by(conversations.c.contact_id)
-            .subquery()
-        )
-        query = (
-            select(
-                contacts.c.integration_id,
-                contacts.c.id,
-                conversations.c.id.label("conv"),
-                conversations.c.chat_id,
-                contacts.c.phone,
-                contacts.c.language,
-            )
-            .join(latest, latest.c.contact_id == contacts.c.id)
-            .join(conversations, conversations.c.id == latest.c.id)
-            .where(contacts.c.tenant_id == tenant_id, contacts.c.phone.in_(list(phones)))
-        )
+        query = with_latest_conversation(
+            tenant_id,
+            contacts.c.integration_id,
+            contacts.c.id,
+            conversations.c.id.label("conv"),
+            conversations.c.chat_id,
+            contacts.c.phone,
+            contacts.c.language,
+        ).where(contacts.c.phone.in_(list(phones)))
         return [
             Recipient(r.integration_id, r.id, r.conv, r.chat_id, r.phone, r.language)
             for r in await self._connection.execute(query)
