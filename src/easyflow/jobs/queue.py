@@ -16,6 +16,7 @@ import structlog
 from taskiq import AsyncBroker, InMemoryBroker
 
 from easyflow.state.errors import transient_redis_errors
+from easyflow.state.tasks import cancel_and_wait
 
 log = structlog.get_logger("easyflow.jobs")
 
@@ -114,6 +115,6 @@ async def periodic(name: str, interval: float, job: Callable[[], Awaitable[Any]]
     try:
         yield task
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Bounded, and repeated if a job swallows the cancellation: a lifespan that never
+        # ends would hold `serve` (and a test's teardown) forever.
+        await cancel_and_wait(task)

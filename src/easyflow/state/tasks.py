@@ -1,4 +1,4 @@
-"""Stopping background tasks that read from Redis, in bounded time.
+"""Stopping background tasks in bounded time.
 
 redis-py may take a read cut short by our own cancellation for a dropped connection and retry
 it, swallowing the cancellation: awaiting such a task after `cancel()` can then wait forever,
@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 STOP_TIMEOUT_SECONDS = 5.0
+RECANCEL_SECONDS = 0.5  # how long a cancellation may take before it is repeated
 
 
 def cancelling() -> bool:
@@ -21,7 +23,22 @@ def cancelling() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-async def cancel_and_wait(task: asyncio.Task[None], timeout: float = STOP_TIMEOUT_SECONDS) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await asyncio.wait_for(asyncio.shield(task), timeout)
+async def cancel_and_wait(task: asyncio.Task[Any], timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    """Cancel `task` and wait for it to end, at most `timeout` seconds.
+
+    A cancellation can be swallowed (redis-py's retried read; on Python 3.11 an
+    `asyncio.wait_for` whose inner call finishes at the same moment), after which the task
+    runs on: the cancellation is repeated until the task ends. A task still running at the
+    bound is left behind rather than holding its owner's exit.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not task.done():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        task.cancel()
+        await asyncio.wait({task}, timeout=min(RECANCEL_SECONDS, remaining))
+    if not task.cancelled():
+        with contextlib.suppress(Exception):
+            task.result()  # retrieved, so it is not reported as never retrieved

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from easyflow.sandbox.base import Clock
+from easyflow.state.tasks import cancel_and_wait
 
 Prepared = tuple[bytes, dict[str, str]]
 
@@ -196,9 +197,7 @@ class WebhookSender:
     async def aclose(self) -> None:
         tasks = list(self._workers.values())
         self._workers.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(cancel_and_wait(task) for task in tasks))
         if self._client is not None:
             await self._client.aclose()
             self._client = None

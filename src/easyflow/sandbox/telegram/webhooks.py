@@ -25,6 +25,7 @@ import httpx
 
 from easyflow.sandbox.base import Clock, dumps
 from easyflow.sandbox.telegram.state import BotState, DeliveryAttempt, PendingUpdate
+from easyflow.state.tasks import cancel_and_wait
 from easyflow.webhooks.schemes import SecretTokenHeader
 
 SECRET_HEADER = SecretTokenHeader("X-Telegram-Bot-Api-Secret-Token")
@@ -85,9 +86,7 @@ class WebhookDispatcher:
     async def aclose(self) -> None:
         tasks = list(self._workers.values())
         self._workers.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(cancel_and_wait(task) for task in tasks))
         if self._client is not None:
             await self._client.aclose()
             self._client = None
