@@ -335,7 +335,7 @@ def build_container(
         clients=clients,
         integration_cache=cache,
         ai_costs=AiCosts(uow),
-        operators=OperatorService(uow, queue, handover),
+        operators=OperatorService(uow, queue, handover, adapters),
         operator_webhooks=OperatorWebhooks(
             uow,
             HttpWebhookPoster(clients.get("operator_webhooks")),
