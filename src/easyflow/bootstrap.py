@@ -312,7 +312,7 @@ def build_container(
             queue,
             metrics,
             cache,
-            tracker=DeliveryStates(uow),
+            tracker=DeliveryStates(uow, queue=queue),
             platforms=registry.webhook_platforms(),
         ),
         inbox=InboxService(uow, queue),

@@ -540,6 +540,20 @@ class OutboxRepository(Protocol):
         """Send a dead or unconfirmed row again."""
         ...
 
+    async def requeue_window_closed(
+        self,
+        tenant_id: int,
+        integration_id: int,
+        platform_message_ids: Sequence[str],
+        reason: str,
+        now: datetime,
+    ) -> builtins.list[tuple[int, str]]:
+        """Sent messages of the integration the platform then reported undelivered for a
+        closed customer-service window, queued again to go out as a template: (outbox id,
+        platform message id) of each. A row that was a template already, or was queued so
+        before, is left alone (it is not sent a third time)."""
+        ...
+
     async def history(
         self, tenant_id: int, outbox_id: int
     ) -> tuple[OutboxItem, builtins.list[DeliveryAttempt]]:
