@@ -221,6 +221,12 @@ class Adapters(Protocol):
 
     def webhook_parser(self, platform: str) -> WebhookParser: ...
 
+    def with_settings(self, integration: Integration, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """The integration's settings with `changes` applied (None removes one), checked
+        against what its platform declares and by building its adapter with them:
+        InvalidRequestError with the reason when the platform cannot take them."""
+        ...
+
     def messenger(self, integration: Integration) -> Messenger: ...
 
     def chat_model(self, integration: Integration | None, platform: str) -> ChatModel:
@@ -301,6 +307,12 @@ class IntegrationRepository(Protocol):
         self, platform: str, account_id: object
     ) -> builtins.list[tuple[int, int]]:
         """(tenant id, integration id) of every integration of that account, any status."""
+        ...
+
+    async def set_settings(
+        self, tenant_id: int, integration_id: int, settings: Mapping[str, Any]
+    ) -> None:
+        """Replace the integration's settings (NotFoundError for another tenant's)."""
         ...
 
     async def delete(self, tenant_id: int, integration_id: int) -> None: ...

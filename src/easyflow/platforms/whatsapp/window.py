@@ -55,6 +55,15 @@ def fallback_template(settings: Mapping[str, Any]) -> MessageTemplate | None:
     return MessageTemplate(name, language)
 
 
+def problem(value: Any) -> str | None:
+    """Why `value` cannot be the fallback template setting, or None (`SettingField.check`)."""
+    try:
+        fallback_template({SETTING: value})
+    except ConfigurationError as exc:
+        return str(exc).removeprefix(f"setting {SETTING!r}: ")
+    return None
+
+
 def outside(customer_wrote_at: datetime | None, now: datetime) -> bool:
     """Whether free-form messages can no longer reach the customer. Unknown (None): the hub
     cannot tell, and lets the platform decide (it answers 131047 if so)."""
