@@ -324,3 +324,29 @@ async def test_a_template_reported_failed_for_the_window_is_not_sent_again(
     assert row["status"] == "sent"  # the row's last attempt did go out; the message did not:
     assert row["message"][0] == "dead" and "131047" in row["message"][1]
     assert [a["outcome"] for a in row["history"]] == ["sent", "requeued", "sent"]
+
+
+async def test_an_operator_reply_whatsapp_fails_later_goes_out_as_the_fallback(
+    window_hub: tuple[Hub, ShiftedClock, OneReEngagementError],
+) -> None:
+    """The customer wrote minutes ago, but WhatsApp holds the window closed (the sandbox's
+    control API): the operator's reply is accepted, reported failed, and sent as the template."""
+    hub, _, _ = window_hub
+    await _connect(hub, {"fallback_template": FALLBACK})
+    hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, CUSTOMER, "Hello!")
+    await hub.settle()
+    assert [m.type for m in _sent(hub)] == ["text"]  # the bot's answer, inside the window
+    hub.sandbox.whatsapp.close_window(DEMO_NUMBER.phone_number_id, CUSTOMER)
+    async with hub.container.engine.connect() as conn:
+        conversation_id = (
+            await conn.execute(text("SELECT max(id) FROM conversations"))
+        ).scalar_one()
+    await hub.container.operators.reply(hub.tenant_id, conversation_id, "Your parcel left today")
+
+    row = await _reported_late(hub, expected_sends=3)
+    reply, fallback = _sent(hub)[1:]
+    assert (reply.type, reply.text, reply.status) == ("text", "Your parcel left today", "failed")
+    assert fallback.type == "template"
+    parameters = fallback.payload["template"]["components"][0]["parameters"]
+    assert parameters == [{"type": "text", "text": "Your parcel left today"}]
+    assert [a["outcome"] for a in row["history"]] == ["sent", "requeued", "sent"]
