@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from easyflow.config import Settings
-from easyflow.domain.errors import InvalidRequestError, NotFoundError
+from easyflow.domain.errors import ConfigurationError, InvalidRequestError, NotFoundError
 from easyflow.domain.tenancy import Capability, Integration
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, RetryPolicy
 from easyflow.http.webhook_poster import HttpWebhookPoster
@@ -115,6 +115,18 @@ class PlatformAdapters:
         if parser is None:
             raise NotFoundError(f"{platform} does not send webhooks to this route")
         return parser
+
+    def with_settings(self, integration: Integration, changes: Mapping[str, Any]) -> dict[str, Any]:
+        definition = self._registry.get(integration.platform)
+        definition.check_setting_changes(changes)
+        settings = {
+            k: v for k, v in (integration.settings | dict(changes)).items() if v is not None
+        }
+        try:  # what the adapter reads, it checks when it is built (a malformed template ...)
+            self._build_for(definition, integration.credentials, settings)
+        except ConfigurationError as exc:
+            raise InvalidRequestError(f"{integration.platform} {exc}") from exc
+        return settings
 
     def messenger(self, integration: Integration) -> Messenger:
         return self._build(integration, Capability.MESSENGER)
@@ -312,7 +324,7 @@ def build_container(
             queue,
             metrics,
             cache,
-            tracker=DeliveryStates(uow),
+            tracker=DeliveryStates(uow, queue=queue),
             platforms=registry.webhook_platforms(),
         ),
         inbox=InboxService(uow, queue),
@@ -335,7 +347,7 @@ def build_container(
         clients=clients,
         integration_cache=cache,
         ai_costs=AiCosts(uow),
-        operators=OperatorService(uow, queue, handover),
+        operators=OperatorService(uow, queue, handover, adapters),
         operator_webhooks=OperatorWebhooks(
             uow,
             HttpWebhookPoster(clients.get("operator_webhooks")),

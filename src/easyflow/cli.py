@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from easyflow.cli_connect import add_platform_commands
+from easyflow.cli_connect import add_platform_commands, setting_pairs
 from easyflow.cli_notifications import register as _register_notifications
 from easyflow.cli_runtime import TenantOpt, clean, console, run, with_container
 from easyflow.cli_sync import register as _register_sync
@@ -262,6 +262,33 @@ def integrations_rotate_secret(tenant: TenantOpt, integration: int) -> None:
     EASYFLOW_WEBHOOK_SECRET_OVERLAP_SECONDS (queued deliveries), then refused."""
     run(lambda c: c.integrations.rotate_webhook_secret(tenant, integration))
     console.print(f"integration {integration}: new webhook secret registered")
+
+
+@integrations_app.command("set")
+def integrations_set(
+    tenant: TenantOpt,
+    integration: int,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--setting",
+            help="KEY=VALUE (VALUE read as JSON when it is JSON), as for `integrations add`; "
+            "repeatable",
+        ),
+    ] = None,
+    unset: Annotated[
+        list[str] | None, typer.Option("--unset", help="A setting to remove; repeatable")
+    ] = None,
+) -> None:
+    """Change an integration's settings (e.g. WhatsApp's fallback_template, a marketplace's
+    warehouse_id); the others stay. Credentials are not settings."""
+    changes: dict[str, Any] = setting_pairs(setting or [])
+    changes |= dict.fromkeys(unset or [])
+    if not changes:
+        console.print("[red]error:[/red] give --setting KEY=VALUE or --unset KEY")
+        raise typer.Exit(2)
+    updated = run(lambda c: c.integrations.update_settings(tenant, integration, changes))
+    console.print(f"integration {integration} settings: {json.dumps(updated.settings)}")
 
 
 @integrations_app.command("remove")

@@ -38,7 +38,7 @@ def _command(definition: PlatformDefinition, run: Run, console: Console) -> Call
 
     def command(**options: Any) -> None:
         tenant, name = options.pop("tenant"), options.pop("name")
-        settings = _settings(options.pop("setting") or [])
+        settings = setting_pairs(options.pop("setting") or [])
         credentials = {field.name: options[_param(field.name)] for field in definition.credentials}
         settings |= {
             option.name: options[_setting(option.name)]
@@ -123,7 +123,7 @@ def _setting(name: str) -> str:
     return f"setting_{name}"
 
 
-def _settings(pairs: list[str]) -> dict[str, Any]:
+def setting_pairs(pairs: list[str]) -> dict[str, Any]:
     """`KEY=VALUE` pairs as settings; a VALUE that parses as JSON is taken as that JSON."""
     settings: dict[str, Any] = {}
     for pair in pairs:

@@ -221,6 +221,12 @@ class Adapters(Protocol):
 
     def webhook_parser(self, platform: str) -> WebhookParser: ...
 
+    def with_settings(self, integration: Integration, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """The integration's settings with `changes` applied (None removes one), checked
+        against what its platform declares and by building its adapter with them:
+        InvalidRequestError with the reason when the platform cannot take them."""
+        ...
+
     def messenger(self, integration: Integration) -> Messenger: ...
 
     def chat_model(self, integration: Integration | None, platform: str) -> ChatModel:
@@ -301,6 +307,12 @@ class IntegrationRepository(Protocol):
         self, platform: str, account_id: object
     ) -> builtins.list[tuple[int, int]]:
         """(tenant id, integration id) of every integration of that account, any status."""
+        ...
+
+    async def set_settings(
+        self, tenant_id: int, integration_id: int, settings: Mapping[str, Any]
+    ) -> None:
+        """Replace the integration's settings (NotFoundError for another tenant's)."""
         ...
 
     async def delete(self, tenant_id: int, integration_id: int) -> None: ...
@@ -538,6 +550,20 @@ class OutboxRepository(Protocol):
 
     async def replay(self, tenant_id: int, outbox_id: int, now: datetime) -> None:
         """Send a dead or unconfirmed row again."""
+        ...
+
+    async def requeue_window_closed(
+        self,
+        tenant_id: int,
+        integration_id: int,
+        platform_message_ids: Sequence[str],
+        reason: str,
+        now: datetime,
+    ) -> builtins.list[tuple[int, str]]:
+        """Sent messages of the integration the platform then reported undelivered for a
+        closed customer-service window, queued again to go out as a template: (outbox id,
+        platform message id) of each. A row that was a template already, or was queued so
+        before, is left alone (it is not sent a third time)."""
         ...
 
     async def history(

@@ -3,14 +3,17 @@ fields, checked with the sandbox; what the seller pastes in the platform's conso
 
 from __future__ import annotations
 
+import json
 import re
+
+from sqlalchemy import text
 
 from easyflow.sandbox.viber import DEMO_BOT
 from easyflow.sandbox.vk import DEMO_COMMUNITY
 from easyflow.sandbox.whatsapp import DEMO_NUMBER
 
 from .conftest import PUBLIC_URL, CliEnv
-from .test_cli import create_tenant, dump, easyflow, ok, words
+from .test_cli import create_tenant, dump, easyflow, ok, query, words
 
 
 def _connected(output: str, platform: str) -> int:
@@ -99,3 +102,50 @@ def test_add_whatsapp_with_a_fallback_template_setting(cli_env: CliEnv) -> None:
     _connected(output, "whatsapp")
     listed = words(ok("integrations", "list", "--tenant", str(tenant)))
     assert '"fallback_template": {"name": "customer_reply", "language": "en"}' in listed
+
+
+def _stored_settings(env: CliEnv, integration: int) -> dict[str, object]:
+    sql = text("SELECT settings FROM integrations WHERE id = :id")
+    raw = query(env.database_url, lambda c: c.execute(sql, {"id": integration}).scalar_one())
+    return dict(json.loads(raw) if isinstance(raw, str) else raw)
+
+
+def test_integrations_set_changes_and_removes_settings(cli_env: CliEnv) -> None:
+    ok("db", "upgrade")
+    tenant = create_tenant("My Shop")
+    output = ok(
+        "integrations", "add", "whatsapp", "--tenant", str(tenant),
+        "--access-token", DEMO_NUMBER.access_token,
+        "--phone-number-id", DEMO_NUMBER.phone_number_id,
+        "--app-secret", DEMO_NUMBER.app_secret,
+    )  # fmt: skip
+    integration = str(_connected(output, "whatsapp"))
+    before = _stored_settings(cli_env, int(integration))
+    assert "fallback_template" not in before
+
+    changed = ok(
+        "integrations", "set", integration, "--tenant", str(tenant),
+        "--setting", 'fallback_template={"name": "order_ready", "language": "ru"}',
+    )  # fmt: skip
+    assert '"fallback_template": {"name": "order_ready", "language": "ru"}' in words(changed)
+    after = _stored_settings(cli_env, int(integration))
+    assert after == before | {"fallback_template": {"name": "order_ready", "language": "ru"}}
+
+    for refused, reason in [
+        (("--setting", "fallback_template=oops"), "setting 'fallback_template' must be"),
+        (("--setting", "colour=blue"), "whatsapp has no setting 'colour'"),
+        (("--setting", "app_secret=x"), "'app_secret' is a whatsapp credential, not a setting"),
+        (("--setting", "account_id=1"), "account_id: set by the hub"),
+    ]:
+        result = easyflow("integrations", "set", integration, "--tenant", str(tenant), *refused)
+        assert result.exit_code == 1, result.output
+        assert reason in words(result.output)
+    assert _stored_settings(cli_env, int(integration)) == after  # nothing written
+
+    other = create_tenant("Other Shop")
+    result = easyflow(
+        "integrations", "set", integration, "--tenant", str(other), "--unset", "fallback_template"
+    )
+    assert result.exit_code == 1 and "not found" in result.output
+    ok("integrations", "set", integration, "--tenant", str(tenant), "--unset", "fallback_template")
+    assert _stored_settings(cli_env, int(integration)) == before

@@ -398,8 +398,10 @@ async def test_delivery_failures_carry_the_platform_reason(m: Messenger) -> None
     ]
     if m.platform == "whatsapp":
         assert failed.error_code == "131047" and "24 hours" in (failed.error or "")
+        assert failed.window_closed  # a template could still reach the customer
     else:
         assert failed.error == "receiver offline"
+        assert not failed.window_closed
 
 
 async def test_button_answers_reach_the_platform(m: Messenger) -> None:

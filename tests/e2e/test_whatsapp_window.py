@@ -5,11 +5,14 @@ while they write, then forward again): the webhook carries that timestamp, the h
 as the conversation's last inbound message, and the sandbox holds the window closed as Meta
 does. The hub's answer must then go out as the integration's fallback template, or be refused
 with the reason on the row and the message, with nothing sent. A 131047 answered by the
-platform itself is treated the same way. On SQLite and PostgreSQL.
+platform itself is treated the same way, and so is one it reports later in a `failed` status
+webhook (the sandbox holds the window closed while the hub thinks it open): the message is
+sent again as the fallback template, once. On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -20,7 +23,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from easyflow.platforms.whatsapp.window import WINDOW_CLOSED
+from easyflow.platforms.whatsapp import SIGNATURE
+from easyflow.platforms.whatsapp.window import REPORTED_CLOSED, WINDOW_CLOSED
 from easyflow.sandbox.whatsapp import DEMO_NUMBER
 from support.hub import HUB_URL, ORDERS, Hub, running_hub
 
@@ -208,3 +212,141 @@ async def test_a_malformed_fallback_setting_is_refused_when_the_integration_is_a
     assert response.status_code == 400
     assert "fallback_template" in response.json()["detail"]
     assert await hub.count("integrations") == 1  # the Telegram bot only
+
+
+async def _until(condition: Any, hub: Hub, seconds: float = 10.0) -> None:
+    """Reports may overtake the recording of the send they are about and are applied again
+    a moment later: wait for what the test expects, within a bound."""
+    deadline = time.monotonic() + seconds
+    await hub.settle()
+    while not await condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        await asyncio.sleep(0.05)
+        await hub.settle()
+
+
+async def _reported_late(hub: Hub, expected_sends: int) -> dict[str, Any]:
+    """The reply row once the sandbox got `expected_sends` messages and the row settled."""
+
+    async def settled() -> bool:
+        row = await _reply_row(hub)
+        return len(_sent(hub)) >= expected_sends and row["status"] in ("sent", "dead")
+
+    await _until(settled, hub)
+    await hub.settle()
+    return await _reply_row(hub)
+
+
+async def test_a_131047_reported_later_sends_the_fallback_template(
+    window_hub: tuple[Hub, ShiftedClock, OneReEngagementError],
+) -> None:
+    """WhatsApp accepts the free text, then reports it failed: the template follows it."""
+    hub, _, _ = window_hub
+    hub.sandbox.whatsapp.config.window_seconds = -1  # WhatsApp holds every window closed
+    await _connect(hub, {"fallback_template": FALLBACK})
+    hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, CUSTOMER, "Hello!")
+
+    row = await _reported_late(hub, expected_sends=2)
+    text_sent, template = _sent(hub)
+    assert (text_sent.type, text_sent.text, text_sent.status) == ("text", GREETING, "failed")
+    assert template.type == "template"
+    assert template.payload["template"] == {
+        "name": "customer_reply",
+        "language": {"code": "en"},
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": GREETING}]}],
+    }
+    assert row["status"] == "sent"
+    history = [(a["outcome"], a["platform_message_id"]) for a in row["history"]]
+    assert history == [("sent", text_sent.id), ("requeued", None), ("sent", template.id)]
+    assert "131047" in row["history"][1]["error"] and "template" in row["history"][1]["error"]
+    async with hub.container.engine.connect() as conn:
+        message = (
+            await conn.execute(
+                text("SELECT status, platform_message_id FROM messages ORDER BY id DESC LIMIT 1")
+            )
+        ).one()
+    assert message.platform_message_id == template.id and message.status != "dead"
+
+
+async def test_a_131047_reported_later_without_a_fallback_leaves_the_message_dead(
+    window_hub: tuple[Hub, ShiftedClock, OneReEngagementError],
+) -> None:
+    hub, _, _ = window_hub
+    hub.sandbox.whatsapp.config.window_seconds = -1
+    await _connect(hub, {})
+    hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, CUSTOMER, "Hello!")
+
+    row = await _reported_late(hub, expected_sends=1)
+    assert [m.type for m in _sent(hub)] == ["text"]  # nothing else went out
+    assert (row["status"], row["last_error"]) == ("dead", REPORTED_CLOSED)
+    assert [a["outcome"] for a in row["history"]] == ["sent", "requeued", "dead"]
+    assert row["message"] == ("dead", REPORTED_CLOSED)
+
+
+async def test_a_template_reported_failed_for_the_window_is_not_sent_again(
+    window_hub: tuple[Hub, ShiftedClock, OneReEngagementError],
+) -> None:
+    """Never a loop: the fallback went out once; a 131047 about it makes the message dead."""
+    hub, _, _ = window_hub
+    hub.sandbox.whatsapp.config.window_seconds = -1
+    integration_id = await _connect(hub, {"fallback_template": FALLBACK})
+    hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, CUSTOMER, "Hello!")
+    await _reported_late(hub, expected_sends=2)
+    template = _sent(hub)[-1]
+
+    status = {
+        "id": template.id,
+        "status": "failed",
+        "timestamp": str(int(time.time())),
+        "recipient_id": CUSTOMER,
+        "errors": [{"code": 131047, "error_data": {"details": "More than 24 hours."}}],
+    }
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
+        "statuses": [status],
+    }
+    document = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
+    body = json.dumps(document).encode()
+    response = await hub.http.post(
+        f"/api/v1/messaging/webhook/whatsapp/{integration_id}",
+        content=body,
+        headers=SIGNATURE.sign(DEMO_NUMBER.app_secret, body),
+    )
+    assert response.status_code == 200, response.text
+    await hub.settle()
+
+    assert len(_sent(hub)) == 2
+    row = await _reply_row(hub)
+    assert row["status"] == "sent"  # the row's last attempt did go out; the message did not:
+    assert row["message"][0] == "dead" and "131047" in row["message"][1]
+    assert [a["outcome"] for a in row["history"]] == ["sent", "requeued", "sent"]
+
+
+async def test_an_operator_reply_whatsapp_fails_later_goes_out_as_the_fallback(
+    window_hub: tuple[Hub, ShiftedClock, OneReEngagementError],
+) -> None:
+    """The customer wrote minutes ago, but WhatsApp holds the window closed (the sandbox's
+    control API): the operator's reply is accepted, reported failed, and sent as the template."""
+    hub, _, _ = window_hub
+    await _connect(hub, {"fallback_template": FALLBACK})
+    hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, CUSTOMER, "Hello!")
+    await hub.settle()
+    assert [m.type for m in _sent(hub)] == ["text"]  # the bot's answer, inside the window
+    hub.sandbox.whatsapp.close_window(DEMO_NUMBER.phone_number_id, CUSTOMER)
+    async with hub.container.engine.connect() as conn:
+        conversation_id = (
+            await conn.execute(text("SELECT max(id) FROM conversations"))
+        ).scalar_one()
+    await hub.container.operators.reply(hub.tenant_id, conversation_id, "Your parcel left today")
+
+    row = await _reported_late(hub, expected_sends=3)
+    reply, fallback = _sent(hub)[1:]
+    assert (reply.type, reply.text, reply.status) == ("text", "Your parcel left today", "failed")
+    assert fallback.type == "template"
+    parameters = fallback.payload["template"]["components"][0]["parameters"]
+    assert parameters == [{"type": "text", "text": "Your parcel left today"}]
+    assert [a["outcome"] for a in row["history"]] == ["sent", "requeued", "sent"]

@@ -109,6 +109,27 @@ async def test_outside_the_window_free_text_is_accepted_then_fails_131047(
     assert _statuses(hook) == [("failed", "131047"), ("sent", ""), ("delivered", "")]
 
 
+async def test_a_window_closed_by_the_control_api_fails_the_next_free_text_later(
+    sandbox: Sandbox, hook: Hook
+) -> None:
+    sandbox.whatsapp.customer_writes(PHONE, CUSTOMER, "hi")
+    await sandbox.wait_idle()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(sandbox.app), base_url="http://sandbox"
+    ) as control:
+        closed = await control.post(
+            f"/_sandbox/whatsapp/numbers/{PHONE}/customers/{CUSTOMER}/close-window"
+        )
+    assert closed.status_code == 200, closed.text
+    assert (await _send(sandbox, _text())).status_code == 200  # accepted ...
+    await sandbox.wait_idle()
+    assert _statuses(hook) == [("failed", "131047")]  # ... then failed
+    sandbox.whatsapp.customer_writes(PHONE, CUSTOMER, "hi again")  # opens it again
+    await _send(sandbox, _text())
+    await sandbox.wait_idle()
+    assert _statuses(hook)[1:] == [("sent", ""), ("delivered", "")]
+
+
 async def test_throughput_over_the_limit_is_130429(sandbox: Sandbox) -> None:
     sandbox.whatsapp.customer_writes(PHONE, CUSTOMER, "hi")
     codes = [(await _send(sandbox, _text())).status_code for _ in range(4)]

@@ -13,6 +13,7 @@ from easyflow.api.schemas import (
     ConversationStatusIn,
     IntegrationIn,
     IntegrationOut,
+    IntegrationSettingsIn,
     MessageOut,
     OutboxDeliveryOut,
     OutboxOut,
@@ -40,6 +41,15 @@ async def add_integration(body: IntegrationIn, tenant: TenantId, c: Container) -
 @router.get("/integrations/{integration_id}", response_model=IntegrationOut)
 async def get_integration(integration_id: RowId, tenant: TenantId, c: Container) -> Any:
     return await c.integrations.get(tenant, integration_id)
+
+
+@router.patch("/integrations/{integration_id}/settings", response_model=IntegrationOut)
+async def update_integration_settings(
+    integration_id: RowId, body: IntegrationSettingsIn, tenant: TenantId, c: Container
+) -> Any:
+    """Set the given settings (null removes one), checked against the platform's; the
+    others stay. Credentials are not settings."""
+    return await c.integrations.update_settings(tenant, integration_id, body.root)
 
 
 @router.post("/integrations/{integration_id}/pause", response_model=IntegrationOut)

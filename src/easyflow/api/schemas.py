@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    RootModel,
     StringConstraints,
     field_validator,
     model_validator,
@@ -97,6 +98,20 @@ class IntegrationIn(In):
         _check_json(settings, MAX_SETTINGS_DEPTH)
         if len(json.dumps(settings, ensure_ascii=False).encode()) > MAX_SETTINGS_BYTES:
             raise ValueError(f"settings are larger than {MAX_SETTINGS_BYTES} bytes")
+        return settings
+
+
+class IntegrationSettingsIn(RootModel[dict[str, Any]]):
+    """`PATCH /integrations/{id}/settings`: the settings to set; null removes one."""
+
+    @field_validator("root")
+    @classmethod
+    def _bounded(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        _check_json(settings, MAX_SETTINGS_DEPTH)
+        if len(json.dumps(settings, ensure_ascii=False).encode()) > MAX_SETTINGS_BYTES:
+            raise ValueError(f"settings are larger than {MAX_SETTINGS_BYTES} bytes")
+        if any(not key.strip() or len(key) > 64 for key in settings):
+            raise ValueError("setting names have 1 to 64 characters")
         return settings
 
 

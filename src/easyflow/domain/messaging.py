@@ -113,6 +113,10 @@ class OutboundMessage:
     # Ready markup (Telegram HTML): adapters that render HTML send it instead of escaping
     # `text`; others ignore it.
     html: str | None = None
+    # The platform reported this message undelivered because the customer-service window is
+    # closed (WhatsApp 131047 in a status webhook): send it as the template that may still
+    # reach the customer, or refuse it with the reason. Platforms without a window ignore it.
+    window_closed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +243,9 @@ class OutboxPayload:
     callback_id: str | None = None  # CALLBACK_ANSWER rows: the query to answer
     event: str | None = None  # the notification this message is (order_shipped), if one
     html: str | None = None  # ready markup (Telegram HTML) for adapters that render it
+    # Sent again because the platform reported the customer-service window closed: it goes
+    # out as a template now (`OutboundMessage.window_closed`), and is never sent again so.
+    window_closed: bool = False
 
     def message(
         self, idempotency_key: str | None = None, customer_wrote_at: datetime | None = None
@@ -251,6 +258,7 @@ class OutboxPayload:
             template=self.template,
             customer_wrote_at=customer_wrote_at,
             html=self.html,
+            window_closed=self.window_closed,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -269,6 +277,8 @@ class OutboxPayload:
             shaped["event"] = self.event
         if self.html is not None:
             shaped["html"] = self.html
+        if self.window_closed:
+            shaped["window_closed"] = True
         return shaped
 
     @classmethod
@@ -292,6 +302,7 @@ class OutboxPayload:
             callback_id=None if callback_id is None else str(callback_id),
             event=None if event is None else str(event),
             html=None if html is None else str(html),
+            window_closed=value.get("window_closed") is True,
         )
 
 
@@ -460,6 +471,9 @@ class DeliveryUpdate:
     occurred_at: datetime
     error_code: str | None = None
     error: str | None = None
+    # A failure because the customer-service window is closed (WhatsApp 131047): a template
+    # could still reach the customer, so the hub sends the message again as one.
+    window_closed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,6 +483,7 @@ class DeliveryChange:
     platform_message_id: str
     status: DeliveryStatus
     error: str | None = None
+    window_closed: bool = False  # DeliveryUpdate.window_closed: sent again as a template
 
 
 # What a platform's report may move a message to, from which states: only forward, so that
@@ -570,6 +585,9 @@ class AttemptOutcome(enum.StrEnum):
     DEAD = "dead"  # rejected, a bug, or the last attempt: replayable
     UNCONFIRMED = "unconfirmed"  # may or may not have arrived: a person checks, then replays
     REPLAYED = "replayed"  # an operator sent a dead or unconfirmed row again
+    # Sent, then reported undelivered because the customer-service window is closed (WhatsApp
+    # 131047): queued again to go out as a template (`OutboxPayload.window_closed`), once.
+    REQUEUED = "requeued"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from easyflow.domain.errors import InvalidRequestError
 
@@ -71,3 +72,47 @@ def check_credentials(
             raise InvalidRequestError(
                 f"{platform} credential {field.name!r} {reason}: expected {field.expected}"
             )
+
+
+# --------------------------------------------------------------------------- settings
+
+# Why a setting's value is wrong (the 400 reason), or None when it is fine.
+SettingCheck = Callable[[Any], str | None]
+
+
+def any_value(_value: Any) -> str | None:
+    return None
+
+
+def short_text(max_length: int = 255) -> SettingCheck:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            return "must be non-empty text"
+        return f"must be at most {max_length} characters" if len(value) > max_length else None
+
+    return check
+
+
+def whole_number(low: int, high: int) -> SettingCheck:
+    """An integer from `low` to `high`; digits in a string count (a CLI value may be one)."""
+
+    def check(value: Any) -> str | None:
+        number = value if isinstance(value, int) and not isinstance(value, bool) else None
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            number = int(value)
+        if number is None or not low <= number <= high:
+            return f"must be a whole number from {low} to {high}"
+        return None
+
+    return check
+
+
+@dataclass(frozen=True, slots=True)
+class SettingField:
+    """A setting the platform's adapter reads from an integration's settings; changeable after
+    the account is connected (`PATCH /integrations/{id}/settings`). Secrets are credentials,
+    never settings."""
+
+    name: str
+    help: str
+    check: SettingCheck = any_value

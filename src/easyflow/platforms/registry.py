@@ -6,7 +6,7 @@ adding a platform is one module plus one line below.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -26,7 +26,12 @@ from easyflow.platforms import (
     wildberries,
     yandexgpt,
 )
-from easyflow.platforms.credentials import ConnectOption, CredentialField, check_credentials
+from easyflow.platforms.credentials import (
+    ConnectOption,
+    CredentialField,
+    SettingField,
+    check_credentials,
+)
 from easyflow.ports import WebhookParser
 
 
@@ -41,6 +46,8 @@ class PlatformDefinition:
     secret_patterns: tuple[str, ...] = ()
     # Settings asked for when an account is connected (the CLI's `integrations add`).
     connect_options: tuple[ConnectOption, ...] = ()
+    # Every other setting its adapter reads; None when the platform does not declare them.
+    settings: tuple[SettingField, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -54,6 +61,28 @@ class PlatformDefinition:
         """InvalidRequestError with the reason when `credentials` are not well-formed."""
         check_credentials(self.name, self.credentials, credentials)
 
+    def check_setting_changes(self, changes: Mapping[str, Any]) -> None:
+        """InvalidRequestError naming the first change the platform cannot take: a credential
+        (secrets are rotated, never settings), a setting it does not declare (where it
+        declares its settings), or a value its declaration refuses. None removes a setting."""
+        known: dict[str, SettingField | None] = {o.name: None for o in self.connect_options}
+        known |= {f.name: f for f in self.settings or ()}
+        for name, value in changes.items():
+            if name in self.credential_fields:
+                raise InvalidRequestError(
+                    f"{name!r} is a {self.name} credential, not a setting: connect the account "
+                    "again to change it"
+                )
+            if self.settings is not None and name not in known:
+                takes = ", ".join(sorted(known)) or "none"
+                raise InvalidRequestError(
+                    f"{self.name} has no setting {name!r} (its settings: {takes})"
+                )
+            field = known.get(name)
+            reason = None if value is None or field is None else field.check(value)
+            if reason:
+                raise InvalidRequestError(f"{self.name} setting {name!r} {reason}")
+
 
 def platform(module: ModuleType) -> PlatformDefinition:
     """A platform package's definition from its conventional exports (see platforms/vk).
@@ -61,7 +90,8 @@ def platform(module: ModuleType) -> PlatformDefinition:
     Every package exports SPEC (with its capabilities), classify, CREDENTIALS and
     create_adapter(client, settings); and, where it has them, WEBHOOK (the parser of the
     webhooks it sends), SECRET_PATTERNS (its keys' shapes, masked in logs) and
-    CONNECT_OPTIONS (settings asked for at connection).
+    CONNECT_OPTIONS (settings asked for at connection) and SETTINGS (the other settings its
+    adapter reads: declared, unknown ones are refused when settings are changed).
     """
     return PlatformDefinition(
         spec=module.SPEC,
@@ -71,6 +101,7 @@ def platform(module: ModuleType) -> PlatformDefinition:
         webhook=getattr(module, "WEBHOOK", None),
         secret_patterns=getattr(module, "SECRET_PATTERNS", ()),
         connect_options=getattr(module, "CONNECT_OPTIONS", ()),
+        settings=getattr(module, "SETTINGS", None),
     )
 
 

@@ -3,16 +3,20 @@
 WhatsApp's statuses and Viber's delivered, seen and failed callbacks reach the webhook route
 like customer messages; intake hands them here (`ports.DeliveryTracker`). A message moves only
 forward (`domain.messaging.DELIVERY_STATE_FROM`), so a report that arrives late or twice
-changes nothing. A failure the platform reports after taking the message (WhatsApp 131047:
-outside the 24-hour window) makes the message dead with the platform's reason, listed and
-replayable like any dead message, never silently lost. Lifecycle events (subscribed,
-unsubscribed, conversation started) are logged.
+changes nothing. A failure the platform reports after taking the message makes the message
+dead with the platform's reason, never silently lost. One failure is different: the customer's
+service window was closed (WhatsApp 131047), so a template would still reach them. Such a
+message is queued again to go out as one (the integration's fallback template; refused with
+the reason when none is set), once: a row that was a template already, or was queued so
+before, goes dead as any other. The requeue is an attempt in the message's delivery history.
+Lifecycle events (subscribed, unsubscribed, conversation started) are logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import structlog
 
@@ -24,7 +28,7 @@ from easyflow.domain.messaging import (
     WebhookEvent,
 )
 from easyflow.domain.tenancy import Integration
-from easyflow.ports import UnitOfWorkFactory
+from easyflow.ports import TaskQueue, UnitOfWorkFactory
 
 log = structlog.get_logger("easyflow.delivery_states")
 
@@ -38,7 +42,16 @@ def _change(update: DeliveryUpdate) -> DeliveryChange:
     if update.error or update.error_code:
         code = f" ({update.error_code})" if update.error_code else ""
         error = f"the platform reported: {update.error or 'failed'}{code}"
-    return DeliveryChange(update.platform_message_id, REPORTED_STATUS[update.state], error)
+    return DeliveryChange(
+        update.platform_message_id,
+        REPORTED_STATUS[update.state],
+        error,
+        window_closed=update.window_closed,
+    )
+
+
+def _requeue_reason(change: DeliveryChange) -> str:
+    return f"{change.error or 'the platform reported a closed window'}; sent again as a template"
 
 
 class DeliveryStates:
@@ -52,9 +65,13 @@ class DeliveryStates:
     """
 
     def __init__(
-        self, uow: UnitOfWorkFactory, retry_after: tuple[float, ...] = (0.5, 2.0, 10.0)
+        self,
+        uow: UnitOfWorkFactory,
+        retry_after: tuple[float, ...] = (0.5, 2.0, 10.0),
+        queue: TaskQueue | None = None,
     ) -> None:
         self._uow = uow
+        self._queue = queue  # sends a requeued message at once (else the recovery sweep does)
         self._retry_after = retry_after
         self._later: set[asyncio.Task[None]] = set()
 
@@ -78,11 +95,28 @@ class DeliveryStates:
     async def _apply(
         self, integration: Integration, changes: Sequence[DeliveryChange]
     ) -> list[DeliveryChange]:
+        requeued: list[tuple[int, str]] = []
         async with self._uow() as uow:
+            closed = [c for c in changes if c.window_closed]
+            if closed:
+                # One reason for the batch: the rows' shared cause, with the first report's words.
+                requeued = await uow.outbox.requeue_window_closed(
+                    integration.tenant_id,
+                    integration.id,
+                    [c.platform_message_id for c in closed],
+                    _requeue_reason(closed[0]),
+                    datetime.now(UTC),
+                )
+                again = {pmid for _, pmid in requeued}
+                changes = [c for c in changes if c.platform_message_id not in again]
             unmatched = await uow.messages.apply_delivery_states(
                 integration.tenant_id, integration.id, changes
             )
             await uow.commit()
+        for outbox_id, _ in requeued:
+            log.info("requeued as a template", integration_id=integration.id, outbox_id=outbox_id)
+            if self._queue is not None:
+                await self._queue.send_outbox(outbox_id)
         return unmatched
 
     async def _again(self, integration: Integration, changes: list[DeliveryChange]) -> None:

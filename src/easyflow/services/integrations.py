@@ -5,12 +5,15 @@ malformed one is a 400 before any call: a token is part of a URL), then with the
 bad token is a 400 with the platform's reason, and nothing is stored), then stores the
 integration with a fresh webhook secret and registers the webhook. If registration fails the
 row is removed again, so an integration either works or does not exist.
+
+Settings can be changed later (`update_settings`), checked as at connection: what the
+platform declares, and its adapter built with them. Credentials are not settings.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +33,9 @@ from easyflow.ports import Adapters, IntegrationCache, UnitOfWorkFactory
 log = structlog.get_logger("easyflow.integrations")
 
 WEBHOOK_PATH = "/api/v1/messaging/webhook/{platform}/{integration_id}"
+# Settings the hub writes from what the platform says of the account (`_identify`): which
+# account it is decides whether a second connection of it is refused, so no one edits them.
+HUB_SETTINGS = ("account_id", "account_name", "webhook_setup")
 # Raises InvalidRequestError (400, with the reason) unless the credentials are well-formed.
 CredentialCheck = Callable[[str, dict[str, str]], None]
 
@@ -195,6 +201,32 @@ class IntegrationService:
                     "could not remove webhook", integration_id=integration_id, error=str(exc)
                 )
         return replace(integration, status=status)
+
+    async def update_settings(
+        self, tenant_id: int, integration_id: int, changes: Mapping[str, Any]
+    ) -> Integration:
+        """Set the given settings (a None value removes one) and keep the others.
+
+        InvalidRequestError with the reason, and nothing written, for a change the platform
+        cannot take (`Adapters.with_settings`) or one of the settings the hub keeps itself.
+        Every process's cached copy of the integration is dropped, so the next webhook and
+        the next send read the new settings.
+        """
+        if not changes:
+            raise InvalidRequestError("no settings to change")
+        kept = sorted(set(changes) & set(HUB_SETTINGS))
+        if kept:
+            raise InvalidRequestError(
+                f"{', '.join(kept)}: set by the hub from the platform's account, not changeable"
+            )
+        async with self._uow() as uow:
+            integration = await uow.integrations.get(tenant_id, integration_id)
+            settings = self._adapters.with_settings(integration, changes)
+            await uow.integrations.set_settings(tenant_id, integration_id, settings)
+            await uow.commit()
+        await self._invalidate(integration_id)
+        log.info("settings changed", integration_id=integration_id, keys=sorted(changes))
+        return replace(integration, settings=settings)
 
     async def rotate_webhook_secret(self, tenant_id: int, integration_id: int) -> None:
         """A new webhook secret; the old one stays valid for the overlap only.

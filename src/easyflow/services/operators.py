@@ -32,7 +32,8 @@ from easyflow.domain.messaging import (
 )
 from easyflow.domain.phones import same_phone
 from easyflow.domain.tenancy import Capability
-from easyflow.ports import TaskQueue, UnitOfWork, UnitOfWorkFactory
+from easyflow.ports import Adapters, TaskQueue, UnitOfWork, UnitOfWorkFactory
+from easyflow.services.capabilities import require_capability
 from easyflow.services.handover import HandoverService, conversation_data, message_data
 from easyflow.services.operator_events import new_secret
 
@@ -57,10 +58,17 @@ class ConversationView:
 
 
 class OperatorService:
-    def __init__(self, uow: UnitOfWorkFactory, queue: TaskQueue, handover: HandoverService) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        queue: TaskQueue,
+        handover: HandoverService,
+        adapters: Adapters,
+    ) -> None:
         self._uow = uow
         self._queue = queue
         self._handover = handover
+        self._adapters = adapters  # what an integration's platform offers
 
     # ----------------------------------------------------------------------- reading
 
@@ -202,7 +210,7 @@ class OperatorService:
         async with self._uow() as uow:
             await uow.tenants.get(tenant_id)
             if rules.operator_integration_id is not None:
-                await _check_operator_channel(uow, tenant_id, rules.operator_integration_id)
+                await self._check_operator_channel(uow, tenant_id, rules.operator_integration_id)
             await uow.handover.set_rules(tenant_id, rules)
             self._handover.forget(tenant_id)
             secret = await uow.handover.webhook_secret(tenant_id)
@@ -212,6 +220,16 @@ class OperatorService:
             await uow.commit()
         self._handover.forget(tenant_id)
         return rules, secret
+
+    async def _check_operator_channel(
+        self, uow: UnitOfWork, tenant_id: int, integration_id: int
+    ) -> None:
+        try:
+            integration = await uow.integrations.get(tenant_id, integration_id)
+        except NotFoundError:
+            raise InvalidRequestError(f"integration {integration_id} is not one of yours") from None
+        # Its platform's capabilities, not the kind it is stored under (its first only).
+        require_capability(self._adapters, integration, Capability.MESSENGER)
 
     async def rotate_webhook_secret(self, tenant_id: int) -> str:
         secret = new_secret()
@@ -256,15 +274,6 @@ async def _orders(
                 ContactOrder(order, bool(phone) and same_phone(order.customer_phone, phone))
             )
     return tuple(result)
-
-
-async def _check_operator_channel(uow: UnitOfWork, tenant_id: int, integration_id: int) -> None:
-    try:
-        integration = await uow.integrations.get(tenant_id, integration_id)
-    except NotFoundError:
-        raise InvalidRequestError(f"integration {integration_id} is not one of yours") from None
-    if integration.kind is not Capability.MESSENGER:
-        raise InvalidRequestError(f"integration {integration_id} is not a messenger")
 
 
 def _check(rules: HandoverRules) -> None:

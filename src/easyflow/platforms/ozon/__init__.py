@@ -12,7 +12,7 @@ from typing import Any
 
 from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec
-from easyflow.platforms.credentials import CredentialField
+from easyflow.platforms.credentials import CredentialField, SettingField, whole_number
 from easyflow.platforms.ozon.adapter import STREAMS, OzonMarketplace
 from easyflow.platforms.ozon.errors import classify
 from easyflow.platforms.ozon.facts import RATE_LIMITS
@@ -40,4 +40,16 @@ def create_adapter(client: PlatformClient, settings: dict[str, Any]) -> OzonMark
     return OzonMarketplace(client, settings)
 
 
-__all__ = ["CREDENTIALS", "SPEC", "STREAMS", "OzonMarketplace", "classify", "create_adapter"]
+SETTINGS = (
+    SettingField("warehouse_id", "Warehouse that stock updates go to", whole_number(1, 10**15)),
+)
+
+__all__ = [
+    "CREDENTIALS",
+    "SETTINGS",
+    "SPEC",
+    "STREAMS",
+    "OzonMarketplace",
+    "classify",
+    "create_adapter",
+]

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_CALLBACK_DATA_BYTES",
     "MAX_TEXT",
     "SECRET_PATTERNS",
+    "SETTINGS",
     "SPEC",
     "WEBHOOK",
     "TelegramMessenger",
@@ -39,3 +40,4 @@ __all__ = [
 ]
 
 WEBHOOK = TelegramWebhook()  # the one instance the registry hands to intake
+SETTINGS = ()  # the adapter reads none: every setting is refused

@@ -10,6 +10,7 @@ once; `message_token` is a 64-bit integer and timestamps are milliseconds; keybo
 PascalCase; a customer who only opened the chat (conversation_started) cannot be messaged yet.
 """
 
+from easyflow.platforms.credentials import SettingField, short_text
 from easyflow.platforms.viber.inbound import SIGNATURE, ViberWebhook, parse_callback
 from easyflow.platforms.viber.messenger import EVENT_TYPES, ViberMessenger, create_adapter, keyboard
 from easyflow.platforms.viber.spec import CREDENTIALS, SPEC, STATUS_CODES, classify
@@ -17,6 +18,7 @@ from easyflow.platforms.viber.spec import CREDENTIALS, SPEC, STATUS_CODES, class
 __all__ = [
     "CREDENTIALS",
     "EVENT_TYPES",
+    "SETTINGS",
     "SIGNATURE",
     "SPEC",
     "STATUS_CODES",
@@ -30,3 +32,5 @@ __all__ = [
 ]
 
 WEBHOOK = ViberWebhook()  # the one instance the registry hands to intake
+# The sender shown with every message: Viber takes up to 28 characters (default: the bot's name).
+SETTINGS = (SettingField("sender_name", "Sender name shown to customers", short_text(28)),)

@@ -20,6 +20,7 @@ __all__ = [
     "CREDENTIALS",
     "ERROR_CODES",
     "SECRET",
+    "SETTINGS",
     "SPEC",
     "WEBHOOK",
     "VkMessenger",
@@ -32,3 +33,4 @@ __all__ = [
 ]
 
 WEBHOOK = VkWebhook()  # the one instance the registry hands to intake
+SETTINGS = ()  # the adapter reads none: every setting is refused

@@ -10,6 +10,10 @@ send only means "accepted" — delivery and failures (131047 outside the 24-hour
 back as status webhooks; timestamps are strings; customers may have no phone number (BSUID).
 """
 
+import re
+
+from easyflow.platforms.credentials import SettingField
+from easyflow.platforms.whatsapp import window
 from easyflow.platforms.whatsapp.inbound import (
     SIGNATURE,
     WhatsAppWebhook,
@@ -22,6 +26,7 @@ __all__ = [
     "CREDENTIALS",
     "ERROR_CODES",
     "GRAPH_VERSION",
+    "SETTINGS",
     "SIGNATURE",
     "SPEC",
     "WEBHOOK",
@@ -33,3 +38,19 @@ __all__ = [
 ]
 
 WEBHOOK = WhatsAppWebhook()  # the one instance the registry hands to intake
+
+
+def _graph_version(value: object) -> str | None:
+    ok = isinstance(value, str) and re.fullmatch(r"v[0-9]{1,3}\.[0-9]{1,2}", value)
+    return None if ok else "must be a Graph API version such as v23.0"
+
+
+SETTINGS = (
+    SettingField(
+        window.SETTING,
+        'Sent instead of free text outside the 24-hour window: {"name": ..., "language": ...}, '
+        "an approved template with one body parameter",
+        window.problem,
+    ),
+    SettingField("graph_version", f"Graph API version (default {GRAPH_VERSION})", _graph_version),
+)

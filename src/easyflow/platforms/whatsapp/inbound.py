@@ -40,7 +40,7 @@ from easyflow.platforms.fields import (
     text,
     unix_time,
 )
-from easyflow.platforms.whatsapp.spec import SPEC, describe_error
+from easyflow.platforms.whatsapp.spec import RE_ENGAGEMENT, SPEC, describe_error
 from easyflow.webhooks.inbound import HandshakeRefusedError
 from easyflow.webhooks.payloads import UnprocessableEventError, decode_json
 from easyflow.webhooks.schemes import HmacHeader
@@ -281,4 +281,6 @@ def _status(status: dict[str, Any]) -> DeliveryUpdate:
         ),
         error_code=code,
         error=reason,
+        # Accepted, then refused for the window (131047): a template can still reach them.
+        window_closed=code == str(RE_ENGAGEMENT),
     )

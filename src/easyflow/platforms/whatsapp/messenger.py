@@ -7,7 +7,8 @@ delivery, and failures such as 131047, arrive later as status webhooks.
 
 Outside the customer-service window (window.py) a free-form message goes out as the
 integration's fallback template, or is refused with the reason; a 131047 answered at once is
-handled the same way.
+handled the same way, and so is one reported later in a `failed` status: the hub queues the
+message again with `window_closed` set, and it goes out as the template (once).
 
 The webhook is registered by the seller in the Meta app dashboard, not through the API, so
 `set_webhook` has nothing to call; the hub shows the URL and verify token to paste instead.
@@ -93,8 +94,8 @@ class WhatsAppMessenger:
         return WebhookInfo(url="", pending_update_count=0)
 
     async def send(self, message: OutboundMessage) -> DeliveryResult:
-        if message.template is None and window.outside(
-            message.customer_wrote_at, datetime.now(UTC)
+        if message.template is None and (
+            message.window_closed or window.outside(message.customer_wrote_at, datetime.now(UTC))
         ):
             message = self._as_template(message)
         try:
@@ -107,7 +108,8 @@ class WhatsAppMessenger:
     def _as_template(self, message: OutboundMessage) -> OutboundMessage:
         """The free-form `message` as the fallback template, which the window lets through."""
         if self._fallback is None:
-            raise ServiceWindowClosedError(window.WINDOW_CLOSED, platform=SPEC.name)
+            why = window.REPORTED_CLOSED if message.window_closed else window.WINDOW_CLOSED
+            raise ServiceWindowClosedError(why, platform=SPEC.name)
         template = window.with_text(self._fallback, message.text)
         return replace(message, template=template, buttons=())
 

@@ -5,7 +5,9 @@ anything; outside it only approved templates are delivered, and free-form messag
 131047 (https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows).
 The hub knows when the customer last wrote, so it decides before sending: a free-form message
 outside the window goes out as the integration's fallback template, its text the template's
-one body parameter, or is refused with `WINDOW_CLOSED` as the reason when none is set.
+one body parameter, or is refused with `WINDOW_CLOSED` as the reason when none is set. When
+WhatsApp decides otherwise (a 131047, answered at once or reported later in a `failed`
+status), the message goes out as the fallback template the same way, once.
 
 The setting, in the integration's settings:
 `{"fallback_template": {"name": "customer_reply", "language": "ru"}}` — an approved template
@@ -25,6 +27,8 @@ from easyflow.platforms.whatsapp.spec import SPEC
 
 SERVICE_WINDOW = timedelta(hours=24)
 WINDOW_CLOSED = "outside WhatsApp's 24-hour customer-service window and no fallback template is set"
+# The same, when WhatsApp took a free-form message and reported it failed later (131047).
+REPORTED_CLOSED = f"WhatsApp reported it undelivered (131047): {WINDOW_CLOSED}"
 SETTING = "fallback_template"
 MAX_PARAMETER = 1024  # characters of a template body parameter
 # Meta's rules for template names and language codes (en, en_US, pt_BR, zh_Hant_HK ...).
@@ -49,6 +53,15 @@ def fallback_template(settings: Mapping[str, Any]) -> MessageTemplate | None:
     if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
         raise _bad("language must be a template language code such as ru or en_US")
     return MessageTemplate(name, language)
+
+
+def problem(value: Any) -> str | None:
+    """Why `value` cannot be the fallback template setting, or None (`SettingField.check`)."""
+    try:
+        fallback_template({SETTING: value})
+    except ConfigurationError as exc:
+        return str(exc).removeprefix(f"setting {SETTING!r}: ")
+    return None
 
 
 def outside(customer_wrote_at: datetime | None, now: datetime) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec
-from easyflow.platforms.credentials import CredentialField
+from easyflow.platforms.credentials import CredentialField, SettingField, whole_number
 from easyflow.platforms.wildberries.adapter import STREAMS, WildberriesMarketplace
 from easyflow.platforms.wildberries.errors import classify
 from easyflow.platforms.wildberries.facts import RATE_LIMITS
@@ -35,9 +35,26 @@ CREDENTIALS = (
     ),
 )
 
+SETTINGS = (
+    SettingField(
+        "warehouse_id", "Seller warehouse that stock updates go to", whole_number(1, 10**15)
+    ),
+    SettingField(
+        "statistics_page_cap", "Rows a statistics page holds at most", whole_number(1, 100_000)
+    ),
+)
+
 
 def create_adapter(client: PlatformClient, settings: dict[str, Any]) -> WildberriesMarketplace:
     return WildberriesMarketplace(client, settings)
 
 
-__all__ = ["CREDENTIALS", "SPEC", "STREAMS", "WildberriesMarketplace", "classify", "create_adapter"]
+__all__ = [
+    "CREDENTIALS",
+    "SETTINGS",
+    "SPEC",
+    "STREAMS",
+    "WildberriesMarketplace",
+    "classify",
+    "create_adapter",
+]

@@ -50,6 +50,12 @@ def router(sandbox: WhatsAppSandbox) -> APIRouter:
     async def presses(phone_number_id: str, body: PressIn) -> dict[str, Any]:
         return sandbox.customer_presses(phone_number_id, body.wa_id, body.wamid, body.button_id)
 
+    @api.post("/numbers/{phone_number_id}/customers/{wa_id}/close-window")
+    async def close_window(phone_number_id: str, wa_id: str) -> dict[str, Any]:
+        """The customer's window closes now: the next free text fails later with 131047."""
+        sandbox.close_window(phone_number_id, wa_id)
+        return {"closed": True}
+
     @api.get("/numbers/{phone_number_id}/sent")
     async def sent(phone_number_id: str) -> dict[str, Any]:
         return {"sent": [asdict(m) for m in sandbox.sent(phone_number_id)]}

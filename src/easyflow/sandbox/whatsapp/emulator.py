@@ -6,7 +6,8 @@ does (messaging_product, to, type limits: text ≤ 4096, ≤ 3 reply buttons wit
 lists ≤ 10 rows, approved templates with their parameter count: 132001, 132000) and answered
 `accepted`; over `messages_per_second` the answer is 130429. A free-form message to a customer
 whose last message is older than the 24-hour window is accepted and then fails with a
-`failed` status carrying 131047, as on the real platform; templates always go.
+`failed` status carrying 131047, as on the real platform; templates always go. `close_window`
+(control: `POST …/customers/{wa_id}/close-window`) closes one customer's window at once.
 
 Webhooks: the seller's dashboard step (control API) makes the GET verification request and
 requires the bare challenge back; notifications are serialized with non-ASCII and "/"
@@ -181,6 +182,12 @@ class WhatsAppSandbox(SendingAccounts):
         value = {"contacts": [{"profile": {"name": name}, "wa_id": wa_id}], "messages": [message]}
         self._notify(state, wa_id, value)
         return message
+
+    def close_window(self, phone_number_id: str, wa_id: str) -> None:
+        """WhatsApp holds the customer's window closed from now on (until they write again),
+        whatever the hub thinks: its next free-form message is accepted, then fails with
+        131047 in a status webhook."""
+        self.number(phone_number_id).last_inbound.pop(wa_id, None)
 
     def customer_reads(self, phone_number_id: str, wamid: str) -> None:
         state = self.number(phone_number_id)

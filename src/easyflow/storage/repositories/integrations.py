@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -153,6 +154,11 @@ class SqlIntegrationRepository(Repository):
         self, tenant_id: int, integration_id: int, status: IntegrationStatus
     ) -> None:
         await self._update(tenant_id, integration_id, status=status.value)
+
+    async def set_settings(
+        self, tenant_id: int, integration_id: int, settings: Mapping[str, Any]
+    ) -> None:
+        await self._update(tenant_id, integration_id, settings=dict(settings), updated_at=utcnow())
 
     async def set_webhook_secret(
         self,

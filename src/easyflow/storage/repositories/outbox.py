@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -463,6 +464,69 @@ class SqlOutboxRepository(Repository):
             query = query.where(outbox.c.status == status.value)
         rows = await self._connection.execute(query.order_by(outbox.c.id.desc()).limit(limit))
         return [_item(row) for row in rows]
+
+    async def requeue_window_closed(
+        self,
+        tenant_id: int,
+        integration_id: int,
+        platform_message_ids: Sequence[str],
+        reason: str,
+        now: datetime,
+    ) -> builtins.list[tuple[int, str]]:
+        """Queue sent messages again with `window_closed` set in their payload, so that they
+        go out as a template; each gets a REQUEUED attempt with `reason`, its message goes
+        back to pending. Rows that are templates already, or were queued so once, are not
+        (a template refused for the window would otherwise loop)."""
+        if not platform_message_ids:
+            return []
+        query = (
+            select(
+                outbox.c.id, outbox.c.payload, outbox.c.message_id, messages.c.platform_message_id
+            )
+            .join(messages, messages.c.id == outbox.c.message_id)
+            .where(
+                messages.c.tenant_id == tenant_id,
+                messages.c.platform_message_id.in_(list(platform_message_ids)),
+                outbox.c.tenant_id == tenant_id,
+                outbox.c.integration_id == integration_id,
+                outbox.c.kind == OutboxKind.MESSAGE.value,
+                outbox.c.status == DeliveryStatus.SENT.value,
+            )
+        )
+        found = []
+        for row in await self._connection.execute(query):
+            payload = OutboxPayload.from_json(row.payload)
+            if payload.template is None and not payload.window_closed:
+                found.append((row, replace(payload, window_closed=True)))
+        if not found:
+            return []
+        await self._connection.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("b_id"), outbox.c.status == DeliveryStatus.SENT.value)
+            .values(
+                payload=bindparam("b_payload"),
+                status=DeliveryStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=now,
+                lease_until=None,
+                last_error=reason,
+            ),
+            [{"b_id": row.id, "b_payload": payload.to_json()} for row, payload in found],
+        )
+        history = _Attempt(AttemptOutcome.REQUEUED, now, error=reason).values()
+        await self._connection.execute(
+            insert(outbox_attempts),
+            [{"outbox_id": row.id, "attempt": 0, **history} for row, _ in found],
+        )
+        await self._connection.execute(
+            update(messages)
+            .where(
+                messages.c.tenant_id == tenant_id,
+                messages.c.id.in_([row.message_id for row, _ in found]),
+            )
+            .values(status=DeliveryStatus.PENDING.value, error=reason)
+        )
+        return [(row.id, row.platform_message_id) for row, _ in found]
 
     async def replay(self, tenant_id: int, outbox_id: int, now: datetime) -> None:
         """Send a dead or unconfirmed row again, with a fresh count of attempts.
