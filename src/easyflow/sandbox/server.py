@@ -40,8 +40,9 @@ class SandboxConfig:
     the same way: `config.viber`, `config.viber = ViberConfig(...)`.
     """
 
-    faults: Sequence[FaultSpec]
+    faults: Sequence[FaultSpec]  # installed at start and after every reset
     seed: int  # drives fault rates and webhook retry caps
+    emulators: dict[str, Any]  # platform name -> that emulator's configuration
 
     def __init__(self, *, faults: Sequence[FaultSpec] = (), seed: int = 0, **emulators: Any):
         object.__setattr__(self, "faults", faults)
@@ -60,8 +61,6 @@ class SandboxConfig:
             self.emulators[spec.slug] = spec.config()
         return self.emulators[spec.slug]
 
-    emulators: dict[str, Any]
-
     def __getattr__(self, slug: str) -> Any:
         # Only called for names that are not attributes: the emulators' configurations.
         try:
@@ -70,7 +69,7 @@ class SandboxConfig:
             raise AttributeError(f"no configuration for an emulator {slug!r}") from None
 
     def __setattr__(self, slug: str, value: Any) -> None:
-        if slug in ("faults", "seed"):
+        if slug in ("faults", "seed", "emulators"):
             object.__setattr__(self, slug, value)
         else:
             self.emulators[slug] = value
