@@ -37,7 +37,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from easyflow.sandbox.flood import FloodLimits
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
-from easyflow.sandbox.telegram import TelegramConfig
+from easyflow.sandbox.telegram import TelegramConfig, TelegramSandbox
 
 
 class Timeline:
@@ -158,7 +158,7 @@ class Crowd:
             # A chat always writes to the same bot, so its messages stay in one queue.
             token = tokens[(chat - first_chat) % len(tokens)]
             self._timeline.written.append((chat, time.monotonic()))
-            await self._sandbox.telegram.customer_writes(token, chat, text)
+            await self._sandbox.emulator(TelegramSandbox).customer_writes(token, chat, text)
             self.written += 1
 
 

@@ -32,18 +32,15 @@ from easyflow.config import Settings
 from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.commerce import Order, OrderItem, OrderStatus
 from easyflow.domain.messaging import Conversation, ConversationStatus
-from easyflow.sandbox.server import (
-    DEMO_ANTHROPIC_KEY,
-    DEMO_OPENAI_KEY,
-    DEMO_YANDEXGPT_FOLDER,
-    DEMO_YANDEXGPT_KEY,
-    Sandbox,
-    SandboxConfig,
-    create_sandbox_app,
-)
+from easyflow.sandbox.anthropic import DEMO_ANTHROPIC_KEY
+from easyflow.sandbox.openai import DEMO_OPENAI_KEY
+from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
+from easyflow.sandbox.telegram import TelegramSandbox
 from easyflow.sandbox.viber import DEMO_BOT as DEMO_VIBER_BOT
-from easyflow.sandbox.vk import DEMO_COMMUNITY
-from easyflow.sandbox.whatsapp import DEMO_NUMBER
+from easyflow.sandbox.viber import ViberSandbox
+from easyflow.sandbox.vk import DEMO_COMMUNITY, VkSandbox
+from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppSandbox
+from easyflow.sandbox.yandexgpt import DEMO_YANDEXGPT_FOLDER, DEMO_YANDEXGPT_KEY
 
 CUSTOMER_CHAT = 5550001
 STRANGER_CHAT = 5550002
@@ -134,7 +131,7 @@ async def _wait_for_answer(
         handed_over = bool(conversation and conversation.status is ConversationStatus.HANDOVER)
         if handed_over:  # the customer is told so: wait for that message to go out
             await container.queue.wait_idle()
-        sent = sandbox.telegram.sent(token, chat_id)
+        sent = sandbox.emulator(TelegramSandbox).sent(token, chat_id)
         if len(sent) > sent_before:
             return [m.text for m in sent[sent_before:]], handed_over
         await asyncio.sleep(0.05)
@@ -180,7 +177,8 @@ async def _tell_story(container: Container, sandbox: Sandbox, console: Console) 
     profile = await _connect_ai(container, sandbox, tenant.id)
     await container.tenants.set_ai_profile(tenant.id, profile)
     await container.tenants.upsert_orders(tenant.id, demo_orders(datetime.now(UTC)))
-    bot = sandbox.telegram.register_bot(username="demo_shop_bot", first_name="Demo Shop")
+    telegram = sandbox.emulator(TelegramSandbox)
+    bot = telegram.register_bot(username="demo_shop_bot", first_name="Demo Shop")
     token = bot["token"]
     integration = await container.integrations.add(tenant.id, "telegram", {"token": token})
     _, api_key = await container.tenants.create_api_key(tenant.id, "demo")
@@ -197,10 +195,12 @@ async def _tell_story(container: Container, sandbox: Sandbox, console: Console) 
         )
     )
     for name, chat_id, text in STORY:
-        before = len(sandbox.telegram.sent(token, chat_id))
+        before = len(telegram.sent(token, chat_id))
         role = "customer" if chat_id == CUSTOMER_CHAT else "a stranger"
         console.print(f"[cyan]{name} ({role}):[/cyan] {text}")
-        await sandbox.telegram.customer_writes(token, chat_id, text, first_name=name)
+        await sandbox.emulator(TelegramSandbox).customer_writes(
+            token, chat_id, text, first_name=name
+        )
         replies, handed_over = await _wait_for_answer(
             container, sandbox, tenant.id, token, chat_id, before
         )
@@ -259,31 +259,31 @@ class _Channel:
 async def _connect_channel(
     container: Container, sandbox: Sandbox, tenant_id: int, platform: str
 ) -> _Channel:
-    credentials = getattr(sandbox, platform).demo_credentials()[0]
+    credentials = sandbox.accounts(platform)[0]
     integration = await container.integrations.add(tenant_id, platform, credentials)
     url = f"{container.settings.public_url}/api/v1/messaging/webhook/{platform}/{integration.id}"
-    secret = integration.webhook_secrets[0]
+    # Where the hub could not register the webhook as it was added (WhatsApp, VK), the seller
+    # does it in the platform's console, as that platform's sandbox package declares.
+    await sandbox.register_webhook(platform, credentials, url, integration.webhook_secrets[0])
     if platform == "whatsapp":
-        number = DEMO_NUMBER.phone_number_id
-        await sandbox.whatsapp.configure_webhook(number, url, secret)
+        number, whatsapp = DEMO_NUMBER.phone_number_id, sandbox.emulator(WhatsAppSandbox)
         return _Channel(
-            lambda to, text, name: sandbox.whatsapp.customer_writes(number, to, text, name),
-            lambda to: [m.text for m in sandbox.whatsapp.sent(number, to)],
+            lambda to, text, name: whatsapp.customer_writes(number, to, text, name),
+            lambda to: [m.text for m in whatsapp.sent(number, to)],
         )
     if platform == "vk":
-        group = DEMO_COMMUNITY.group_id
-        await sandbox.vk.add_server(group, url, secret)
+        group, vk = DEMO_COMMUNITY.group_id, sandbox.emulator(VkSandbox)
         return _Channel(
-            lambda to, text, name: sandbox.vk.customer_writes(group, int(to), text),
-            lambda to: [m.text for m in sandbox.vk.sent(group, int(to))],
+            lambda to, text, name: vk.customer_writes(group, int(to), text),
+            lambda to: [m.text for m in vk.sent(group, int(to))],
         )
-    token = DEMO_VIBER_BOT.auth_token  # Viber: the hub set the webhook when it was added
+    token, viber = DEMO_VIBER_BOT.auth_token, sandbox.emulator(ViberSandbox)
 
     def viber_writes(to: str, text: str, name: str) -> object:
-        sandbox.viber.customer_opens(token, to, name)
-        return sandbox.viber.customer_writes(token, to, text, name)
+        viber.customer_opens(token, to, name)
+        return viber.customer_writes(token, to, text, name)
 
-    return _Channel(viber_writes, lambda to: [m.text for m in sandbox.viber.sent(token, to)])
+    return _Channel(viber_writes, lambda to: [m.text for m in viber.sent(token, to)])
 
 
 async def _replies(channel: _Channel, customer: str, before: int, timeout: float = 15) -> list[str]:

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import re
 
-from easyflow.sandbox.server import (
-    DEMO_ANTHROPIC_KEY,
-    DEMO_OPENAI_KEY,
-    DEMO_YANDEXGPT_FOLDER,
-    DEMO_YANDEXGPT_KEY,
-)
+from easyflow.sandbox.anthropic import DEMO_ANTHROPIC_KEY
+from easyflow.sandbox.openai import DEMO_OPENAI_KEY
+from easyflow.sandbox.yandexgpt import DEMO_YANDEXGPT_FOLDER, DEMO_YANDEXGPT_KEY
 
 from .conftest import CliEnv
 from .test_cli import create_tenant, easyflow, ok, words

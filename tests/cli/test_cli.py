@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from easyflow.app import create_app
 from easyflow.cli import app
 from easyflow.config import Settings
-from easyflow.sandbox.server import DEMO_BOT_TOKEN, DEMO_OPENAI_KEY
+from easyflow.sandbox import DEMO_BOT_TOKEN, DEMO_OPENAI_KEY
 from easyflow.storage.engine import normalise_url
 
 from .conftest import PUBLIC_URL, CliEnv

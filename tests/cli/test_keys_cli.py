@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from easyflow.app import create_app
 from easyflow.config import Settings
-from easyflow.sandbox.server import DEMO_OPENAI_KEY
+from easyflow.sandbox import DEMO_OPENAI_KEY
 
 from .conftest import CliEnv
 from .test_cli import KEY, create_tenant, easyflow, ok, words

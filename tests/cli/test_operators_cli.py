@@ -12,7 +12,7 @@ import httpx
 from easyflow.bootstrap import build_container
 from easyflow.config import Settings
 from easyflow.domain.messaging import InboundKind, InboundMessage, Sender
-from easyflow.sandbox.server import DEMO_BOT_TOKEN
+from easyflow.sandbox import DEMO_BOT_TOKEN
 
 from .conftest import CliEnv
 from .test_cli import create_tenant, easyflow, ok, words

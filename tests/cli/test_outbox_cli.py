@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy import Connection, insert
 
-from easyflow.sandbox.server import DEMO_BOT_TOKEN
+from easyflow.sandbox import DEMO_BOT_TOKEN
 from easyflow.storage.tables import outbox
 
 from .conftest import CliEnv

@@ -24,33 +24,13 @@ from easyflow.sandbox.vk import DEMO_COMMUNITY
 from easyflow.sandbox.whatsapp import DEMO_NUMBER
 from easyflow.services.messaging import conversation_lock
 from easyflow.storage.tables import outbox
-from support.hub import CHAT, HUB_URL, Hub
+from support.hub import CHAT, Hub
+from support.messengers import connect
 
 PLATFORMS = ("telegram", "whatsapp", "vk", "viber")
 CUSTOMERS = {"telegram": CHAT, "whatsapp": "79990001122", "vk": 5550001, "viber": "01234567890A="}
 TRACK = Button("Track parcel", "track:1001")
 LATER = Button("Later", "later:1001")
-
-
-async def _connect(hub: Hub, platform: str) -> int:
-    """The platform connected the seller's way (Telegram is already); its integration id."""
-    c, s = hub.container, hub.sandbox
-    if platform == "telegram":
-        return hub.integration_id
-    if platform == "whatsapp":
-        credentials = s.whatsapp.demo_credentials()[0]
-    elif platform == "vk":
-        credentials = s.vk.demo_credentials()[0]
-    else:
-        credentials = {"auth_token": DEMO_BOT.auth_token}
-    integration = await c.integrations.add(hub.tenant_id, platform, credentials)
-    url = f"{HUB_URL}/api/v1/messaging/webhook/{platform}/{integration.id}"
-    secret = integration.webhook_secrets[0]
-    if platform == "whatsapp":
-        await s.whatsapp.configure_webhook(DEMO_NUMBER.phone_number_id, url, secret)
-    elif platform == "vk":
-        await s.vk.add_server(DEMO_COMMUNITY.group_id, url, secret)
-    return integration.id
 
 
 async def _customer_writes(hub: Hub, platform: str, customer: Any) -> None:
@@ -124,7 +104,7 @@ async def _status(hub: Hub, outbox_id: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 async def test_buttons_queued_in_the_outbox_reach_the_wire(hub: Hub, platform: str) -> None:
-    integration_id = await _connect(hub, platform)
+    integration_id = (await connect(hub, platform)).id
     customer = CUSTOMERS[platform]
     await _customer_writes(hub, platform, customer)
     conversation_id = await _conversation(hub, integration_id, customer)
@@ -142,7 +122,7 @@ async def test_buttons_queued_in_the_outbox_reach_the_wire(hub: Hub, platform: s
 
 
 async def test_a_template_with_parameters_reaches_whatsapp_through_the_outbox(hub: Hub) -> None:
-    integration_id = await _connect(hub, "whatsapp")
+    integration_id = (await connect(hub, "whatsapp")).id
     customer = CUSTOMERS["whatsapp"]
     await _customer_writes(hub, "whatsapp", customer)
     conversation_id = await _conversation(hub, integration_id, customer)
@@ -213,7 +193,7 @@ async def test_a_chat_whose_sends_are_held_does_not_hold_up_another_chats_callba
     """Callback answers carry no text; their rows are sent under their conversation's lock,
     so while one chat's lock is held (its worker busy), another chat is answered."""
     group, s = DEMO_COMMUNITY.group_id, hub.sandbox.vk
-    integration_id = await _connect(hub, "vk")
+    integration_id = (await connect(hub, "vk")).id
     chat_a, chat_b = 5550001, 5550002
     conversations = {}
     for chat in (chat_a, chat_b):

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from easyflow.domain.tenancy import Integration
 from easyflow.platforms.whatsapp import SIGNATURE as WHATSAPP_SIGNATURE
 from easyflow.sandbox.viber import DEMO_BOT
 from easyflow.sandbox.vk import DEMO_COMMUNITY
 from easyflow.sandbox.whatsapp import DEMO_NUMBER
 from support.hub import HUB_URL, Hub
+from support.messengers import connect
 
 GREETING = "Hello! I can tell you where your order is — just send its number."
 WA_CUSTOMER, VK_CUSTOMER, VIBER_CUSTOMER = "79990001122", 5550001, "01234567890A="
@@ -27,25 +27,6 @@ WA_CUSTOMER, VK_CUSTOMER, VIBER_CUSTOMER = "79990001122", 5550001, "01234567890A
 
 def _path(platform: str, integration_id: int) -> str:
     return f"/api/v1/messaging/webhook/{platform}/{integration_id}"
-
-
-async def _connect(hub: Hub, platform: str) -> Integration:
-    """Add the integration and register its webhook the way the platform does it."""
-    c, s = hub.container, hub.sandbox
-    if platform == "whatsapp":
-        credentials = s.whatsapp.demo_credentials()[0]
-    elif platform == "vk":
-        credentials = s.vk.demo_credentials()[0]
-    else:
-        credentials = {"auth_token": DEMO_BOT.auth_token}
-    integration = await c.integrations.add(hub.tenant_id, platform, credentials)
-    url = HUB_URL + _path(platform, integration.id)
-    secret = integration.webhook_secrets[0]
-    if platform == "whatsapp":  # the seller pastes URL and verify token in the dashboard
-        await s.whatsapp.configure_webhook(DEMO_NUMBER.phone_number_id, url, secret)
-    elif platform == "vk":  # the seller adds a Callback API server
-        await s.vk.add_server(DEMO_COMMUNITY.group_id, url, secret)
-    return integration
 
 
 async def _messages(hub: Hub, integration_id: int) -> list[Any]:
@@ -72,7 +53,7 @@ async def _settled_statuses(hub: Hub, integration_id: int, outbound: str) -> lis
 
 
 async def test_a_whatsapp_customer_asks_and_gets_an_answer(hub: Hub) -> None:
-    integration = await _connect(hub, "whatsapp")
+    integration = await connect(hub, "whatsapp")
     hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, WA_CUSTOMER, "Hello!")
     await hub.settle()
     [reply] = hub.sandbox.whatsapp.sent(DEMO_NUMBER.phone_number_id, WA_CUSTOMER)
@@ -89,7 +70,7 @@ async def test_a_whatsapp_customer_asks_and_gets_an_answer(hub: Hub) -> None:
 
 
 async def test_a_vk_customer_asks_and_gets_an_answer_with_the_rows_random_id(hub: Hub) -> None:
-    integration = await _connect(hub, "vk")
+    integration = await connect(hub, "vk")
     hub.sandbox.vk.customer_writes(DEMO_COMMUNITY.group_id, VK_CUSTOMER, "Hello!")
     await hub.settle()
     [reply] = hub.sandbox.vk.sent(DEMO_COMMUNITY.group_id, VK_CUSTOMER)
@@ -107,7 +88,7 @@ async def test_a_vk_customer_asks_and_gets_an_answer_with_the_rows_random_id(hub
 
 
 async def test_a_viber_customer_asks_and_gets_an_answer(hub: Hub) -> None:
-    integration = await _connect(hub, "viber")  # set_webhook: Viber probed the hub's URL
+    integration = await connect(hub, "viber")  # set_webhook: Viber probed the hub's URL
     s = hub.sandbox.viber
     assert s.bot(DEMO_BOT.auth_token).sender.url == HUB_URL + _path("viber", integration.id)
     s.customer_opens(DEMO_BOT.auth_token, VIBER_CUSTOMER)
@@ -123,9 +104,9 @@ async def test_a_viber_customer_asks_and_gets_an_answer(hub: Hub) -> None:
 
 
 async def test_each_platform_is_answered_in_its_own_form(hub: Hub) -> None:
-    wa = await _connect(hub, "whatsapp")
-    vk = await _connect(hub, "vk")
-    viber = await _connect(hub, "viber")
+    wa = await connect(hub, "whatsapp")
+    vk = await connect(hub, "vk")
+    viber = await connect(hub, "viber")
     # WhatsApp's GET verification: the bare challenge as text, 403 for a wrong token.
     query = {
         "hub.mode": "subscribe",
@@ -162,8 +143,8 @@ async def test_each_platform_is_answered_in_its_own_form(hub: Hub) -> None:
     ["missing", "wrong_secret", "tampered", "reserialized"],
 )
 async def test_unauthenticated_deliveries_are_401_and_store_nothing(hub: Hub, forgery: str) -> None:
-    wa = await _connect(hub, "whatsapp")
-    vk = await _connect(hub, "vk")
+    wa = await connect(hub, "whatsapp")
+    vk = await connect(hub, "vk")
     document = {
         "object": "whatsapp_business_account",
         "entry": [
@@ -231,7 +212,7 @@ async def test_unauthenticated_deliveries_are_401_and_store_nothing(hub: Hub, fo
     ],
 )
 async def test_bodies_not_the_platforms_shape_are_4xx(hub: Hub, body: bytes) -> None:
-    wa = await _connect(hub, "whatsapp")
+    wa = await connect(hub, "whatsapp")
     headers = WHATSAPP_SIGNATURE.sign(DEMO_NUMBER.app_secret, body)
     response = await hub.http.post(_path("whatsapp", wa.id), content=body, headers=headers)
     assert 400 <= response.status_code < 500
@@ -265,7 +246,7 @@ async def test_the_api_answer_says_what_to_paste_where_the_seller_registers_the_
 
 
 async def test_one_bad_message_in_a_whatsapp_batch_keeps_the_rest(hub: Hub) -> None:
-    wa = await _connect(hub, "whatsapp")
+    wa = await connect(hub, "whatsapp")
     good = {
         "from": WA_CUSTOMER,
         "id": "wamid.GOOD",
@@ -309,7 +290,7 @@ async def test_whatsapp_reports_out_of_order_never_move_a_message_back(hub: Hub)
     hub.sandbox.whatsapp.config.read_before_delivered = True
     hub.sandbox.whatsapp.config.duplicate_statuses = True
     hub.sandbox.whatsapp.config.statuses = ("sent", "delivered", "read")
-    integration = await _connect(hub, "whatsapp")
+    integration = await connect(hub, "whatsapp")
     hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, WA_CUSTOMER, "Hello!")
     await hub.settle()
     rows = await _settled_statuses(hub, integration.id, "read")
@@ -322,7 +303,7 @@ async def test_a_failure_reported_after_the_send_makes_the_message_dead_with_its
     hub: Hub,
 ) -> None:
     hub.sandbox.whatsapp.config.window_seconds = -1  # every free-text send is outside it
-    integration = await _connect(hub, "whatsapp")
+    integration = await connect(hub, "whatsapp")
     hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, WA_CUSTOMER, "Hello!")
     await hub.settle()
     rows = await _settled_statuses(hub, integration.id, "dead")

@@ -13,30 +13,12 @@ from sqlalchemy import text
 from easyflow.sandbox.viber import DEMO_BOT
 from easyflow.sandbox.vk import DEMO_COMMUNITY
 from easyflow.sandbox.whatsapp import DEMO_NUMBER
-from support.hub import CHAT, HUB_URL, Hub
+from support.hub import CHAT, Hub
+from support.messengers import connect
 
 WA_CUSTOMER, VK_CUSTOMER, VIBER_CUSTOMER = "79990001122", 5550001, "01234567890A="
 SHIPPED = {"ru": "Ваш заказ №1001 отправлен.", "en": "Your order #1001 has shipped."}
 WHERE = {"ru": "Где мой заказ?", "en": "Where is my order?"}
-
-
-async def _connect(hub: Hub, platform: str) -> int:
-    c, s = hub.container, hub.sandbox
-    if platform == "whatsapp":
-        credentials = s.whatsapp.demo_credentials()[0]
-    elif platform == "vk":
-        credentials = s.vk.demo_credentials()[0]
-    else:
-        credentials = {"auth_token": DEMO_BOT.auth_token}
-    integration = await c.integrations.add(hub.tenant_id, platform, credentials)
-    url = f"{HUB_URL}/api/v1/messaging/webhook/{platform}/{integration.id}"
-    if platform == "whatsapp":
-        await s.whatsapp.configure_webhook(
-            DEMO_NUMBER.phone_number_id, url, integration.webhook_secrets[0]
-        )
-    elif platform == "vk":
-        await s.vk.add_server(DEMO_COMMUNITY.group_id, url, integration.webhook_secrets[0])
-    return integration.id
 
 
 async def _contact(hub: Hub, integration_id: int) -> Any:
@@ -122,7 +104,7 @@ async def test_data_is_escaped_in_html_and_a_tenant_template_replaces_the_builti
 async def test_a_whatsapp_contact_gets_the_approved_template_with_ordered_parameters(
     hub: Hub,
 ) -> None:
-    integration_id = await _connect(hub, "whatsapp")
+    integration_id = (await connect(hub, "whatsapp")).id
     hub.sandbox.whatsapp.customer_writes(DEMO_NUMBER.phone_number_id, WA_CUSTOMER, "Hello!")
     await hub.settle()
     contact = await _contact(hub, integration_id)
@@ -145,7 +127,7 @@ async def test_a_whatsapp_contact_gets_the_approved_template_with_ordered_parame
 
 
 async def test_a_vk_contact_gets_text_and_keyboard(hub: Hub) -> None:
-    integration_id = await _connect(hub, "vk")
+    integration_id = (await connect(hub, "vk")).id
     hub.sandbox.vk.customer_writes(DEMO_COMMUNITY.group_id, VK_CUSTOMER, "Hello!")
     await hub.settle()
     contact = await _contact(hub, integration_id)
@@ -158,7 +140,7 @@ async def test_a_vk_contact_gets_text_and_keyboard(hub: Hub) -> None:
 
 
 async def test_a_viber_contact_gets_text_and_keyboard(hub: Hub) -> None:
-    integration_id = await _connect(hub, "viber")
+    integration_id = (await connect(hub, "viber")).id
     viber = hub.sandbox.viber
     viber.customer_opens(DEMO_BOT.auth_token, VIBER_CUSTOMER)
     viber.customer_writes(DEMO_BOT.auth_token, VIBER_CUSTOMER, "Hello!")

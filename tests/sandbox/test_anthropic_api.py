@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 
 from easyflow.sandbox import ManualClock, SandboxConfig, create_sandbox_app
-from easyflow.sandbox.anthropic import AnthropicConfig
-from easyflow.sandbox.server import DEMO_ANTHROPIC_KEY
+from easyflow.sandbox.anthropic import DEMO_ANTHROPIC_KEY, AnthropicConfig
 
 HEADERS = {"x-api-key": DEMO_ANTHROPIC_KEY, "anthropic-version": "2023-06-01"}
 BODY: dict[str, Any] = {

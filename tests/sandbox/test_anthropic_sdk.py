@@ -11,7 +11,7 @@ import pytest
 from anthropic._constants import ANTHROPIC_API_VERSION
 
 from easyflow.sandbox import FaultSpec, Sandbox, SandboxConfig, create_sandbox_app
-from easyflow.sandbox.server import DEMO_ANTHROPIC_KEY
+from easyflow.sandbox.anthropic import DEMO_ANTHROPIC_KEY
 from support.live_server import live_server
 
 MODEL = "claude-sonnet-4-6"

@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 
 from easyflow.sandbox import FaultSpec, ManualClock, Sandbox, SandboxConfig, create_sandbox_app
-from easyflow.sandbox.server import DEMO_YANDEXGPT_FOLDER, DEMO_YANDEXGPT_KEY
-from easyflow.sandbox.yandexgpt import YandexGPTConfig
+from easyflow.sandbox.yandexgpt import DEMO_YANDEXGPT_FOLDER, DEMO_YANDEXGPT_KEY, YandexGPTConfig
 
 FOLDER = DEMO_YANDEXGPT_FOLDER
 AUTH = {"Authorization": f"Api-Key {DEMO_YANDEXGPT_KEY}"}

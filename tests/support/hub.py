@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,13 +28,16 @@ from easyflow.domain.ai import AiProfile, FaqEntry
 from easyflow.domain.commerce import Order, OrderStatus
 from easyflow.domain.messaging import Sender
 from easyflow.domain.phones import digits
+from easyflow.domain.tenancy import Capability
 from easyflow.http import RetryPolicy
+from easyflow.platforms.registry import PlatformRegistry
 from easyflow.sandbox.base import Clock
-from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
-from easyflow.sandbox.telegram.state import TelegramConfig
-from easyflow.sandbox.viber import DEMO_BOT, ViberConfig
-from easyflow.sandbox.vk import DEMO_COMMUNITY, VkConfig
-from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppConfig
+from easyflow.sandbox.server import (
+    Sandbox,
+    SandboxConfig,
+    create_sandbox_app,
+    registered_emulators,
+)
 
 HUB_URL = "http://testserver"
 SANDBOX_URL = "http://sandbox"
@@ -181,6 +184,18 @@ def hub_settings(database_url: str, data_dir: Path, key: str, **overrides: Any) 
     return Settings(**(values | overrides))
 
 
+def messenger_demo_config(retry_delay_scale: float) -> SandboxConfig:
+    """Every messenger's emulator with its package's demo accounts, its webhook retries
+    `retry_delay_scale` times the platform's waits (the real schedule, in milliseconds)."""
+    registry = PlatformRegistry()
+    config = SandboxConfig()
+    for spec in registered_emulators(registry):
+        if registry.get(spec.slug).spec.offers(Capability.MESSENGER):
+            demo = replace(spec.demo_config(), retry_delay_scale=retry_delay_scale)
+            setattr(config, spec.slug, demo)
+    return config
+
+
 @asynccontextmanager
 async def running_hub(
     database_url: str,
@@ -194,13 +209,7 @@ async def running_hub(
 ) -> AsyncIterator[Hub]:
     hub_asgi = _LateBound()
     sandbox = create_sandbox_app(
-        sandbox_config
-        or SandboxConfig(
-            telegram=TelegramConfig(retry_delay_scale=0.01),
-            whatsapp=WhatsAppConfig(numbers=[DEMO_NUMBER], retry_delay_scale=0.01),
-            vk=VkConfig(communities=[DEMO_COMMUNITY], retry_delay_scale=0.01),
-            viber=ViberConfig(bots=[DEMO_BOT], retry_delay_scale=0.01),
-        ),
+        sandbox_config or messenger_demo_config(retry_delay_scale=0.01),
         webhook_transport=httpx.ASGITransport(hub_asgi),
         clock=sandbox_clock,
     )

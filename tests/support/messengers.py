@@ -1,5 +1,10 @@
 """One harness per messenger for the contract suite: its sandbox account, its adapter over
-real HTTP, and a receiver that runs the production inbound code on what the sandbox sends.
+real HTTP, and a receiver that runs the production inbound code on what the sandbox sends;
+and `connect`, which connects a messenger to an in-process hub the seller's way.
+
+Nothing here names a platform: accounts come from the sandbox's catalog, and the webhook is
+registered the platform's way, by the hub's adapter (`set_webhook`) and, where the platform
+has one, the seller's console step its sandbox package declares.
 
 The receiver is the hub's inbound path without the database: verify with the platform's
 scheme and key, answer handshakes, parse into typed events, answer in the platform's form.
@@ -24,12 +29,9 @@ from easyflow.observability.metrics import Metrics
 from easyflow.platforms.registry import PlatformRegistry
 from easyflow.ports import MessengerWebhook
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
-from easyflow.sandbox.telegram.state import TelegramConfig
-from easyflow.sandbox.viber import DEMO_BOT, ViberConfig
-from easyflow.sandbox.vk import DEMO_COMMUNITY, VkConfig
-from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppConfig
 from easyflow.webhooks.inbound import HandshakeRefusedError, full_parser
 from easyflow.webhooks.payloads import decode_json
+from support.hub import HUB_URL, Hub, messenger_demo_config
 
 HOOK = "http://127.0.0.1:9/hook"  # loopback: the Telegram sandbox accepts plain http there
 SECRET = "hub-made_webhook-secret-0123456789"
@@ -144,12 +146,7 @@ def adapter_for(
 
 
 def sandbox_config() -> SandboxConfig:
-    return SandboxConfig(
-        telegram=TelegramConfig(retry_delay_scale=0.001),
-        whatsapp=WhatsAppConfig(numbers=[DEMO_NUMBER], retry_delay_scale=0.001),
-        vk=VkConfig(communities=[DEMO_COMMUNITY], retry_delay_scale=0.001),
-        viber=ViberConfig(bots=[DEMO_BOT], retry_delay_scale=0.001),
-    )
+    return messenger_demo_config(retry_delay_scale=0.001)
 
 
 class Dispatch:
@@ -167,15 +164,7 @@ async def open_messenger(platform: str) -> Messenger:
     dispatch = Dispatch()
     sandbox = create_sandbox_app(sandbox_config(), webhook_transport=httpx.MockTransport(dispatch))
     url = f"{HOOK}/{platform}"
-    if platform == "telegram":
-        token = sandbox.telegram.register_bot(username="shop_bot")["token"]
-        credentials = {"token": token}
-    elif platform == "whatsapp":
-        credentials = sandbox.whatsapp.demo_credentials()[0]
-    elif platform == "vk":
-        credentials = sandbox.vk.demo_credentials()[0]
-    else:
-        credentials = {"auth_token": DEMO_BOT.auth_token}
+    credentials = sandbox.accounts(platform)[0]  # the package's demo account
     receiver = Receiver(
         full_parser(REGISTRY.get(platform).webhook),  # type: ignore[arg-type]
         integration_for(platform, credentials),
@@ -185,15 +174,34 @@ async def open_messenger(platform: str) -> Messenger:
     adapter = adapter_for(sandbox, platform, credentials, wire)
 
     async def connect() -> None:
-        if platform in ("telegram", "viber"):
-            await adapter.set_webhook(WebhookRegistration(url, SECRET, ()))
-        elif platform == "whatsapp":
-            await sandbox.whatsapp.configure_webhook(credentials["phone_number_id"], url, SECRET)
-        else:
-            await sandbox.vk.add_server(int(credentials["group_id"]), url, SECRET)
+        # What the hub does when it is added (WhatsApp and VK answer what to paste), then what
+        # the seller does in the platform's console, where there is something to do.
+        await adapter.set_webhook(WebhookRegistration(url, SECRET, ()))
+        await sandbox.register_webhook(platform, credentials, url, SECRET)
 
     return Messenger(platform, sandbox, credentials, receiver, wire, adapter, "", connect)
 
 
 def body_of(received: Received) -> Any:
     return json.loads(received.body)
+
+
+def webhook_path(platform: str, integration_id: int) -> str:
+    return f"/api/v1/messaging/webhook/{platform}/{integration_id}"
+
+
+async def connect(hub: Hub, platform: str) -> Integration:
+    """The tenant's `platform` integration, connected the seller's way if it has none yet.
+
+    The sandbox's demo account is added (the hub registers the webhook where the platform
+    lets it: Telegram, Viber), then the seller does the console step the platform's sandbox
+    package declares (WhatsApp: callback URL and verify token; VK: a Callback API server).
+    """
+    for existing in await hub.container.integrations.list(hub.tenant_id):
+        if existing.platform == platform:
+            return existing
+    credentials = hub.sandbox.accounts(platform)[0]
+    integration = await hub.container.integrations.add(hub.tenant_id, platform, credentials)
+    url = HUB_URL + webhook_path(platform, integration.id)
+    await hub.sandbox.register_webhook(platform, credentials, url, integration.webhook_secrets[0])
+    return integration

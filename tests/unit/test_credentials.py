@@ -11,12 +11,7 @@ from easyflow.http import AuthStyle, InMemoryRateLimiter, PlatformClient, RetryP
 from easyflow.observability.metrics import Metrics
 from easyflow.platforms import openai, telegram
 from easyflow.platforms.registry import PlatformRegistry
-from easyflow.sandbox.server import (
-    DEMO_BOT_TOKEN,
-    DEMO_OPENAI_KEY,
-    SandboxConfig,
-    create_sandbox_app,
-)
+from easyflow.sandbox import DEMO_BOT_TOKEN, DEMO_OPENAI_KEY, SandboxConfig, create_sandbox_app
 
 REGISTRY = PlatformRegistry()
 TOKEN = "123456789:AAE" + "x" * 32

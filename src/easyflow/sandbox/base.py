@@ -13,9 +13,9 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 from fastapi import APIRouter
@@ -99,3 +99,46 @@ def dumps(value: Any) -> bytes:
 def whole_seconds(seconds: float) -> int:
     """A retry hint in whole seconds, never below 1 (clients treat 0 as 'no hint')."""
     return max(1, math.ceil(seconds - 1e-9))
+
+
+ConfigT = TypeVar("ConfigT")
+EmulatorT = TypeVar("EmulatorT", bound=Emulator)
+
+ConsoleStep = Callable[[EmulatorT, dict[str, str], str, str], Awaitable[None]]
+"""What the seller does in the platform's console to point an account at the hub: given the
+emulator, the account's credentials, the webhook URL and its secret (verify token, secret
+key). Only platforms where the hub cannot register the webhook itself have one."""
+
+
+def _listed_accounts(emulator: Any) -> list[dict[str, str]]:
+    return list(emulator.demo_credentials())
+
+
+@dataclass(frozen=True)
+class EmulatorSpec(Generic[ConfigT, EmulatorT]):
+    """One platform's emulator as its sandbox package declares it, as `EMULATOR`.
+
+    The sandbox server mounts one for every platform of the registry whose package
+    `easyflow.sandbox.<platform>` exports one; nothing else names the platform.
+    """
+
+    slug: str  # the platform's name in the registry; mounted at /<slug>
+    config: Callable[[], ConfigT]  # the configuration when none is given (no accounts)
+    build: Callable[[ConfigT, SandboxContext], EmulatorT]
+    # The fixed, public demo accounts (`SandboxConfig.demo()`, `easyflow sandbox`).
+    demo: Callable[[], ConfigT] | None = None
+    # The accounts a client can use right away (`GET /_sandbox/`, `easyflow sandbox`).
+    credentials: Callable[[EmulatorT], list[dict[str, str]]] = _listed_accounts
+    # Messengers whose webhook the seller registers in the platform's console (ConsoleStep).
+    console_step: ConsoleStep[EmulatorT] | None = None
+
+    def demo_config(self) -> ConfigT:
+        return self.demo() if self.demo is not None else self.config()
+
+    async def register_webhook(
+        self, emulator: EmulatorT, credentials: dict[str, str], url: str, secret: str
+    ) -> None:
+        """The seller's console step, where the platform has one; nothing where the hub
+        registers the webhook itself (its adapter's `set_webhook`)."""
+        if self.console_step is not None:
+            await self.console_step(emulator, credentials, url, secret)

@@ -2,130 +2,107 @@
 (docs/sandbox.md).
 
 `create_sandbox_app()` builds a `Sandbox`: an ASGI app (serve it with uvicorn, or hand it to
-`httpx.ASGITransport`) plus the emulators' Python APIs (`sandbox.telegram`, `sandbox.openai`).
-Emulators come from a registry of `EmulatorSpec`s; adding a platform is one module, one
-config field and one entry in `default_emulators()`. Nothing is built at import time.
+`httpx.ASGITransport`) plus the emulators' Python APIs (`sandbox.emulator(TelegramSandbox)`,
+or `sandbox.telegram` for short). The emulators are derived from the platforms registry: for
+every registered platform, the `EMULATOR` its package `easyflow.sandbox.<platform>` declares
+(an `EmulatorSpec`). Nothing here names a platform, so adding one is its packages and its
+registry line. Nothing is built at import time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from easyflow.sandbox.anthropic import AnthropicConfig, AnthropicSandbox
-from easyflow.sandbox.base import Clock, ControlError, Emulator, SandboxContext
+from easyflow.platforms.registry import PlatformRegistry
+from easyflow.sandbox.base import Clock, ControlError, Emulator, EmulatorSpec, SandboxContext
 from easyflow.sandbox.faults import FaultEngine, FaultSpec
-from easyflow.sandbox.openai import OpenAIConfig, OpenAISandbox
-from easyflow.sandbox.ozon import OzonConfig, OzonSandbox
-from easyflow.sandbox.ozon.emulator import DEMO_API_KEY as OZON_DEMO_API_KEY
-from easyflow.sandbox.ozon.emulator import DEMO_CLIENT_ID as OZON_DEMO_CLIENT_ID
 from easyflow.sandbox.server_control import control_router
-from easyflow.sandbox.telegram import TelegramConfig, TelegramSandbox
-from easyflow.sandbox.telegram.state import TelegramBot
-from easyflow.sandbox.viber import DEMO_BOT, ViberConfig, ViberSandbox
-from easyflow.sandbox.vk import DEMO_COMMUNITY, VkConfig, VkSandbox
-from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppConfig, WhatsAppSandbox
-from easyflow.sandbox.wildberries import WildberriesConfig, WildberriesSandbox
-from easyflow.sandbox.wildberries.emulator import DEMO_TOKEN as WB_DEMO_TOKEN
-from easyflow.sandbox.yandexgpt import YandexGPTConfig, YandexGPTSandbox
+
+E = TypeVar("E")
 
 
-@dataclass
 class SandboxConfig:
-    """Seeds (bots, API keys, faults) and tunables of one sandbox."""
+    """Seeds (bots, API keys, faults) and tunables of one sandbox.
 
-    telegram: TelegramConfig = field(default_factory=TelegramConfig)
-    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
-    yandexgpt: YandexGPTConfig = field(default_factory=YandexGPTConfig)
-    anthropic: AnthropicConfig = field(default_factory=AnthropicConfig)
-    whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
-    vk: VkConfig = field(default_factory=VkConfig)
-    viber: ViberConfig = field(default_factory=ViberConfig)
-    faults: Sequence[FaultSpec] = ()
-    seed: int = 0  # drives fault rates and webhook retry caps
+    One configuration per emulator, by platform name: `SandboxConfig(viber=ViberConfig(...),
+    seed=7)`; a platform left out gets its package's default (no accounts). Read and replaced
+    the same way: `config.viber`, `config.viber = ViberConfig(...)`.
+    """
+
+    faults: Sequence[FaultSpec]  # installed at start and after every reset
+    seed: int  # drives fault rates and webhook retry caps
+    emulators: dict[str, Any]  # platform name -> that emulator's configuration
+
+    def __init__(self, *, faults: Sequence[FaultSpec] = (), seed: int = 0, **emulators: Any):
+        object.__setattr__(self, "faults", faults)
+        object.__setattr__(self, "seed", seed)
+        object.__setattr__(self, "emulators", dict(emulators))
 
     @classmethod
-    def demo(cls) -> SandboxConfig:
-        """One account per platform with fixed, documented credentials."""
-        bot = TelegramBot(DEMO_BOT_TOKEN, "hub_sandbox_bot", "Hub Sandbox Bot")
-        return cls(
-            telegram=TelegramConfig(bots=[bot]),
-            openai=OpenAIConfig(api_keys=[DEMO_OPENAI_KEY]),
-            yandexgpt=YandexGPTConfig(api_keys={DEMO_YANDEXGPT_KEY: DEMO_YANDEXGPT_FOLDER}),
-            anthropic=AnthropicConfig(api_keys=[DEMO_ANTHROPIC_KEY]),
-            whatsapp=WhatsAppConfig(numbers=[DEMO_NUMBER]),
-            vk=VkConfig(communities=[DEMO_COMMUNITY]),
-            viber=ViberConfig(bots=[DEMO_BOT]),
-        )
+    def demo(cls, registry: PlatformRegistry | None = None) -> SandboxConfig:
+        """Every emulator with its package's fixed, documented demo accounts."""
+        specs = registered_emulators(registry)
+        return cls(**{spec.slug: spec.demo_config() for spec in specs})
+
+    def of(self, spec: EmulatorSpec[Any, Any]) -> Any:
+        """The configuration of `spec`'s emulator: the one given, else its default."""
+        if spec.slug not in self.emulators:
+            self.emulators[spec.slug] = spec.config()
+        return self.emulators[spec.slug]
+
+    def __getattr__(self, slug: str) -> Any:
+        # Only called for names that are not attributes: the emulators' configurations.
+        try:
+            return self.__dict__["emulators"][slug]
+        except KeyError:
+            raise AttributeError(f"no configuration for an emulator {slug!r}") from None
+
+    def __setattr__(self, slug: str, value: Any) -> None:
+        if slug in ("faults", "seed", "emulators"):
+            object.__setattr__(self, slug, value)
+        else:
+            self.emulators[slug] = value
+
+    def __repr__(self) -> str:
+        return f"SandboxConfig(faults={self.faults!r}, seed={self.seed}, {self.emulators!r})"
 
 
-# Public demo credentials: they only open the sandbox.
-DEMO_BOT_TOKEN = "7000000001:AAE-sandbox-demo-token-000000000000"  # noqa: S105
-DEMO_OPENAI_KEY = "sk-sandbox-demo"
-DEMO_YANDEXGPT_KEY = "AQVN-sandbox-demo-key-0000000000000000"
-DEMO_YANDEXGPT_FOLDER = "b1gsandboxdemo000000"
-DEMO_ANTHROPIC_KEY = "sk-ant-sandbox-demo"
+def emulator_of(platform: str) -> EmulatorSpec[Any, Any] | None:
+    """The `EMULATOR` of `easyflow.sandbox.<platform>`, or None when it has no sandbox."""
+    module_name = f"{__package__}.{platform}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None  # no sandbox package: the platform answers in process, or has none yet
+        raise  # a package that is there but broken must not vanish from the sandbox
+    spec = getattr(module, "EMULATOR", None)
+    if not isinstance(spec, EmulatorSpec) or spec.slug != platform:
+        raise TypeError(f"{module_name}.EMULATOR must be an EmulatorSpec for {platform!r}")
+    return spec
 
 
-def _demo_credentials(emulator: Any) -> list[dict[str, str]]:
-    return list(emulator.demo_credentials())
+def registered_emulators(
+    registry: PlatformRegistry | None = None,
+) -> tuple[EmulatorSpec[Any, Any], ...]:
+    """The emulator of every registered platform that has a sandbox package."""
+    found = (emulator_of(name) for name in (registry or PlatformRegistry()).names())
+    return tuple(spec for spec in found if spec is not None)
 
 
-@dataclass(frozen=True)
-class EmulatorSpec:
-    slug: str
-    build: Callable[[SandboxConfig, SandboxContext], Emulator]
-    # The accounts a client can use right away (`GET /_sandbox/`, `easyflow sandbox`).
-    credentials: Callable[[Any], list[dict[str, str]]] = _demo_credentials
-
-
-def default_emulators() -> tuple[EmulatorSpec, ...]:
-    return (
-        EmulatorSpec(
-            "telegram",
-            lambda c, ctx: TelegramSandbox(c.telegram, ctx),
-            lambda e: [{"token": b["token"]} for b in e.bots()],
-        ),
-        EmulatorSpec(
-            "openai",
-            lambda c, ctx: OpenAISandbox(c.openai, ctx),
-            lambda e: [{"api_key": key} for key in e.keys()],  # noqa: SIM118 - a method
-        ),
-        EmulatorSpec(
-            "wildberries",
-            lambda _c, ctx: WildberriesSandbox(WildberriesConfig(), ctx),
-            lambda _e: [{"token": WB_DEMO_TOKEN}],
-        ),
-        EmulatorSpec(
-            "ozon",
-            lambda _c, ctx: OzonSandbox(OzonConfig(), ctx),
-            lambda _e: [{"client_id": OZON_DEMO_CLIENT_ID, "api_key": OZON_DEMO_API_KEY}],
-        ),
-        EmulatorSpec(
-            "yandexgpt",
-            lambda c, ctx: YandexGPTSandbox(c.yandexgpt, ctx),
-            # The folder (a setting, not a credential) is DEMO_YANDEXGPT_FOLDER.
-            lambda _e: [{"api_key": DEMO_YANDEXGPT_KEY}],
-        ),
-        EmulatorSpec(
-            "anthropic",
-            lambda c, ctx: AnthropicSandbox(c.anthropic, ctx),
-            lambda _e: [{"api_key": DEMO_ANTHROPIC_KEY}],
-        ),
-        EmulatorSpec("whatsapp", lambda c, ctx: WhatsAppSandbox(c.whatsapp, ctx)),
-        EmulatorSpec("vk", lambda c, ctx: VkSandbox(c.vk, ctx)),
-        EmulatorSpec("viber", lambda c, ctx: ViberSandbox(c.viber, ctx)),
-    )
+def default_emulators() -> tuple[EmulatorSpec[Any, Any], ...]:
+    return registered_emulators()
 
 
 class Sandbox:
@@ -137,7 +114,8 @@ class Sandbox:
         *,
         webhook_transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
-        emulators: Sequence[EmulatorSpec] | None = None,
+        emulators: Sequence[EmulatorSpec[Any, Any]] | None = None,
+        registry: PlatformRegistry | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
         self.faults = FaultEngine(self.config.seed)
@@ -147,41 +125,46 @@ class Sandbox:
             random.Random(self.config.seed),  # noqa: S311
             webhook_transport,
         )
-        specs = emulators if emulators is not None else default_emulators()
+        specs = emulators if emulators is not None else registered_emulators(registry)
         self._specs = {s.slug: s for s in specs}
+        if unknown := sorted(set(self.config.emulators) - set(self._specs)):
+            raise ValueError(f"configuration for emulators this sandbox lacks: {unknown}")
         self.emulators: dict[str, Emulator] = {
-            s.slug: s.build(self.config, self.context) for s in specs
+            s.slug: s.build(self.config.of(s), self.context) for s in specs
         }
         self._seed_faults()
         self.app = self._build_app()
 
-    @property
-    def telegram(self) -> TelegramSandbox:
-        return self._typed("telegram", TelegramSandbox)
+    def emulator(self, kind: type[E]) -> E:
+        """The emulator of class `kind` (its `slug`), typed: `sandbox.emulator(TelegramSandbox)`."""
+        return self._typed(getattr(kind, "slug", ""), kind)
 
-    @property
-    def openai(self) -> OpenAISandbox:
-        return self._typed("openai", OpenAISandbox)
+    def spec(self, platform: str) -> EmulatorSpec[Any, Any]:
+        """How `platform`'s package declared its emulator (demo accounts, console step)."""
+        try:
+            return self._specs[platform]
+        except KeyError:
+            raise LookupError(f"this sandbox has no {platform} emulator") from None
 
-    @property
-    def yandexgpt(self) -> YandexGPTSandbox:
-        return self._typed("yandexgpt", YandexGPTSandbox)
+    def __getattr__(self, platform: str) -> Any:
+        # `sandbox.telegram` for short in tests and scripts; src code uses `emulator()`.
+        emulators = self.__dict__.get("emulators", {})
+        if platform in emulators:
+            return emulators[platform]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute or emulator {platform!r}")
 
-    @property
-    def anthropic(self) -> AnthropicSandbox:
-        return self._typed("anthropic", AnthropicSandbox)
+    async def register_webhook(
+        self, platform: str, credentials: dict[str, str], url: str, secret: str
+    ) -> None:
+        """What the seller does in `platform`'s console to send its webhooks to `url` (nothing
+        where the hub registers the webhook itself): see `EmulatorSpec.console_step`."""
+        await self.spec(platform).register_webhook(
+            self.emulators[platform], credentials, url, secret
+        )
 
-    @property
-    def whatsapp(self) -> WhatsAppSandbox:
-        return self._typed("whatsapp", WhatsAppSandbox)
-
-    @property
-    def vk(self) -> VkSandbox:
-        return self._typed("vk", VkSandbox)
-
-    @property
-    def viber(self) -> ViberSandbox:
-        return self._typed("viber", ViberSandbox)
+    def accounts(self, platform: str) -> list[dict[str, str]]:
+        """The credentials of `platform`'s accounts a client can use right away."""
+        return self.spec(platform).credentials(self.emulators[platform])
 
     def catalog(self) -> list[dict[str, Any]]:
         """Every emulator: its mount, its control routes and the accounts ready to use."""
@@ -190,9 +173,9 @@ class Sandbox:
                 "platform": slug,
                 "mount": f"/{slug}",
                 "control": f"/_sandbox/{slug}",
-                "credentials": self._specs[slug].credentials(emulator),
+                "credentials": self.accounts(slug),
             }
-            for slug, emulator in self.emulators.items()
+            for slug in self.emulators
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -229,10 +212,10 @@ class Sandbox:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _typed(self, slug: str, kind: type[Any]) -> Any:
+    def _typed(self, slug: str, kind: type[E]) -> E:
         emulator = self.emulators.get(slug)
         if not isinstance(emulator, kind):
-            raise LookupError(f"this sandbox has no {slug} emulator")
+            raise LookupError(f"this sandbox has no {slug or kind.__name__} emulator")
         return emulator
 
     def _seed_faults(self) -> None:
@@ -263,9 +246,11 @@ def create_sandbox_app(
     *,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
+    registry: PlatformRegistry | None = None,
 ) -> Sandbox:
-    """Build a sandbox; `webhook_transport` routes Telegram webhooks (None = real network)."""
-    return Sandbox(config, webhook_transport=webhook_transport, clock=clock)
+    """Build a sandbox with an emulator for every platform of `registry` that has one;
+    `webhook_transport` carries the messengers' webhooks (None = the real network)."""
+    return Sandbox(config, webhook_transport=webhook_transport, clock=clock, registry=registry)
 
 
 async def _control_error(request: Request, exc: Exception) -> JSONResponse:

@@ -35,6 +35,7 @@ from easyflow.sandbox.anthropic.wire import (
     tokens,
     usage,
 )
+from easyflow.sandbox.base import EmulatorSpec
 from easyflow.sandbox.chat_kit import ChatEmulator, bearer, json_response, sse, try_json
 from easyflow.sandbox.faults import stall
 
@@ -272,4 +273,22 @@ def _model(model_id: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["AnthropicConfig", "AnthropicSandbox", "ToolUse", "text_of"]
+# Public demo credentials: they only open the sandbox.
+DEMO_ANTHROPIC_KEY = "sk-ant-sandbox-demo"
+
+EMULATOR = EmulatorSpec(
+    "anthropic",
+    AnthropicConfig,
+    AnthropicSandbox,
+    demo=lambda: AnthropicConfig(api_keys=[DEMO_ANTHROPIC_KEY]),
+    credentials=lambda _emulator: [{"api_key": DEMO_ANTHROPIC_KEY}],
+)
+
+__all__ = [
+    "DEMO_ANTHROPIC_KEY",
+    "EMULATOR",
+    "AnthropicConfig",
+    "AnthropicSandbox",
+    "ToolUse",
+    "text_of",
+]

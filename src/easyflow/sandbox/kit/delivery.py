@@ -1,27 +1,33 @@
 """Webhook delivery as the messenger platforms do it, for every emulator.
 
-One `WebhookSender` per account (a WhatsApp number, a VK community, a Viber bot) delivers
-its events to the URL the account registered:
+One `WebhookSender` per account (a Telegram bot, a WhatsApp number, a VK community, a Viber
+bot) delivers its events to the URL the account registered:
 
-- one chat at a time, in the order the events were made; chats in parallel;
+- one chat at a time, in the order the events were made; chats in parallel, at most
+  `max_in_flight` requests at once when the platform bounds it (Telegram's max_connections);
 - the body and headers come from the emulator's `prepare` (which signs with the production
   scheme's `sign()`), so the hub sees the exact bytes and proof the platform sends;
 - an attempt succeeds when `accept(response)` says so (2xx, or VK's exact `ok`); otherwise it
-  is retried after `schedule.delay(n)` seconds (times `scale`, so tests run the real schedule
-  in milliseconds), with `retry_headers(n)` (VK's `X-Retry-Counter`), until the schedule's
-  attempts or horizon run out; `disable_after` consecutive failures stop the sender (VK turns
-  a failing server off until it is re-enabled in the settings);
-- every attempt goes into the `AttemptLog`, which the control API reads back.
+  is retried after the schedule's `next_delay` (a `RetrySchedule` of fixed waits, or the
+  platform's own policy, e.g. Telegram's `Retry-After` and random cap) times `scale`, so
+  tests run the real schedule in milliseconds, with `retry_headers(n)` (VK's
+  `X-Retry-Counter`), until the schedule gives up; an event older than `expire_after` is
+  dropped when its turn comes (Telegram's 24 h); `disable_after` consecutive failures stop
+  the sender (VK turns a failing server off until it is re-enabled in the settings);
+- every attempt goes into the `AttemptLog`, which the control API reads back, and to
+  `on_attempt` (Telegram's getWebhookInfo keeps the last error); failures are described by
+  `failure_text` in the platform's words.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -47,6 +53,19 @@ class RetrySchedule:
         if self.horizon is not None and age + wait > self.horizon:
             return None
         return wait
+
+    def next_delay(
+        self, pending: Pending, response: httpx.Response | None, age: float
+    ) -> float | None:
+        return self.delay(pending.attempts, age)
+
+
+class Backoff(Protocol):
+    """When a failed event is tried again: seconds to wait, or None to give it up."""
+
+    def next_delay(
+        self, pending: Pending, response: httpx.Response | None, age: float
+    ) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,14 @@ def accept_2xx(response: httpx.Response) -> bool:
     return 200 <= response.status_code < 300
 
 
+def plain_failure_text(failure: httpx.Response | BaseException) -> str:
+    if isinstance(failure, httpx.Response):
+        return f"not accepted: HTTP {failure.status_code}"
+    if isinstance(failure, httpx.TimeoutException):
+        return "timeout"
+    return f"connection failed: {type(failure).__name__}: {failure}"
+
+
 class WebhookSender:
     """Delivers one account's events to its webhook URL (see the module docstring)."""
 
@@ -123,12 +150,16 @@ class WebhookSender:
         prepare: Callable[[dict[str, Any]], Prepared],
         clock: Clock,
         transport: httpx.AsyncBaseTransport | None,
-        schedule: RetrySchedule,
+        schedule: Backoff,
         scale: float = 1.0,
         accept: Accept = accept_2xx,
         retry_headers: Callable[[int], dict[str, str]] | None = None,
         on_response: OnResponse | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
+        failure_text: Callable[[httpx.Response | BaseException], str] = plain_failure_text,
         disable_after: int | None = None,
+        expire_after: float | None = None,
+        max_in_flight: int | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.url: str | None = None
@@ -142,11 +173,16 @@ class WebhookSender:
         self._accept = accept
         self._retry_headers = retry_headers or (lambda _n: {})
         self.on_response = on_response  # settable: it may need the account built after
+        self._on_attempt = on_attempt
+        self._failure_text = failure_text
         self._disable_after = disable_after
+        self._expire_after = expire_after
+        self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
         self._timeout = timeout
         self._failures_in_a_row = 0
         self._queues: dict[str, deque[Pending]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._abandoned: set[asyncio.Task[None]] = set()
         self._seq = itertools.count(1)
         self._client: httpx.AsyncClient | None = None
 
@@ -173,6 +209,28 @@ class WebhookSender:
     def pending(self) -> list[Pending]:
         return sorted((p for q in self._queues.values() for p in q), key=lambda p: p.seq)
 
+    def discard(self, which: Callable[[Pending], bool] = lambda _p: True) -> None:
+        """Forget the pending events `which` selects (all by default), undelivered."""
+        for queue in self._queues.values():
+            kept = [p for p in queue if not which(p)]
+            queue.clear()
+            queue.extend(kept)
+
+    def stop(self) -> None:
+        """Abandon the attempts in flight; pending events stay queued (see `restart`)."""
+        for worker in self._workers.values():
+            worker.cancel()
+            self._abandoned.add(worker)  # awaited by aclose, so none outlives the sender
+            worker.add_done_callback(self._abandoned.discard)
+        self._workers.clear()
+
+    def restart(self, url: str | None, max_in_flight: int | None = None) -> None:
+        """The webhook changed: start over with the new URL and bound, pending events kept."""
+        self.stop()
+        self.url = url
+        self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
+        self.kick()
+
     def busy(self) -> bool:
         return any(not w.done() for w in self._workers.values())
 
@@ -195,7 +253,7 @@ class WebhookSender:
             return None
 
     async def aclose(self) -> None:
-        tasks = list(self._workers.values())
+        tasks = [*self._workers.values(), *self._abandoned]
         self._workers.clear()
         await asyncio.gather(*(cancel_and_wait(task) for task in tasks))
         if self._client is not None:
@@ -215,31 +273,58 @@ class WebhookSender:
         queue = self._queues[chat]
         while queue and self.url and not self.disabled:
             head = queue[0]
+            if self._expired(head):
+                self._pop(queue, head)
+                self._record(head, None, "expired")
+                continue
             head.attempts += 1
-            status, error, response = await self._post(
+            status, error, response = await self._attempt(
                 self.url, head, self._retry_headers(head.attempts - 1) if head.attempts > 1 else {}
             )
             if error is None:
                 self._failures_in_a_row = 0
-                self.log.add(
-                    Attempt(head.event_id, chat, head.attempts, status, None, self._clock())
-                )
-                queue.popleft()
+                self._record(head, status, None)
+                self._pop(queue, head)
                 if self.on_response is not None and response is not None:
                     await self.on_response(head, response)
                 continue
             self._failures_in_a_row += 1
-            wait = self._schedule.delay(head.attempts, self._clock() - head.created_at)
-            self.log.add(
-                Attempt(head.event_id, chat, head.attempts, status, error, self._clock(), wait)
-            )
+            wait = self._schedule.next_delay(head, response, self._clock() - head.created_at)
+            self._record(head, status, error, wait)
             if self._disable_after is not None and self._failures_in_a_row >= self._disable_after:
                 self.disabled = True
                 return
             if wait is None:
-                queue.popleft()  # given up: the platform drops it
+                self._pop(queue, head)  # given up: the platform drops it
                 continue
             await asyncio.sleep(wait * self._scale)
+
+    def _expired(self, pending: Pending) -> bool:
+        age = self._clock() - pending.created_at
+        return self._expire_after is not None and age >= self._expire_after
+
+    @staticmethod
+    def _pop(queue: deque[Pending], head: Pending) -> None:
+        # Unless `discard` took it while it was on the wire.
+        if queue and queue[0] is head:
+            queue.popleft()
+
+    def _record(
+        self, head: Pending, status: int | None, error: str | None, wait: float | None = None
+    ) -> None:
+        attempt = Attempt(
+            head.event_id, head.chat, head.attempts, status, error, self._clock(), wait
+        )
+        self.log.add(attempt)
+        if self._on_attempt is not None:
+            self._on_attempt(attempt)
+
+    async def _attempt(
+        self, url: str, pending: Pending, extra_headers: dict[str, str]
+    ) -> tuple[int | None, str | None, httpx.Response | None]:
+        slots = self._slots or contextlib.nullcontext()
+        async with slots:
+            return await self._post(url, pending, extra_headers)
 
     async def _post(
         self, url: str, pending: Pending, extra_headers: dict[str, str]
@@ -248,13 +333,11 @@ class WebhookSender:
         headers = {"Content-Type": "application/json", **headers, **extra_headers}
         try:
             response = await self._http().post(url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            return None, "timeout", None
         except Exception as exc:  # any failure is a failed attempt, never a dead queue
-            return None, f"connection failed: {type(exc).__name__}: {exc}", None
+            return None, self._failure_text(exc), None
         if self._accept(response):
             return response.status_code, None, response
-        return response.status_code, f"not accepted: HTTP {response.status_code}", response
+        return response.status_code, self._failure_text(response), response
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:

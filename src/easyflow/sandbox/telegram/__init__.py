@@ -1,6 +1,26 @@
-"""The Telegram Bot API emulator (see `emulator` for what it does)."""
+"""The Telegram Bot API emulator (see `emulator` for what it does).
 
+The hub registers Telegram webhooks itself (`setWebhook`), so there is no console step.
+"""
+
+from easyflow.sandbox.base import EmulatorSpec
 from easyflow.sandbox.telegram.emulator import TelegramSandbox
 from easyflow.sandbox.telegram.state import TelegramBot, TelegramConfig
 
-__all__ = ["TelegramBot", "TelegramConfig", "TelegramSandbox"]
+# Public demo credentials: they only open the sandbox.
+DEMO_BOT_TOKEN = "7000000001:AAE-sandbox-demo-token-000000000000"  # noqa: S105
+
+
+def _demo() -> TelegramConfig:
+    return TelegramConfig(bots=[TelegramBot(DEMO_BOT_TOKEN, "hub_sandbox_bot", "Hub Sandbox Bot")])
+
+
+EMULATOR = EmulatorSpec(
+    "telegram",
+    TelegramConfig,
+    TelegramSandbox,
+    demo=_demo,
+    credentials=lambda emulator: [{"token": bot["token"]} for bot in emulator.bots()],
+)
+
+__all__ = ["DEMO_BOT_TOKEN", "EMULATOR", "TelegramBot", "TelegramConfig", "TelegramSandbox"]

@@ -3,7 +3,7 @@
 Serves `/bot<token>/<method>` for the bots registered in the sandbox: a malformed token path
 is 404 `Not Found`, a well-formed unknown token 401 `Unauthorized`, an unknown method 404
 `Not Found: method not found`. Methods live in `methods`, HTML parsing in
-`html`, webhook delivery in `webhooks`.
+`html`, webhook delivery in `webhooks` (Telegram's policy on the kit's sender, one per bot).
 
 `TelegramSandbox` is also the Python API that drives scenarios (a customer writes, presses a
 button, edits a message) and reads back what the bot did; the control routes in
@@ -13,6 +13,7 @@ accepted unless `strict_webhook_urls`; only the HTML parse mode is parsed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import secrets
@@ -48,7 +49,7 @@ from easyflow.sandbox.telegram.state import (
     TelegramConfig,
     bot_user,
 )
-from easyflow.sandbox.telegram.webhooks import WebhookDispatcher
+from easyflow.sandbox.telegram.webhooks import bot_sender
 from easyflow.sandbox.telegram.wire import (
     Params,
     TelegramError,
@@ -73,8 +74,7 @@ class TelegramSandbox:
         self.config = config
         self._ctx = ctx
         self._bots: dict[str, BotState] = {}
-        self._dispatcher = self._new_dispatcher()
-        self._api = BotApi(config, ctx.clock, self._dispatcher)
+        self._api = BotApi(config, ctx.clock)
         self._app = Starlette(
             routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST"])]
         )
@@ -103,12 +103,14 @@ class TelegramSandbox:
         if token in self._bots:
             raise AlreadyExists(f"bot {token} is already registered")
         user = bot_user(token, username, first_name)
-        self._bots[token] = BotState(
+        bot = BotState(
             token,
             user,
             FloodControl(self.config.flood, self._ctx.clock),
             self.config.first_update_id,
         )
+        bot.webhook_sender = bot_sender(bot, self.config, self._ctx, self._reply_to_webhook)
+        self._bots[token] = bot
         return {"token": token, **user}
 
     def bots(self) -> list[dict[str, Any]]:
@@ -200,10 +202,10 @@ class TelegramSandbox:
         return list(self._bot(token).answers)
 
     def deliveries(self, token: str) -> list[DeliveryAttempt]:
-        return list(self._bot(token).deliveries)
+        return self._bot(token).deliveries()
 
     def pending_updates(self, token: str) -> list[dict[str, Any]]:
-        return [u.payload for u in self._bot(token).pending.values()]
+        return self._bot(token).pending_updates()
 
     def webhook_info(self, token: str) -> dict[str, Any]:
         return self._bot(token).webhook_info()
@@ -211,17 +213,16 @@ class TelegramSandbox:
     # -- lifecycle -------------------------------------------------------------------------
 
     def busy(self) -> bool:
-        return self._dispatcher.busy()
+        return any(bot.webhook_sender.busy() for bot in self._bots.values())
 
     async def reset(self) -> None:
-        await self._dispatcher.aclose()
+        await self.aclose()
         self._bots.clear()
-        self._dispatcher = self._new_dispatcher()
-        self._api = BotApi(self.config, self._ctx.clock, self._dispatcher)
+        self._api = BotApi(self.config, self._ctx.clock)
         self._seed()
 
     async def aclose(self) -> None:
-        await self._dispatcher.aclose()
+        await asyncio.gather(*(bot.webhook_sender.aclose() for bot in self._bots.values()))
 
     # -- the Bot API endpoint --------------------------------------------------------------
 
@@ -252,17 +253,6 @@ class TelegramSandbox:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _new_dispatcher(self) -> WebhookDispatcher:
-        return WebhookDispatcher(
-            clock=self._ctx.clock,
-            rng=self._ctx.rng,
-            scale=self.config.retry_delay_scale,
-            ttl=self.config.update_ttl,
-            timeout=self.config.delivery_timeout,
-            transport=self._ctx.webhook_transport,
-            on_reply=self._reply_to_webhook,
-        )
-
     def _seed(self) -> None:
         for seed in self.config.bots:
             bot = seed if isinstance(seed, TelegramBot) else TelegramBot(seed)
@@ -290,9 +280,7 @@ class TelegramSandbox:
     def _queue(
         self, bot: BotState, kind: str, chat_id: int, body: dict[str, Any]
     ) -> dict[str, Any]:
-        update = bot.queue(kind, chat_id, body, self._ctx.clock())
-        self._dispatcher.kick(bot)
-        return update
+        return bot.queue(kind, chat_id, body)
 
 
 def _render_fault(fault: Fault) -> Response:

@@ -26,7 +26,6 @@ from easyflow.sandbox.telegram.state import (
     WebhookConfig,
     message_dict,
 )
-from easyflow.sandbox.telegram.webhooks import WebhookDispatcher
 from easyflow.sandbox.telegram.wire import (
     Params,
     TelegramError,
@@ -51,10 +50,9 @@ _QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is i
 class BotApi:
     """Dispatches `/bot<token>/<method>` calls for registered bots."""
 
-    def __init__(self, config: TelegramConfig, clock: Clock, dispatcher: WebhookDispatcher) -> None:
+    def __init__(self, config: TelegramConfig, clock: Clock) -> None:
         self._config = config
         self._clock = clock
-        self._dispatcher = dispatcher
         handlers: dict[str, Handler] = {
             "getMe": self.get_me,
             "setWebhook": self.set_webhook,
@@ -93,9 +91,8 @@ class BotApi:
         max_connections = min(max(p.integer("max_connections", 40) or 40, 1), 100)
         allowed = self._allowed_updates(bot, p)
         new = WebhookConfig(url, secret, max_connections, p.text("ip_address"))
-        drop = p.flag("drop_pending_updates")
-        if drop:
-            bot.pending.clear()
+        if p.flag("drop_pending_updates"):
+            bot.webhook_sender.discard()
         if new == bot.webhook and allowed == bot.allowed_updates:
             return True, "Webhook is already set"
         now = self._clock()
@@ -104,15 +101,15 @@ class BotApi:
         bot.next_set_webhook_at = now + self._config.set_webhook_interval
         bot.webhook, bot.allowed_updates = new, allowed
         bot.last_error_date = bot.last_error_message = None
-        self._dispatcher.restart(bot)
+        bot.webhook_sender.restart(new.url, new.max_connections)
         return True, "Webhook was set"
 
     async def delete_webhook(self, bot: BotState, p: Params) -> Answer:
         if p.flag("drop_pending_updates"):
-            bot.pending.clear()
+            bot.webhook_sender.discard()
         if not bot.webhook.url:
             return True, "Webhook is already deleted"
-        self._dispatcher.stop(bot)
+        bot.webhook_sender.restart(None)
         bot.webhook = WebhookConfig()
         return True, "Webhook was deleted"
 
@@ -132,7 +129,7 @@ class BotApi:
         limit = min(max(p.integer("limit", 100) or 100, 1), 100)
         wait = min(max(p.integer("timeout", 0) or 0, 0), 50, self._config.long_poll_cap)
         await self._await_updates(bot, wait)
-        return [u.payload for u in list(bot.pending.values())[:limit]], None
+        return bot.pending_updates()[:limit], None
 
     async def send_message(self, bot: BotState, p: Params) -> Answer:
         chat = _chat(bot, p.chat_id())
@@ -230,7 +227,7 @@ class BotApi:
         bot.poll_generation += 1
         generation = bot.poll_generation
         deadline = time.monotonic() + wait
-        while not bot.pending and time.monotonic() < deadline:
+        while not bot.webhook_sender.pending() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
             if bot.poll_generation != generation:
                 raise TelegramError(
@@ -241,15 +238,14 @@ class BotApi:
 
 
 def _confirm(bot: BotState, offset: int) -> None:
-    ids = list(bot.pending)
+    ids = [int(p.event_id) for p in bot.webhook_sender.pending()]
     if offset > 0:
-        forget = [i for i in ids if i < offset]
+        forget = {i for i in ids if i < offset}
     elif offset < 0:
-        forget = ids[:offset]
+        forget = set(ids[:offset])
     else:
-        forget = []
-    for update_id in forget:
-        del bot.pending[update_id]
+        return
+    bot.webhook_sender.discard(lambda p: int(p.event_id) in forget)
 
 
 def _chat(bot: BotState, chat_id: int | str) -> ChatState:

@@ -1,9 +1,9 @@
 """State of the Telegram emulator: bots, the chats customers opened, updates and records.
 
 Shapes follow the Bot API's User, Chat, Message and Update objects. Message ids are
-counted per chat and shared by both sides, as in a private chat. An update stays in
-`BotState.pending` until it is delivered to the webhook with a 2xx or confirmed by a later
-`getUpdates` offset.
+counted per chat and shared by both sides, as in a private chat. An update stays pending in
+the bot's webhook sender (the kit's per-chat queues) until it is delivered to the webhook
+with a 2xx, confirmed by a later `getUpdates` offset, or expires.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from easyflow.sandbox.flood import FloodControl, FloodLimits
+from easyflow.sandbox.kit import WebhookSender
 
 TOKEN = re.compile(r"[1-9][0-9]{0,19}:[A-Za-z0-9_-]{1,80}")
 # `[]` in allowed_updates means every type except these (setWebhook docs).
@@ -54,17 +55,6 @@ class WebhookConfig:
     secret_token: str = ""
     max_connections: int = 40
     ip_address: str = ""
-
-
-@dataclass
-class PendingUpdate:
-    update_id: int
-    kind: str
-    chat_key: int  # per-chat FIFO key: the chat id, or the user id for chat-less updates
-    payload: dict[str, Any]
-    created_at: float
-    attempts: int = 0
-    retry_cap: float | None = None
 
 
 @dataclass
@@ -141,12 +131,12 @@ class BotState:
     next_update_id: int
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     allowed_updates: list[str] = field(default_factory=list)
-    pending: dict[int, PendingUpdate] = field(default_factory=dict)
     chats: dict[int, ChatState] = field(default_factory=dict)
     sent: list[SentMessage] = field(default_factory=list)
     callbacks: dict[str, CallbackQuery] = field(default_factory=dict)
     answers: list[CallbackAnswer] = field(default_factory=list)
-    deliveries: list[DeliveryAttempt] = field(default_factory=list)
+    # Pending updates, per chat, and their delivery: set right after the bot is made.
+    webhook_sender: WebhookSender = field(init=False)
     last_error_date: int | None = None
     last_error_message: str | None = None
     next_set_webhook_at: float = 0.0
@@ -167,20 +157,34 @@ class BotState:
             return kind in self.allowed_updates
         return kind not in NOT_DEFAULT_UPDATES
 
-    def queue(self, kind: str, chat_key: int, body: dict[str, Any], now: float) -> dict[str, Any]:
-        """Create the next Update; keep it pending unless allowed_updates filters it out."""
+    def queue(self, kind: str, chat_key: int, body: dict[str, Any]) -> dict[str, Any]:
+        """Create the next Update; keep it pending unless allowed_updates filters it out.
+
+        `chat_key` orders delivery: the chat id, or the user id for chat-less updates."""
         update_id = self.next_update_id
         self.next_update_id += 1
         payload = {"update_id": update_id, **body}
         if self.accepts(kind):
-            self.pending[update_id] = PendingUpdate(update_id, kind, chat_key, payload, now)
+            self.webhook_sender.send(str(chat_key), str(update_id), payload)
         return payload
+
+    def pending_updates(self) -> list[dict[str, Any]]:
+        """The pending Updates in update_id order."""
+        return [p.document for p in self.webhook_sender.pending()]
+
+    def deliveries(self) -> list[DeliveryAttempt]:
+        return [
+            DeliveryAttempt(
+                int(a.event_id), int(a.chat), a.attempt, a.status, a.error, a.at, a.retry_in
+            )
+            for a in self.webhook_sender.log.all()
+        ]
 
     def webhook_info(self) -> dict[str, Any]:
         info: dict[str, Any] = {
             "url": self.webhook.url,
             "has_custom_certificate": False,
-            "pending_update_count": len(self.pending),
+            "pending_update_count": len(self.webhook_sender.pending()),
         }
         if self.webhook.url:
             info["max_connections"] = self.webhook.max_connections

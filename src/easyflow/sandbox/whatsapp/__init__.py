@@ -1,6 +1,35 @@
-"""The WhatsApp Cloud API emulator (see `emulator` for what it does)."""
+"""The WhatsApp Cloud API emulator (see `emulator` for what it does).
 
+The hub cannot register a WhatsApp webhook: the seller pastes the callback URL and verify
+token in the Meta app dashboard, which checks them with a GET before saving (the console step).
+"""
+
+from easyflow.sandbox.base import EmulatorSpec
 from easyflow.sandbox.whatsapp.emulator import WhatsAppSandbox
 from easyflow.sandbox.whatsapp.state import DEMO_NUMBER, SentMessage, WhatsAppConfig, WhatsAppNumber
 
-__all__ = ["DEMO_NUMBER", "SentMessage", "WhatsAppConfig", "WhatsAppNumber", "WhatsAppSandbox"]
+
+async def configure_in_dashboard(
+    emulator: WhatsAppSandbox, credentials: dict[str, str], url: str, verify_token: str
+) -> None:
+    """The seller saves the callback URL and verify token in the app dashboard."""
+    await emulator.configure_webhook(credentials["phone_number_id"], url, verify_token)
+
+
+EMULATOR = EmulatorSpec(
+    "whatsapp",
+    WhatsAppConfig,
+    WhatsAppSandbox,
+    demo=lambda: WhatsAppConfig(numbers=[DEMO_NUMBER]),
+    console_step=configure_in_dashboard,
+)
+
+__all__ = [
+    "DEMO_NUMBER",
+    "EMULATOR",
+    "SentMessage",
+    "WhatsAppConfig",
+    "WhatsAppNumber",
+    "WhatsAppSandbox",
+    "configure_in_dashboard",
+]

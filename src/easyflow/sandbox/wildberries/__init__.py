@@ -4,6 +4,14 @@ categories checked per host, token buckets per (token, method group) with the
 `X-Ratelimit-*` headers and WB's 429 body, each family's own error shape, and a store of
 orders and products the control API grows and changes (docs/sync.md)."""
 
-from easyflow.sandbox.wildberries.emulator import WildberriesConfig, WildberriesSandbox
+from easyflow.sandbox.base import EmulatorSpec
+from easyflow.sandbox.wildberries.emulator import DEMO_TOKEN, WildberriesConfig, WildberriesSandbox
 
-__all__ = ["WildberriesConfig", "WildberriesSandbox"]
+EMULATOR = EmulatorSpec(
+    "wildberries",
+    WildberriesConfig,
+    WildberriesSandbox,
+    credentials=lambda _emulator: [{"token": DEMO_TOKEN}],
+)
+
+__all__ = ["EMULATOR", "WildberriesConfig", "WildberriesSandbox"]

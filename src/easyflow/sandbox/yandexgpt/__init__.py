@@ -26,7 +26,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from easyflow.sandbox.base import dumps
+from easyflow.sandbox.base import EmulatorSpec, dumps
 from easyflow.sandbox.chat_kit import (
     ChatEmulator,
     KeyIn,
@@ -309,3 +309,17 @@ def _router(emulator: YandexGPTSandbox) -> APIRouter:
         return {"queued": emulator.script_function_call(body.name, **body.arguments)}
 
     return api
+
+
+# Public demo credentials: they only open the sandbox.
+DEMO_YANDEXGPT_KEY = "AQVN-sandbox-demo-key-0000000000000000"
+DEMO_YANDEXGPT_FOLDER = "b1gsandboxdemo000000"
+
+EMULATOR = EmulatorSpec(
+    "yandexgpt",
+    YandexGPTConfig,
+    YandexGPTSandbox,
+    demo=lambda: YandexGPTConfig(api_keys={DEMO_YANDEXGPT_KEY: DEMO_YANDEXGPT_FOLDER}),
+    # The folder (a setting, not a credential) is DEMO_YANDEXGPT_FOLDER.
+    credentials=lambda _emulator: [{"api_key": DEMO_YANDEXGPT_KEY}],
+)
