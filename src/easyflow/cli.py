@@ -74,8 +74,8 @@ def worker() -> None:
 
 @app.command()
 def sandbox(port: Annotated[int, typer.Option(help="Port")] = 8100) -> None:
-    """Serve the platform sandboxes (Telegram, OpenAI, YandexGPT, Anthropic) and their control
-    API."""
+    """Serve an emulator of every platform that has one, and their control API; lists each
+    with its mount and demo accounts."""
     from easyflow.demo import serve_sandbox
 
     configure_logging("INFO", json=False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -36,10 +36,6 @@ from easyflow.sandbox.anthropic import DEMO_ANTHROPIC_KEY
 from easyflow.sandbox.openai import DEMO_OPENAI_KEY
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
 from easyflow.sandbox.telegram import TelegramSandbox
-from easyflow.sandbox.viber import DEMO_BOT as DEMO_VIBER_BOT
-from easyflow.sandbox.viber import ViberSandbox
-from easyflow.sandbox.vk import DEMO_COMMUNITY, VkSandbox
-from easyflow.sandbox.whatsapp import DEMO_NUMBER, WhatsAppSandbox
 from easyflow.sandbox.yandexgpt import DEMO_YANDEXGPT_FOLDER, DEMO_YANDEXGPT_KEY
 
 CUSTOMER_CHAT = 5550001
@@ -243,7 +239,7 @@ async def _other_messengers(
         for text in texts:
             console.print(f"[cyan]{name} on {platform}:[/cyan] {text}")
             before = len(channel.sent(customer))
-            channel.write(customer, text, name)
+            await channel.write(customer, text, name)
             for reply in await _replies(channel, customer, before):
                 console.print(f"[green]Demo Shop on {platform}:[/green] {reply}")
 
@@ -252,8 +248,17 @@ async def _other_messengers(
 class _Channel:
     """One connected messenger as the demo's customer sees it."""
 
-    write: Callable[[str, str, str], object]
-    sent: Callable[[str], list[str | None]]  # a template or media message has no text
+    sandbox: Sandbox
+    platform: str
+    credentials: dict[str, str]
+
+    async def write(self, customer: str, text: str, name: str) -> None:
+        await self.sandbox.customer_writes(
+            self.platform, self.credentials, customer, text, name=name, opens=True
+        )
+
+    def sent(self, customer: str) -> list[str | None]:  # a template or media has no text
+        return self.sandbox.sent_texts(self.platform, self.credentials, customer)
 
 
 async def _connect_channel(
@@ -265,25 +270,7 @@ async def _connect_channel(
     # Where the hub could not register the webhook as it was added (WhatsApp, VK), the seller
     # does it in the platform's console, as that platform's sandbox package declares.
     await sandbox.register_webhook(platform, credentials, url, integration.webhook_secrets[0])
-    if platform == "whatsapp":
-        number, whatsapp = DEMO_NUMBER.phone_number_id, sandbox.emulator(WhatsAppSandbox)
-        return _Channel(
-            lambda to, text, name: whatsapp.customer_writes(number, to, text, name),
-            lambda to: [m.text for m in whatsapp.sent(number, to)],
-        )
-    if platform == "vk":
-        group, vk = DEMO_COMMUNITY.group_id, sandbox.emulator(VkSandbox)
-        return _Channel(
-            lambda to, text, name: vk.customer_writes(group, int(to), text),
-            lambda to: [m.text for m in vk.sent(group, int(to))],
-        )
-    token, viber = DEMO_VIBER_BOT.auth_token, sandbox.emulator(ViberSandbox)
-
-    def viber_writes(to: str, text: str, name: str) -> object:
-        viber.customer_opens(token, to, name)
-        return viber.customer_writes(token, to, text, name)
-
-    return _Channel(viber_writes, lambda to: [m.text for m in viber.sent(token, to)])
+    return _Channel(sandbox, platform, credentials)
 
 
 async def _replies(channel: _Channel, customer: str, before: int, timeout: float = 15) -> list[str]:

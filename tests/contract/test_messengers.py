@@ -54,7 +54,7 @@ from support.messengers import (
     open_messenger,
 )
 
-PLATFORMS = ("telegram", "whatsapp", "vk", "viber")
+PLATFORMS = tuple(REGISTRY.webhook_platforms())  # every messenger; each needs its CHATS entry
 CHATS = {
     "telegram": "5550001",
     "whatsapp": "79990001122",
@@ -77,27 +77,12 @@ async def m(request: pytest.FixtureRequest) -> AsyncIterator[Messenger]:
 
 async def writes(m: Messenger, text: str) -> None:
     """The customer of CHATS[platform] writes; waits until the sandbox delivered it."""
-    chat, s, c = CHATS[m.platform], m.sandbox, m.credentials
-    if m.platform == "telegram":
-        await s.telegram.customer_writes(c["token"], int(chat), text)
-    elif m.platform == "whatsapp":
-        s.whatsapp.customer_writes(c["phone_number_id"], chat, text)
-    elif m.platform == "vk":
-        s.vk.customer_writes(int(c["group_id"]), int(chat), text)
-    else:
-        s.viber.customer_writes(c["auth_token"], chat, text)
-    await s.wait_idle()
+    await m.sandbox.customer_writes(m.platform, m.credentials, CHATS[m.platform], text)
+    await m.sandbox.wait_idle()
 
 
 def sent_texts(m: Messenger) -> list[str | None]:
-    chat, s, c = CHATS[m.platform], m.sandbox, m.credentials
-    if m.platform == "telegram":
-        return [x.text for x in s.telegram.sent(c["token"], int(chat))]
-    if m.platform == "whatsapp":
-        return [x.text for x in s.whatsapp.sent(c["phone_number_id"], chat)]
-    if m.platform == "vk":
-        return [x.text for x in s.vk.sent(int(c["group_id"]), int(chat))]
-    return [x.text for x in s.viber.sent(c["auth_token"], chat)]
+    return m.sandbox.sent_texts(m.platform, m.credentials, CHATS[m.platform])
 
 
 # --------------------------------------------------------------------------- credentials

@@ -110,6 +110,22 @@ emulator, the account's credentials, the webhook URL and its secret (verify toke
 key). Only platforms where the hub cannot register the webhook itself have one."""
 
 
+@dataclass(frozen=True)
+class CustomerSide(Generic[EmulatorT]):
+    """How tests and the demo play a customer of a messenger account, the same way for every
+    platform: the emulator, the account's credentials (as `GET /_sandbox/` lists them), the
+    customer's chat id as the hub stores it, then the message."""
+
+    # (emulator, credentials, chat, text, name): the customer writes; a webhook is queued.
+    writes: Callable[[EmulatorT, dict[str, str], str, str, str], Awaitable[object] | object]
+    # (emulator, credentials, chat): the texts the account sent to that chat, oldest first
+    # (None for a template or media message, which has no text).
+    sent_texts: Callable[[EmulatorT, dict[str, str], str], list[str | None]]
+    # (emulator, credentials, chat, name): the customer opens the chat before writing, where
+    # the platform tells the bot so (Viber's conversation_started); None where it does not.
+    opens: Callable[[EmulatorT, dict[str, str], str, str], object] | None = None
+
+
 def _listed_accounts(emulator: Any) -> list[dict[str, str]]:
     return list(emulator.demo_credentials())
 
@@ -131,6 +147,8 @@ class EmulatorSpec(Generic[ConfigT, EmulatorT]):
     credentials: Callable[[EmulatorT], list[dict[str, str]]] = _listed_accounts
     # Messengers whose webhook the seller registers in the platform's console (ConsoleStep).
     console_step: ConsoleStep[EmulatorT] | None = None
+    # Messengers: how a customer writes and what the account sent back (CustomerSide).
+    customer: CustomerSide[EmulatorT] | None = None
 
     def demo_config(self) -> ConfigT:
         return self.demo() if self.demo is not None else self.config()

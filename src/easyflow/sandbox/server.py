@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import random
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -25,7 +26,14 @@ from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from easyflow.platforms.registry import PlatformRegistry
-from easyflow.sandbox.base import Clock, ControlError, Emulator, EmulatorSpec, SandboxContext
+from easyflow.sandbox.base import (
+    Clock,
+    ControlError,
+    CustomerSide,
+    Emulator,
+    EmulatorSpec,
+    SandboxContext,
+)
 from easyflow.sandbox.faults import FaultEngine, FaultSpec
 from easyflow.sandbox.server_control import control_router
 
@@ -161,6 +169,35 @@ class Sandbox:
         await self.spec(platform).register_webhook(
             self.emulators[platform], credentials, url, secret
         )
+
+    async def customer_writes(
+        self,
+        platform: str,
+        credentials: dict[str, str],
+        chat: str,
+        text: str,
+        *,
+        name: str = "Ivan",
+        opens: bool = False,
+    ) -> None:
+        """A customer of the messenger account writes `text` (after opening the chat first,
+        with `opens`, where the platform tells the bot so); its webhook is queued."""
+        side, emulator = self._customer(platform), self.emulators[platform]
+        if opens and side.opens is not None:
+            side.opens(emulator, credentials, chat, name)
+        written = side.writes(emulator, credentials, chat, text, name)
+        if inspect.isawaitable(written):
+            await written
+
+    def sent_texts(self, platform: str, credentials: dict[str, str], chat: str) -> list[str | None]:
+        """What the messenger account sent to `chat`, oldest first (None: no text)."""
+        return self._customer(platform).sent_texts(self.emulators[platform], credentials, chat)
+
+    def _customer(self, platform: str) -> CustomerSide[Any]:
+        side = self.spec(platform).customer
+        if side is None:
+            raise LookupError(f"the {platform} emulator has no customers: not a messenger")
+        return side
 
     def accounts(self, platform: str) -> list[dict[str, str]]:
         """The credentials of `platform`'s accounts a client can use right away."""

@@ -3,12 +3,32 @@
 The hub registers Viber webhooks itself (`set_webhook`), so there is no console step.
 """
 
-from easyflow.sandbox.base import EmulatorSpec
+from easyflow.sandbox.base import CustomerSide, EmulatorSpec
 from easyflow.sandbox.viber.emulator import ViberSandbox
 from easyflow.sandbox.viber.state import DEMO_BOT, SentMessage, ViberBot, ViberConfig
 
-EMULATOR = EmulatorSpec(
-    "viber", ViberConfig, ViberSandbox, demo=lambda: ViberConfig(bots=[DEMO_BOT])
+CUSTOMER = CustomerSide[ViberSandbox](
+    lambda emulator, credentials, chat, text, name: emulator.customer_writes(
+        credentials["auth_token"], chat, text, name
+    ),
+    lambda emulator, credentials, chat: [
+        m.text for m in emulator.sent(credentials["auth_token"], chat)
+    ],
+    opens=lambda emulator, credentials, chat, name: emulator.customer_opens(
+        credentials["auth_token"], chat, name
+    ),
 )
 
-__all__ = ["DEMO_BOT", "EMULATOR", "SentMessage", "ViberBot", "ViberConfig", "ViberSandbox"]
+EMULATOR = EmulatorSpec(
+    "viber", ViberConfig, ViberSandbox, demo=lambda: ViberConfig(bots=[DEMO_BOT]), customer=CUSTOMER
+)
+
+__all__ = [
+    "CUSTOMER",
+    "DEMO_BOT",
+    "EMULATOR",
+    "SentMessage",
+    "ViberBot",
+    "ViberConfig",
+    "ViberSandbox",
+]

@@ -4,7 +4,7 @@ The hub cannot register a VK webhook: the seller adds a Callback API server in t
 settings, and VK confirms it with a `confirmation` request before use (the console step).
 """
 
-from easyflow.sandbox.base import EmulatorSpec
+from easyflow.sandbox.base import CustomerSide, EmulatorSpec
 from easyflow.sandbox.vk.emulator import VkSandbox
 from easyflow.sandbox.vk.state import (
     DEMO_COMMUNITY,
@@ -22,15 +22,27 @@ async def add_callback_server(
     await emulator.add_server(int(credentials["group_id"]), url, secret_key)
 
 
+CUSTOMER = CustomerSide[VkSandbox](
+    # VK sends no name with a message: the hub asks users.get for it.
+    lambda emulator, credentials, chat, text, _name: emulator.customer_writes(
+        int(credentials["group_id"]), int(chat), text
+    ),
+    lambda emulator, credentials, chat: [
+        m.text for m in emulator.sent(int(credentials["group_id"]), int(chat))
+    ],
+)
+
 EMULATOR = EmulatorSpec(
     "vk",
     VkConfig,
     VkSandbox,
     demo=lambda: VkConfig(communities=[DEMO_COMMUNITY]),
     console_step=add_callback_server,
+    customer=CUSTOMER,
 )
 
 __all__ = [
+    "CUSTOMER",
     "DEMO_COMMUNITY",
     "EMULATOR",
     "EventAnswer",

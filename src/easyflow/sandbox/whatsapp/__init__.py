@@ -4,7 +4,7 @@ The hub cannot register a WhatsApp webhook: the seller pastes the callback URL a
 token in the Meta app dashboard, which checks them with a GET before saving (the console step).
 """
 
-from easyflow.sandbox.base import EmulatorSpec
+from easyflow.sandbox.base import CustomerSide, EmulatorSpec
 from easyflow.sandbox.whatsapp.emulator import WhatsAppSandbox
 from easyflow.sandbox.whatsapp.state import DEMO_NUMBER, SentMessage, WhatsAppConfig, WhatsAppNumber
 
@@ -16,15 +16,26 @@ async def configure_in_dashboard(
     await emulator.configure_webhook(credentials["phone_number_id"], url, verify_token)
 
 
+CUSTOMER = CustomerSide[WhatsAppSandbox](
+    lambda emulator, credentials, chat, text, name: emulator.customer_writes(
+        credentials["phone_number_id"], chat, text, name
+    ),
+    lambda emulator, credentials, chat: [
+        m.text for m in emulator.sent(credentials["phone_number_id"], chat)
+    ],
+)
+
 EMULATOR = EmulatorSpec(
     "whatsapp",
     WhatsAppConfig,
     WhatsAppSandbox,
     demo=lambda: WhatsAppConfig(numbers=[DEMO_NUMBER]),
     console_step=configure_in_dashboard,
+    customer=CUSTOMER,
 )
 
 __all__ = [
+    "CUSTOMER",
     "DEMO_NUMBER",
     "EMULATOR",
     "SentMessage",
