@@ -107,6 +107,9 @@ class PlatformAdapters:
     def primary_capability(self, platform: str) -> Capability:
         return self._registry.get(platform).spec.primary
 
+    def platforms_offering(self, capability: Capability) -> tuple[str, ...]:
+        return tuple(d.name for d in self._registry.definitions() if d.spec.offers(capability))
+
     def idempotency_keys(self, platform: str) -> bool:
         return self._registry.get(platform).spec.idempotency_keys
 
@@ -359,7 +362,7 @@ def build_container(
     queue.bind(container)
     container.sync = SyncEngine(uow, adapters, metrics, on_changes=OrderNotifier(queue))
     container.sync_tasks = SyncTasks(queue.broker, container.sync)
-    container.scheduler = SyncScheduler(uow, container.sync, container.sync_tasks, locks)
+    container.scheduler = SyncScheduler(uow, container.sync, container.sync_tasks, locks, adapters)
     container.notifications = NotificationService(uow, queue)
     return container
 

@@ -7,7 +7,7 @@ composition root (`bootstrap.py`) decides what stands behind each port.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -215,6 +215,11 @@ class Adapters(Protocol):
         """The capability its integrations are stored and listed under."""
         ...
 
+    def platforms_offering(self, capability: Capability) -> tuple[str, ...]:
+        """Every registered platform that offers `capability`: how services select the
+        integrations that can do something (a row's stored `kind` is its first only)."""
+        ...
+
     def idempotency_keys(self, platform: str) -> bool:
         """Whether the platform delivers a repeated send with the same key once."""
         ...
@@ -284,14 +289,20 @@ class IntegrationRepository(Protocol):
         ...
 
     async def list(
-        self, tenant_id: int, *, platform: str | None = None, kind: Capability | None = None
+        self,
+        tenant_id: int,
+        *,
+        platform: str | None = None,
+        platforms: Collection[str] | None = None,
     ) -> list[Integration]:
-        """With `kind`, the integrations stored under that capability."""
+        """With `platforms`, only the integrations of those platforms."""
         ...
 
     async def list_all_active(
-        self, kind: Capability | None = None
-    ) -> builtins.list[Integration]: ...
+        self, platforms: Collection[str] | None = None
+    ) -> builtins.list[Integration]:
+        """Every tenant's active integrations; with `platforms`, only of those platforms."""
+        ...
 
     async def set_status(
         self, tenant_id: int, integration_id: int, status: IntegrationStatus

@@ -178,10 +178,10 @@ async def test_listing_filters_status_and_delete(
         await uow.commit()
 
     async with uow_factory() as uow:
-        ai_only = await uow.integrations.list(a, kind=Capability.CHAT_MODEL)
+        ai_only = await uow.integrations.list(a, platforms=("openai", "anthropic"))
         telegram = await uow.integrations.list(a, platform="telegram")
         active = await uow.integrations.list_all_active()
-        active_ai = await uow.integrations.list_all_active(Capability.CHAT_MODEL)
+        active_ai = await uow.integrations.list_all_active(["openai"])
         for_webhook = await uow.integrations.get_for_webhook("telegram", tenancy.integration_a)
         wrong_platform = await uow.integrations.get_for_webhook("vk", tenancy.integration_a)
         await uow.integrations.delete(a, ai.id)

@@ -132,7 +132,9 @@ async def test_two_schedulers_start_each_due_run_once(market: Market) -> None:
     c = market.container
     await market.seed("wildberries", 50)
     await market.seed("ozon", 50)
-    schedulers = [SyncScheduler(c.uow, c.sync, c.sync_tasks, InMemoryLocks()) for _ in range(2)]
+    schedulers = [
+        SyncScheduler(c.uow, c.sync, c.sync_tasks, InMemoryLocks(), c.adapters) for _ in range(2)
+    ]
     started = await asyncio.gather(*(s.tick() for s in schedulers))
     runs = [r for batch in started for r in batch]
     assert sorted((r.integration_id, r.stream) for r in runs) == sorted(

@@ -2,7 +2,8 @@
 
 `bazaar` below is a marketplace with buyer chat: its SPEC offers MARKETPLACE first and
 MESSENGER too, so its integrations are stored (and listed) as marketplaces. The operators'
-channel must still accept it as a messenger, and refuse a platform that offers no messenger.
+channel must still accept it as a messenger, and refuse a platform that offers no messenger;
+the health probe of messengers must reach it too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from easyflow.bootstrap import build_container
 from easyflow.config import Settings
-from easyflow.domain.errors import InvalidRequestError
+from easyflow.domain.errors import AuthenticationError, InvalidRequestError
 from easyflow.domain.messaging import BotIdentity, HandoverRules, WebhookRegistration
 from easyflow.domain.tenancy import Capability
 from easyflow.http import Auth, AuthStyle, PlatformClient, PlatformSpec, RawResponse
@@ -44,6 +45,8 @@ class BazaarShop:
 
 
 def _classify(response: RawResponse) -> Any:
+    if response.status == 401:
+        raise AuthenticationError("token revoked", platform="bazaar", status=401)
     return response.json()
 
 
@@ -63,8 +66,13 @@ bazaar.create_adapter = lambda client, _settings: BazaarShop(client)  # type: ig
 REGISTRY = PlatformRegistry((*PlatformRegistry().definitions(), platform(bazaar)))
 
 
+SHOP_AWAY = {"now": False}  # the shop's API refuses its token once the test says so
+
+
 def _wire(request: httpx.Request) -> httpx.Response:
     if request.url.path.endswith("/me"):
+        if SHOP_AWAY["now"]:
+            return httpx.Response(401, json={"error": "token revoked"})
         return httpx.Response(200, json={"id": 77, "name": "bazaar_shop"})
     return httpx.Response(200, json={"ok": True, "data": []})  # webhook; OpenAI's model list
 
@@ -84,6 +92,7 @@ async def test_a_platform_offering_two_capabilities_is_an_operators_channel(
         registry=REGISTRY,
     )
     await hub.start()
+    SHOP_AWAY["now"] = False
     try:
         tenant = (await hub.tenants.create("Bazaar seller")).id
         shop = await hub.integrations.add(tenant, "bazaar", {"token": TOKEN})
@@ -100,5 +109,12 @@ async def test_a_platform_offering_two_capabilities_is_an_operators_channel(
                 tenant, HandoverRules(operator_integration_id=model.id, operator_chat_id="1")
             )
         assert (await hub.operators.rules(tenant))[0].operator_integration_id == shop.id
+
+        # Health probes every messenger, the marketplace with chat too (a marketplace alone
+        # is judged by its sync runs, and has none that failed): one line, the worse.
+        SHOP_AWAY["now"] = True
+        report = await hub.health.tenant_report(tenant)
+        shops = [i for i in report["integrations"] if i["platform"] == "bazaar"]
+        assert [s["status"] for s in shops] == ["unhealthy"], shops
     finally:
         await hub.aclose()

@@ -109,7 +109,9 @@ class ReplyService:
         caller's unit of work, so that recording a message and grounding its answer share one
         transaction; the caller commits."""
         facts = await self._facts(uow, tenant, conversation, contact, history, shared_phone)
-        ai_integrations = await uow.integrations.list(tenant.id, kind=Capability.CHAT_MODEL)
+        ai_integrations = await uow.integrations.list(
+            tenant.id, platforms=self._adapters.platforms_offering(Capability.CHAT_MODEL)
+        )
         if ai_integrations and history:
             # Models get the catalogue entries the message names (a tool, or context); the
             # local responder does not use them, so a local-only chain skips the query.

@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,8 +110,12 @@ class IntegrationHealth:
         now = datetime.now(UTC).isoformat()
         try:
             async with self._uow() as uow:
-                integrations = await uow.integrations.list_all_active(Capability.MESSENGER)
-                marketplaces = await uow.integrations.list_all_active(Capability.MARKETPLACE)
+                integrations = await uow.integrations.list_all_active(
+                    self._adapters.platforms_offering(Capability.MESSENGER)
+                )
+                marketplaces = await uow.integrations.list_all_active(
+                    self._adapters.platforms_offering(Capability.MARKETPLACE)
+                )
                 runs = await uow.sync.last_runs(None) if marketplaces else []
         except UnreadableSecretError:
             # The start-up check refuses this; it happens when processes run different keys.
@@ -128,7 +132,7 @@ class IntegrationHealth:
             Check(i.id, i.tenant_id, i.platform, i.name, *_by_sync_runs(i, runs))
             for i in marketplaces
         )
-        return Snapshot(checks + synced, now)
+        return Snapshot(_one_per_integration(checks + synced), now)
 
     def _public(self, snapshot: Snapshot) -> dict[str, Any]:
         by_platform: dict[str, list[str]] = defaultdict(list)
@@ -164,6 +168,21 @@ class IntegrationHealth:
         except PlatformError as exc:
             return UNHEALTHY, str(exc)
         return HEALTHY, None
+
+
+def _one_per_integration(checks: Sequence[Check]) -> tuple[Check, ...]:
+    """A platform that is both a messenger and a marketplace is probed and judged by its runs:
+    one line for it, the worse of the two (errors joined)."""
+    merged: dict[int, Check] = {}
+    for check in checks:
+        seen = merged.get(check.integration_id)
+        if seen is None:
+            merged[check.integration_id] = check
+            continue
+        worse = max(seen, check, key=lambda c: _RANK[c.status])
+        errors = "; ".join(e for e in (seen.error, check.error) if e) or None
+        merged[check.integration_id] = replace(worse, error=errors)
+    return tuple(merged.values())
 
 
 def _by_sync_runs(integration: Integration, runs: Sequence[SyncRun]) -> tuple[str, str | None]:

@@ -18,7 +18,7 @@ import structlog
 from easyflow.domain.errors import EasyFlowError
 from easyflow.domain.sync import SyncRun
 from easyflow.domain.tenancy import Capability, Integration
-from easyflow.ports import Locks, SyncQueue, SyncUnitOfWorkFactory
+from easyflow.ports import Adapters, Locks, SyncQueue, SyncUnitOfWorkFactory
 from easyflow.services.sync import SyncEngine
 
 log = structlog.get_logger("easyflow.sync")
@@ -44,9 +44,11 @@ class SyncScheduler:
         engine: SyncEngine,
         queue: SyncQueue,
         locks: Locks,
+        adapters: Adapters,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._uow = uow
+        self._adapters = adapters
         self._engine = engine
         self._queue = queue
         self._locks = locks
@@ -57,7 +59,9 @@ class SyncScheduler:
         now = self._clock()
         async with self._locks.hold(SCHEDULER_LOCK, 30.0):
             async with self._uow() as uow:
-                active = await uow.integrations.list_all_active(Capability.MARKETPLACE)
+                active = await uow.integrations.list_all_active(
+                    self._adapters.platforms_offering(Capability.MARKETPLACE)
+                )
                 started = await uow.sync.last_started([i.id for i in active])
                 stalled = await uow.sync.stalled(now)
             runs = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -132,21 +132,25 @@ class SqlIntegrationRepository(Repository):
         ]
 
     # Defined before `list`: below it, `list[...]` in an annotation names that method.
-    async def list_all_active(self, kind: Capability | None = None) -> list[Integration]:
+    async def list_all_active(self, platforms: Collection[str] | None = None) -> list[Integration]:
         query = select(integrations).where(integrations.c.status == IntegrationStatus.ACTIVE.value)
-        if kind is not None:
-            query = query.where(integrations.c.kind == kind.value)
+        if platforms is not None:
+            query = query.where(integrations.c.platform.in_(list(platforms)))
         rows = await self._connection.execute(query.order_by(integrations.c.id))
         return [self._integration(row) for row in rows]
 
     async def list(
-        self, tenant_id: int, *, platform: str | None = None, kind: Capability | None = None
+        self,
+        tenant_id: int,
+        *,
+        platform: str | None = None,
+        platforms: Collection[str] | None = None,
     ) -> list[Integration]:
         query = select(integrations).where(integrations.c.tenant_id == tenant_id)
         if platform is not None:
             query = query.where(integrations.c.platform == platform)
-        if kind is not None:
-            query = query.where(integrations.c.kind == kind.value)
+        if platforms is not None:
+            query = query.where(integrations.c.platform.in_(list(platforms)))
         rows = await self._connection.execute(query.order_by(integrations.c.id))
         return [self._integration(row) for row in rows]
 
