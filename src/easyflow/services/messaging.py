@@ -2,9 +2,11 @@
 
 `handle_inbound(event_id)` is idempotent and keeps each conversation in order: under the
 conversation's lock it processes every pending event of that conversation in arrival order,
-so whichever worker gets a task, messages of one chat are handled one after another. The AI
-call runs outside any transaction; a crash in between leaves the event pending and the
-recovery sweep hands it out again (the stored message is not duplicated: it is keyed by event).
+so whichever worker gets a task, messages of one chat are handled one after another. A call
+to an AI provider runs outside any transaction; a crash in between leaves the event pending
+and the recovery sweep hands it out again (the stored message is not duplicated: it is keyed
+by event). When the local responder alone answers (no AI integration connected: no network
+call), the message, its reply and the event's outcome are recorded in one transaction.
 
 Failures are classified once (`domain.errors.is_transient`). Transient ones (a dropped
 database connection, a platform's 5xx or timeout) leave the event pending with the attempt
