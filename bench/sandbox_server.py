@@ -58,7 +58,11 @@ class RecordingTransport(httpx.AsyncBaseTransport):
     """The real network, timing each webhook POST from departure to the hub's answer."""
 
     def __init__(self, timeline: Timeline) -> None:
-        self._inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=1000))
+        # Every connection kept alive, as Telegram keeps its (up to the webhook's
+        # max_connections per bot): httpx keeps 20 by default, so a burst over more chats
+        # opened and closed a TCP connection per webhook, at both ends.
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        self._inner = httpx.AsyncHTTPTransport(limits=limits)
         self._timeline = timeline
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -295,7 +295,7 @@ def build_container(
         timeout_seconds=settings.ai_timeout_seconds,
     )
     chain = AssistantChain(adapters, metrics, cooldowns, policy)
-    replies = ReplyService(uow, adapters, metrics, chain)
+    replies = ReplyService(uow, adapters, metrics, chain, integrations=cache)
     handover = HandoverService()
     outbox = OutboxSender(
         uow,

@@ -759,8 +759,15 @@ class IntegrationCache(Protocol):
 
     def put(self, integration: Integration) -> None: ...
 
+    def chat_models(self, tenant_id: int) -> tuple[Integration, ...] | None:
+        """The tenant's chat-model integrations, None when not cached."""
+        ...
+
+    def put_chat_models(self, tenant_id: int, integrations: tuple[Integration, ...]) -> None: ...
+
     async def invalidate(self, integration_id: int) -> None:
-        """Forget it here and, where processes share state, in every process."""
+        """Forget it here and, where processes share state, in every process (and every
+        tenant's chat-model integrations: an added one is known by its id alone)."""
         ...
 
 

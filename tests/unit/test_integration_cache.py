@@ -103,3 +103,33 @@ async def test_an_invalidation_reaches_every_process_sharing_the_redis(
             await asyncio.sleep(0.01)
     assert there.find("telegram", "s") is None
     assert there.get("telegram", integration_id + 1) is not None  # only that one
+
+
+async def test_any_invalidation_drops_every_tenants_chat_models_in_every_process(
+    redis_pair: tuple[RedisIntegrationCache, RedisIntegrationCache],
+) -> None:
+    # An AI integration just added is known by its id alone: the lists of every tenant go.
+    here, there = redis_pair
+    model = replace(_integration(7), platform="openai", kind=Capability.CHAT_MODEL)
+    for cache in (here, there):
+        cache.put_chat_models(1, (model,))
+        cache.put_chat_models(2, ())
+        assert cache.chat_models(1) == (model,)
+        assert cache.chat_models(2) == ()  # "none connected" is cached too
+    await here.invalidate(uuid.uuid4().int % 10**9)  # an integration of nobody cached
+    assert here.chat_models(1) is None
+    async with asyncio.timeout(10):
+        while there.chat_models(1) is not None:  # noqa: ASYNC110 (another connection)
+            await asyncio.sleep(0.01)
+    assert there.chat_models(2) is None
+
+
+def test_chat_models_are_bounded_and_expire() -> None:
+    cache = InMemoryIntegrationCache(ttl=60, max_entries=2)
+    for tenant_id in (1, 2, 3):
+        cache.put_chat_models(tenant_id, ())
+    assert cache.chat_models(1) is None  # the least recently used went
+    assert cache.chat_models(3) == ()
+    uncached = InMemoryIntegrationCache(ttl=0)
+    uncached.put_chat_models(1, ())
+    assert uncached.chat_models(1) is None

@@ -127,7 +127,8 @@ class AssistantChain:
                 error = RetryableError(f"unreadable answer: {exc!r}", platform=link.provider)
                 await self._failed(tenant_id, link, error)
                 continue
-            await self._guard(self._cooldowns.succeeded(link.key))
+            if link.provider != LOCAL:  # it never fails, so it has no failures to forget
+                await self._guard(self._cooldowns.succeeded(link.key))
             self._count(reply)
             return reply
         raise AssertionError("the local responder ends every chain")  # pragma: no cover

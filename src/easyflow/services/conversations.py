@@ -27,7 +27,7 @@ from easyflow.domain.ai import (
 from easyflow.domain.messaging import Contact, Conversation, MessageDirection, StoredMessage
 from easyflow.domain.tenancy import Capability, Integration, Tenant
 from easyflow.observability.metrics import Metrics
-from easyflow.ports import Adapters, UnitOfWork, UnitOfWorkFactory
+from easyflow.ports import Adapters, IntegrationCache, UnitOfWork, UnitOfWorkFactory
 from easyflow.services.assistants import LOCAL as LOCAL
 from easyflow.services.assistants import AssistantChain, over_budget
 from easyflow.services.catalogue import product_words
@@ -71,8 +71,10 @@ class ReplyService:
         adapters: Adapters,
         metrics: Metrics,
         chain: AssistantChain,
+        integrations: IntegrationCache | None = None,
     ) -> None:
         self._uow = uow
+        self._integrations = integrations
         self._adapters = adapters
         self._metrics = metrics
         self._chain = chain
@@ -109,9 +111,7 @@ class ReplyService:
         caller's unit of work, so that recording a message and grounding its answer share one
         transaction; the caller commits."""
         facts = await self._facts(uow, tenant, conversation, contact, history, shared_phone)
-        ai_integrations = await uow.integrations.list(
-            tenant.id, platforms=self._adapters.platforms_offering(Capability.CHAT_MODEL)
-        )
+        ai_integrations = await self._chat_models(uow, tenant.id)
         if ai_integrations and history:
             # Models get the catalogue entries the message names (a tool, or context); the
             # local responder does not use them, so a local-only chain skips the query.
@@ -126,9 +126,30 @@ class ReplyService:
             conversation,
             tuple(history),
             facts,
-            tuple(ai_integrations),
+            ai_integrations,
             spent or frozenset(),
         )
+
+    async def _chat_models(self, uow: UnitOfWork, tenant_id: int) -> tuple[Integration, ...]:
+        """The tenant's AI integrations: read for every message to answer, so kept in the
+        integration cache (dropped on any add, pause, resume, rotate or delete)."""
+        cache = self._integrations
+        cached = cache.chat_models(tenant_id) if cache is not None else None
+        if cached is not None:
+            return cached
+        found = tuple(
+            await uow.integrations.list(
+                tenant_id, platforms=self._adapters.platforms_offering(Capability.CHAT_MODEL)
+            )
+        )
+        if cache is not None:
+            cache.put_chat_models(tenant_id, found)
+        return found
+
+    def answers_in_process(self, prepared: PreparedReply) -> bool:
+        """True when the answer needs no provider call (no AI integration connected: the
+        local responder answers), so it may be computed inside a transaction."""
+        return not prepared.ai_integrations
 
     async def answer(self, prepared: PreparedReply) -> ChatReply:
         """Walk the provider chain; no database work (it runs outside any transaction)."""

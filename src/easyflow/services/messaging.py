@@ -2,9 +2,11 @@
 
 `handle_inbound(event_id)` is idempotent and keeps each conversation in order: under the
 conversation's lock it processes every pending event of that conversation in arrival order,
-so whichever worker gets a task, messages of one chat are handled one after another. The AI
-call runs outside any transaction; a crash in between leaves the event pending and the
-recovery sweep hands it out again (the stored message is not duplicated: it is keyed by event).
+so whichever worker gets a task, messages of one chat are handled one after another. A call
+to an AI provider runs outside any transaction; a crash in between leaves the event pending
+and the recovery sweep hands it out again (the stored message is not duplicated: it is keyed
+by event). When the local responder alone answers (no AI integration connected: no network
+call), the message, its reply and the event's outcome are recorded in one transaction.
 
 Failures are classified once (`domain.errors.is_transient`). Transient ones (a dropped
 database connection, a platform's 5xx or timeout) leave the event pending with the attempt
@@ -200,11 +202,22 @@ class InboundProcessor:
                 await uow.commit()
                 return
             recorded = await self._record(uow, event)
+            outbox_ids, prepared = recorded.outbox_ids, recorded.prepared
+            claimed: OutboxItem | None = None
+            lease = datetime.now(UTC) + self._send_lease
+            if prepared is not None and self._replies.answers_in_process(prepared):
+                # The local responder alone: no provider call, so the answer is computed and
+                # stored in this transaction, held no longer than a statement would hold it
+                # (one transaction per message instead of two: a BEGIN, a COMMIT and a
+                # checkout fewer on the hottest path).
+                reply = await self._replies.answer(prepared)
+                stored, claimed = await self._store_reply(
+                    uow, event, recorded.conversation.id, reply, lease if not outbox_ids else None
+                )
+                outbox_ids, prepared = outbox_ids + stored, None
             await uow.commit()
-        outbox_ids = recorded.outbox_ids
-        claimed: OutboxItem | None = None
-        if recorded.prepared is not None:
-            reply = await self._replies.answer(recorded.prepared)
+        if prepared is not None:
+            reply = await self._replies.answer(prepared)
             lease = datetime.now(UTC) + self._send_lease
             async with self._uow() as uow:
                 stored, claimed = await self._store_reply(

@@ -6,6 +6,9 @@ single-channel route, by a digest of each webhook secret; bounded (least recentl
 first) and short-lived (`ttl` seconds, and never past the moment a rotated-out secret
 expires, so the overlap ends on time).
 
+Each tenant's chat-model integrations (what the reply to every message needs) are kept too;
+any invalidation drops them all, since an added integration is known by its id alone.
+
 IntegrationService invalidates an entry on add, pause, resume, rotate and delete. With Redis
 the invalidation is also published, and every process drops the entry on receipt; a process
 that lost its subscription (Redis restarted) clears everything when it subscribes again,
@@ -47,6 +50,9 @@ class InMemoryIntegrationCache:
         # (platform, id) -> (integration, monotonic expiry)
         self._entries: OrderedDict[tuple[str, int], tuple[Integration, float]] = OrderedDict()
         self._by_secret: dict[bytes, tuple[str, int]] = {}
+        # tenant -> (its chat-model integrations, monotonic expiry): read for every message
+        # to answer. Any invalidation empties it: an added integration names no tenant.
+        self._models: OrderedDict[int, tuple[tuple[Integration, ...], float]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -86,13 +92,34 @@ class InMemoryIntegrationCache:
         while len(self._entries) > self._max:
             self._drop(next(iter(self._entries)))
 
+    def chat_models(self, tenant_id: int) -> tuple[Integration, ...] | None:
+        """The tenant's chat-model integrations as last put, or None when not cached."""
+        entry = self._models.get(tenant_id)
+        if entry is None:
+            return None
+        if time.monotonic() >= entry[1]:
+            del self._models[tenant_id]
+            return None
+        self._models.move_to_end(tenant_id)
+        return entry[0]
+
+    def put_chat_models(self, tenant_id: int, integrations: tuple[Integration, ...]) -> None:
+        if self._ttl <= 0:
+            return
+        self._models[tenant_id] = (integrations, time.monotonic() + self._ttl)
+        self._models.move_to_end(tenant_id)
+        while len(self._models) > self._max:
+            self._models.popitem(last=False)
+
     def drop(self, integration_id: int) -> None:
         for key in [k for k in self._entries if k[1] == integration_id]:
             self._drop(key)
+        self._models.clear()
 
     def clear(self) -> None:
         self._entries.clear()
         self._by_secret.clear()
+        self._models.clear()
 
     async def invalidate(self, integration_id: int) -> None:
         self.drop(integration_id)
@@ -127,6 +154,10 @@ class RedisIntegrationCache(InMemoryIntegrationCache):
         # Unsubscribed, an invalidation could pass unseen: cache nothing until subscribed.
         if self._subscribed.is_set():
             super().put(integration)
+
+    def put_chat_models(self, tenant_id: int, integrations: tuple[Integration, ...]) -> None:
+        if self._subscribed.is_set():
+            super().put_chat_models(tenant_id, integrations)
 
     async def invalidate(self, integration_id: int) -> None:
         self.drop(integration_id)

@@ -90,7 +90,32 @@ def _sqlite_engine(url: URL, *, echo: bool, **pool: int) -> AsyncEngine:
     engine = create_async_engine(url, echo=echo, hide_parameters=True, **pool)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+    _skip_idle_rollbacks(engine)
     return engine
+
+
+def _skip_idle_rollbacks(engine: AsyncEngine) -> None:
+    """No ROLLBACK for a connection SQLite says is in no transaction.
+
+    The driver runs in autocommit (`isolation_level = None`), so after an autocommit unit, a
+    commit, or a statement that failed outside a transaction, there is nothing to roll back;
+    yet SQLAlchemy rolls back at the end of every unit and again when the pool takes the
+    connection back, and each is a hop to aiosqlite's thread and back to the event loop.
+    Intake's insert made five such hops for one statement; under load each hop waits a whole
+    turn of a busy loop, holding the write lock meanwhile. `in_transaction` is sqlite3's own
+    flag, read when no call is running on that thread.
+    """
+    dialect = engine.sync_engine.dialect
+    rollback = dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        adapted = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
+        sqlite = getattr(getattr(adapted, "_connection", None), "_connection", None)
+        if sqlite is not None and not sqlite.in_transaction:
+            return
+        rollback(dbapi_connection)
+
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def _private_database_file(path: Path) -> None:

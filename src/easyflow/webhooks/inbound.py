@@ -30,6 +30,7 @@ class _Legacy:
 
     def __init__(self, parser: WebhookParser) -> None:
         self._parser = parser
+        self._reply: WebhookReply | None = None  # the ack, encoded once (it is a constant)
 
     verifies_by_get = False
 
@@ -64,7 +65,9 @@ class _Legacy:
         return list(self._parser.parse_document(document))
 
     def reply(self, events: Sequence[WebhookEvent]) -> WebhookReply:
-        return WebhookReply.json(self._parser.ack)
+        if self._reply is None:
+            self._reply = WebhookReply.json(self._parser.ack)
+        return self._reply
 
 
 def full_parser(parser: WebhookParser) -> MessengerWebhook:

@@ -85,6 +85,8 @@ class WebhookIntake:
         self._adapters = adapters
         self._queue = queue
         self._metrics = metrics
+        # Labelled counters by their labels: `labels()` costs a lock and a tuple build per call.
+        self._counters: dict[tuple[str, ...], Any] = {}
         self._writer = GroupedInserts(uow)
         self._parsers: dict[str, MessengerWebhook] = {}
 
@@ -114,13 +116,13 @@ class WebhookIntake:
         try:
             new_ids, outcome, reply = await self._store(parser, integration_id, headers, read_body)
         except WebhookSignatureError:
-            self._metrics.webhooks.labels(platform, "unauthenticated").inc()
+            self._counter("webhooks", platform, "unauthenticated").inc()
             raise
         except MalformedPayloadError:
-            self._metrics.webhooks.labels(platform, "malformed").inc()
+            self._counter("webhooks", platform, "malformed").inc()
             raise
-        self._metrics.webhooks.labels(platform, outcome).inc()
-        self._metrics.webhook_events.labels(platform).inc(len(new_ids))
+        self._counter("webhooks", platform, outcome).inc()
+        self._counter("webhook_events", platform).inc(len(new_ids))
         for event_id in new_ids:
             try:
                 await self._queue.process_inbound(event_id)
@@ -138,11 +140,20 @@ class WebhookIntake:
             raise MethodNotAllowedError(f"{platform} sends no GET to its webhook")
         integration = await self._integration(parser, integration_id, {})
         if integration is None:
-            self._metrics.webhooks.labels(platform, "unauthenticated").inc()
+            self._counter("webhooks", platform, "unauthenticated").inc()
             raise WebhookSignatureError("no integration for this webhook")
         reply = parser.handshake(integration, query)
-        self._metrics.webhooks.labels(platform, "handshake").inc()
+        self._counter("webhooks", platform, "handshake").inc()
         return reply
+
+    def _counter(self, family: str, *labels: str) -> Any:
+        """The labelled child of a metrics family, looked up once (platforms are known ones:
+        an unknown platform raises before anything is counted)."""
+        key = (family, *labels)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = getattr(self._metrics, family).labels(*labels)
+        return counter
 
     def _parser(self, platform: str) -> MessengerWebhook:
         parser = self._parsers.get(platform)

@@ -91,6 +91,23 @@ def _insert_new_statement(connection: Any) -> Any:
 _PENDING_IN_CHAT = _pending_in_chat()
 
 
+def _update_pending_statement(*columns: str) -> Any:
+    """An UPDATE of one event while it is still pending that counts an attempt and sets
+    `columns` to the parameters `new_<column>`: the outcome of every message is recorded with
+    one, and building it costs more than running it."""
+    c = inbound_events.c
+    return (
+        update(inbound_events)
+        .where(c.id == bindparam("row_id"), c.status == _PENDING)
+        .values(attempts=c.attempts + 1, **{name: bindparam("new_" + name) for name in columns})
+    )
+
+
+_MARK = _update_pending_statement("status", "error", "processed_at", "next_attempt_at")
+_RETRY_LATER = _update_pending_statement("error", "next_attempt_at")
+_EXISTS = select(inbound_events.c.id).where(inbound_events.c.id == bindparam("row_id"))
+
+
 class SqlInboundEventRepository(Repository):
     async def add_many(
         self,
@@ -233,21 +250,18 @@ class SqlInboundEventRepository(Repository):
         """
         done = status is EventStatus.DONE
         return await self._update_pending(
+            _MARK,
             event_id,
-            status=status.value,
-            error=error,
-            attempts=inbound_events.c.attempts + 1,
-            processed_at=utcnow() if done else None,
-            next_attempt_at=None,
+            new_status=status.value,
+            new_error=error,
+            new_processed_at=utcnow() if done else None,
+            new_next_attempt_at=None,
         )
 
     async def retry_later(self, event_id: int, error: str, next_attempt_at: datetime) -> bool:
         """A transient failure: count the attempt, keep the event pending until then."""
         return await self._update_pending(
-            event_id,
-            error=error,
-            attempts=inbound_events.c.attempts + 1,
-            next_attempt_at=next_attempt_at,
+            _RETRY_LATER, event_id, new_error=error, new_next_attempt_at=next_attempt_at
         )
 
     async def stuck(
@@ -308,15 +322,10 @@ class SqlInboundEventRepository(Repository):
             raise not_found("inbound event", event_id)
         raise InvalidRequestError(f"inbound event {event_id} is {status}; only failed ones replay")
 
-    async def _update_pending(self, event_id: int, **values: Any) -> bool:
-        statement = (
-            update(inbound_events)
-            .where(inbound_events.c.id == event_id, inbound_events.c.status == _PENDING)
-            .values(**values)
-        )
-        if (await self._connection.execute(statement)).rowcount:
+    async def _update_pending(self, statement: Any, event_id: int, **values: Any) -> bool:
+        if (await self._connection.execute(statement, {"row_id": event_id, **values})).rowcount:
             return True
-        exists = select(inbound_events.c.id).where(inbound_events.c.id == event_id)
-        if (await self._connection.execute(exists)).first() is None:
+        found = await self._connection.execute(_EXISTS, {"row_id": event_id})
+        if found.first() is None:
             raise not_found("inbound event", event_id)
         return False
