@@ -33,7 +33,16 @@ from typing import Any
 import httpx
 from cryptography.fernet import Fernet
 
-from bench.stack import BENCH, Databases, Proc, easyflow_bin, free_port, wait_http, wait_tcp
+from bench.stack import (
+    BENCH,
+    Databases,
+    Proc,
+    easyflow_bin,
+    free_port,
+    seed,
+    wait_http,
+    wait_tcp,
+)
 
 PG = os.environ.get("EASYFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RATE = 30.0  # Telegram: ~30 messages/s per bot (platforms SPEC `key` limit)
@@ -81,7 +90,8 @@ class Stack:
             await wait_tcp(self.redis_port, await self._run("redis", argv))
         db = await self.dbs.create_template()
         self.env["EASYFLOW_DATABASE_URL"] = db.url
-        api_key, integration_id, self.token = await _seed(self.env, self.sandbox)
+        seeded = await seed(db, self.env, self.sandbox, bots=1)
+        self.token = seeded.tokens[0]
         hub = await self._run("hub", [easyflow_bin(), "serve", "--port", str(self.hub_port)])
         await wait_http(f"{self.hub}/health", hub)
         for n in range(self.workers if self.kind == "postgresql" else 0):
@@ -89,40 +99,12 @@ class Stack:
             await asyncio.sleep(1.5)  # it has no port: give it time to join the stream
             if not worker.alive():
                 raise RuntimeError(f"worker exited:\n{worker.tail()}")
-        return api_key, integration_id
+        return seeded.api_key, seeded.integration_ids[0]
 
     async def close(self) -> None:
         for proc in reversed(self.procs):
             await proc.stop()
         await self.dbs.drop_all()
-
-
-async def _seed(env: dict[str, str], sandbox: str) -> tuple[str, int, str]:
-    """A tenant, its API key and a Telegram bot, through the hub's own services."""
-    from easyflow.bootstrap import build_container
-    from easyflow.config import Settings
-    from easyflow.domain.ai import AiProfile
-
-    settings = Settings(
-        database_url=env["EASYFLOW_DATABASE_URL"],
-        secret_keys=env["EASYFLOW_SECRET_KEYS"],
-        data_dir=Path(env["EASYFLOW_DATA_DIR"]),
-        public_url=env["EASYFLOW_PUBLIC_URL"],
-        sandbox_url=sandbox,
-        broker_url="memory://",
-    )
-    container = build_container(settings)
-    await container.start()
-    try:
-        tenant = await container.tenants.create("Bench Shop", AiProfile())
-        _, api_key = await container.tenants.create_api_key(tenant.id)
-        async with httpx.AsyncClient(base_url=sandbox, timeout=10) as client:
-            answer = await client.post("/_sandbox/telegram/bots", json={"username": "shop_bot"})
-            token = answer.raise_for_status().json()["token"]
-        integration = await container.integrations.add(tenant.id, "telegram", {"token": token})
-    finally:
-        await container.aclose()
-    return api_key, integration.id, token
 
 
 async def _wait(what: str, check: Any, timeout: float) -> Any:

@@ -260,6 +260,7 @@ class Seeded:
     integration_ids: list[int]
     tokens: list[str]
     secret: str  # the first integration's webhook secret (the intake figures post to it)
+    api_key: str  # the tenant's admin API key (the broadcast bench calls the API with it)
 
 
 async def seed(db: Database, env: Mapping[str, str], sandbox_url: str, bots: int) -> Seeded:
@@ -280,6 +281,7 @@ async def seed(db: Database, env: Mapping[str, str], sandbox_url: str, bots: int
     await container.start()
     try:
         tenant = await container.tenants.create("Bench Shop", AiProfile())
+        _, api_key = await container.tenants.create_api_key(tenant.id)
         ids, tokens = [], []
         async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as client:
             for n in range(bots):
@@ -298,4 +300,4 @@ async def seed(db: Database, env: Mapping[str, str], sandbox_url: str, bots: int
             secret = stored.webhook_secrets[0]
     finally:
         await container.aclose()
-    return Seeded(ids, tokens, secret)
+    return Seeded(ids, tokens, secret, api_key)
