@@ -489,8 +489,12 @@ class SyncEngine:
     async def _integration(self, tenant_id: int, integration_id: int) -> Integration:
         async with self._uow() as uow:
             integration = await uow.integrations.get(tenant_id, integration_id)
-        if integration.kind is not Capability.MARKETPLACE:
-            raise InvalidRequestError(f"integration {integration_id} is not a marketplace")
+        # Asked of the platform, not of how the integration was stored: a platform offering
+        # several capabilities is listed under its primary one.
+        if not self._adapters.offers(integration.platform, Capability.MARKETPLACE):
+            raise InvalidRequestError(
+                f"integration {integration_id} ({integration.platform}) is not a marketplace"
+            )
         return integration
 
 
