@@ -284,3 +284,57 @@ async def test_an_unparsable_statistics_page_fails_the_run_at_its_checkpoint(
     assert done is not None and done.status is RunStatus.SUCCEEDED
     ids = await market.order_ids("wildberries")
     assert len(ids) == len(set(ids)) == 100
+
+
+@pytest.mark.parametrize("count", [0, 1, 100, 101, 199, 200, 201, 555])
+async def test_a_run_read_from_both_ends_takes_each_order_once(market: Market, count: int) -> None:
+    """Ozon orders are read from the oldest and the newest end at once; wherever the two
+    meet (inside a page, at a page's edge, or not at all for a single page), every order
+    is taken once and an unmappable one is recorded once."""
+    if count:
+        await market.seed("ozon", count)
+    if count > 150:
+        await market.change("ozon", 150, status="unknown")  # near where the ends meet
+    run = await market.sync("ozon", sync_type=SyncType.FULL)
+    errors = 1 if count > 150 else 0
+    assert run.status is RunStatus.SUCCEEDED
+    assert run.records == count - errors and run.errors == errors
+    ids = await market.order_ids("ozon")
+    assert len(ids) == len(set(ids)) == count - errors
+    if count > 200:  # more than two pages: both ends took pages
+        ends = (run.page_cursor or {})["ends"]
+        assert ends["oldest"]["ids"] and ends["newest"]["ids"]
+
+
+async def test_a_run_read_from_both_ends_resumes_both_from_the_checkpoint(
+    market: Market,
+) -> None:
+    """One end's read fails for good after some pages: the run fails keeping both ends'
+    cursors as committed; resumed, it ends with exactly the full set, no order counted twice,
+    and neither end re-reads what was committed (the checkpoint never passed a page not
+    written)."""
+    small_pages(market, pages_per_step=3)
+    await market.seed("ozon", 1234)
+    engine = market.container.sync
+    run = await engine.start(market.tenant_id, market.ids["ozon"], "orders", SyncType.FULL)
+    assert run is not None
+    result = await engine.step(run.id)
+    for _ in range(3):
+        result = await engine.step(run.id, result.ticket)
+    assert result.more
+    await market.fault(platform="ozon", kind="http_error", status=503, path=ORDERS_PATH["ozon"])
+    failed = (await engine.step(run.id, result.ticket)).run
+    assert failed is not None and failed.status is RunStatus.FAILED
+    ends = (failed.page_cursor or {})["ends"]
+    assert ends["oldest"]["cursor"] is not None and ends["newest"]["cursor"] is not None
+    committed = await market.order_ids("ozon")
+    assert len(committed) == failed.records == 100 * failed.pages  # pages of 100, all written
+
+    await market.control.delete("/_sandbox/faults")
+    resumed = await engine.start(market.tenant_id, market.ids["ozon"], "orders", SyncType.FULL)
+    assert resumed is not None and resumed.page_cursor == failed.page_cursor
+    done = await engine.run_to_end(resumed.id)
+    assert done is not None and done.status is RunStatus.SUCCEEDED
+    ids = await market.order_ids("ozon")
+    assert len(ids) == len(set(ids)) == 1234
+    assert failed.records + done.records == 1234  # nothing read twice, nothing skipped

@@ -289,9 +289,15 @@ def postings_list(emu: OzonSandbox, body: dict[str, Any]) -> Any:
         raise RpcError(400, 3, "invalid request: bad date or cursor") from None
     if to - since > 366 * 86_400:
         raise RpcError(400, 3, "invalid request: the period is longer than a year")
+    direction = str(body.get("sort_dir") or "ASC").upper()
+    if direction not in ("ASC", "DESC"):
+        raise RpcError(400, 3, "invalid request: sort_dir must be ASC or DESC")
     statuses = set(flt.get("statuses") or ())
     book, found, last = emu.orders, list[int](), None
-    for i in book.scan(lo, hi, after):
+    # Ordered by (change time, index), newest first with DESC; the cursor is the last
+    # posting returned, and the next page continues past it in the same direction.
+    scan = book.scan_down(lo, hi, after) if direction == "DESC" else book.scan(lo, hi, after)
+    for i in scan:
         last = (book.changed_at(i), i)
         if not since <= book.created_at(i) <= to:
             continue
