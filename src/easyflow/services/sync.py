@@ -368,7 +368,12 @@ class SyncEngine:
                 )
                 if not last:
                     fetch(end)
-                if last or sum(len(p.records) for p in group) >= GROUP_RECORDS:
+                # Written when the group is full, or when no page is waiting: the hub would
+                # idle until one arrives, so writing costs no time then. (A rate-limited run
+                # thus writes page by page: a long write would hold the event loop past the
+                # next request's slot, and every request after it would leave that much later.)
+                idle = not any(task.done() for task in pending.values())
+                if last or idle or sum(len(p.records) for p in group) >= GROUP_RECORDS:
                     await self._commit_group(run, integration, stream, group)
                     group = []
                 if complete:
