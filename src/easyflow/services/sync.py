@@ -336,6 +336,17 @@ class SyncEngine:
             read = self._read(marketplace, stream, window, ends.cursors[end])
             pending[end] = asyncio.ensure_future(read)
 
+        # A full group is written by a task of its own while pages keep being taken: one
+        # write at a time, in order (the next waits for the one before, so a checkpoint is
+        # committed only after every page before it), and at most one group waiting.
+        writing: asyncio.Task[None] | None = None
+
+        async def written() -> None:
+            nonlocal writing
+            if writing is not None:
+                task, writing = writing, None
+                await task
+
         group: list[Page] = []
         taken = ""
         for end in _Ends.NAMES:
@@ -355,6 +366,7 @@ class SyncEngine:
                     if page.parts is not None:
                         raise ValueError("a stream read from both ends cannot come in parts")
                 except Exception as exc:
+                    await written()
                     await self._commit_group(run, integration, stream, group)
                     return await self._fail(run, integration, exc)
                 pages += 1
@@ -368,19 +380,24 @@ class SyncEngine:
                 )
                 if not last:
                     fetch(end)
-                # Written when the group is full, or when no page is waiting: the hub would
-                # idle until one arrives, so writing costs no time then. (A rate-limited run
-                # thus writes page by page: a long write would hold the event loop past the
-                # next request's slot, and every request after it would leave that much later.)
-                idle = not any(task.done() for task in pending.values())
-                if last or idle or sum(len(p.records) for p in group) >= GROUP_RECORDS:
+                if last:
+                    await written()
                     await self._commit_group(run, integration, stream, group)
+                    group = []
+                elif sum(len(p.records) for p in group) >= GROUP_RECORDS:
+                    await written()
+                    commit = self._commit_group(run, integration, stream, group)
+                    writing = asyncio.ensure_future(commit)
                     group = []
                 if complete:
                     return await self._succeed(run, integration, stream)
                 if last:
                     break
         finally:
+            if writing is not None:  # left by an error: its transaction rolls back
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
             for task in pending.values():
                 task.cancel()
                 with contextlib.suppress(BaseException):
