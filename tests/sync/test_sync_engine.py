@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -338,3 +339,45 @@ async def test_a_run_read_from_both_ends_resumes_both_from_the_checkpoint(
     ids = await market.order_ids("ozon")
     assert len(ids) == len(set(ids)) == 1234
     assert failed.records + done.records == 1234  # nothing read twice, nothing skipped
+
+
+async def test_a_worker_losing_the_run_while_a_group_is_written_commits_nothing_more(
+    market: Market,
+) -> None:
+    """Read from both ends, full groups are written in the background while pages come in.
+    A worker whose run is taken over (it was too slow) stops: the group being written then
+    is refused by the lease check, nothing after it is written, and the run, picked up again,
+    ends with exactly the full set."""
+    small_pages(market, pages_per_step=1000)
+    await market.seed("ozon", 3456)
+    c = market.container
+    engine = c.sync
+    run = await engine.start(market.tenant_id, market.ids["ozon"], "orders", SyncType.FULL)
+    assert run is not None
+    written = 0
+    commit_group = engine._commit_group
+
+    async def taken_over_after_the_first_group(*args: Any, **kwargs: Any) -> None:
+        nonlocal written
+        await commit_group(*args, **kwargs)
+        written += 1
+        if written == 1:  # another worker takes the run over, then dies
+            async with c.uow() as uow:
+                later = datetime.now(UTC) + timedelta(hours=1)
+                lease = datetime.now(UTC) + timedelta(seconds=0.2)
+                assert await uow.sync.claim(run.id, "another-worker", lease, later)
+                await uow.commit()
+
+    engine._commit_group = taken_over_after_the_first_group  # type: ignore[method-assign]
+    assert not (await engine.step(run.id)).ran
+    async with c.uow() as uow:
+        stopped = await uow.sync.get_run(run.id)
+    assert stopped is not None and stopped.records == 1000 == stopped.pages * 100
+    assert len(await market.order_ids("ozon")) == 1000
+
+    del engine._commit_group
+    await asyncio.sleep(0.3)  # the other worker's lease lapses
+    done = await engine.run_to_end(run.id)
+    assert done is not None and done.status is RunStatus.SUCCEEDED
+    ids = await market.order_ids("ozon")
+    assert len(ids) == len(set(ids)) == 3456 == done.records
