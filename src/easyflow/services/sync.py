@@ -106,8 +106,8 @@ READ_AHEAD_MAX_RECORDS = 5_000
 GROUP_RECORDS = 1_000  # small pages are written this many records to a transaction
 # Read from both ends, groups are smaller: a group's write holds the event loop for a while
 # (rows built, statements compiled), and under a rate limit a request whose slot passes
-# meanwhile leaves a slot later (bench/sync throttled: 1.09-1.14x the minimum at 300
-# against 1.16-1.21x at 1 000, side by side); unthrottled, the two ends keep the platform busy.
+# meanwhile leaves a slot later (bench/sync throttled, side by side: 1.09-1.20x the minimum
+# at 300 against 1.16-1.61x at 1 000); unthrottled, the two ends keep the platform busy.
 BOTH_ENDS_GROUP_RECORDS = 300
 
 
