@@ -857,6 +857,8 @@ class Marketplace(Protocol):
 
 
 class MarketplaceAdapters(Protocol):
+    def offers(self, platform: str, capability: Capability) -> bool: ...
+
     def marketplace(self, integration: Integration) -> Marketplace: ...
 
 

@@ -179,3 +179,29 @@ async def test_ozon_postings_page_by_cursor_inside_the_status_window(sandbox: Sa
             break
         cursor = page.next
     assert len({o.external_id for o in everything}) == 250
+
+
+def test_pages_written_as_text_are_the_bytes_encoding_the_records_gives() -> None:
+    """The emulators write their big list pages as text (fast); the wire must stay what
+    encoding each record's dict gives, cancellations, edits and phones included."""
+    from easyflow.sandbox.base import dumps
+    from easyflow.sandbox.commerce_store import CANCELLED, SHIPPED
+    from easyflow.sandbox.wildberries import wire as wb_wire
+
+    sb = Sandbox()
+    wb_emu: Any = sb.emulators["wildberries"]
+    oz_emu: Any = sb.emulators["ozon"]
+    now = time.time()
+    for emu in (wb_emu, oz_emu):
+        emu.orders.generate(3000, now - 20 * 86_400, now)
+        emu.orders.generate(10, now - 5.5, now - 0.25)  # a second segment, sub-second times
+        emu.orders.change(7, now - 3.7, stage=CANCELLED, phone='+7 999 "000" 11-22')
+        emu.orders.change(11, now - 1, stage=SHIPPED)
+    book = wb_emu.orders
+    indices = list(book.scan(None, None))
+    assert wb_wire.statistics_rows_json(book, indices) == dumps(
+        [wb_wire.statistics_row(book, i) for i in indices]
+    )
+    assert wb_wire.statistics_rows_json(book, []) == b"[]"
+    rendered = [oz_emu.posting_json(i) for i in range(oz_emu.orders.n)]
+    assert rendered == [dumps(oz_emu.posting(i)).decode() for i in range(oz_emu.orders.n)]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from easyflow.domain.sync import RunStatus, SyncType
 from easyflow.platforms.wildberries import facts as wb_facts
+from easyflow.services.sync import BOTH_ENDS_GROUP_RECORDS
 from easyflow.services.sync_schedule import SyncScheduler
 from easyflow.state.locks import InMemoryLocks
 
@@ -286,3 +288,100 @@ async def test_an_unparsable_statistics_page_fails_the_run_at_its_checkpoint(
     assert done is not None and done.status is RunStatus.SUCCEEDED
     ids = await market.order_ids("wildberries")
     assert len(ids) == len(set(ids)) == 100
+
+
+@pytest.mark.parametrize("count", [0, 1, 100, 101, 199, 200, 201, 555])
+async def test_a_run_read_from_both_ends_takes_each_order_once(market: Market, count: int) -> None:
+    """Ozon orders are read from the oldest and the newest end at once; wherever the two
+    meet (inside a page, at a page's edge, or not at all for a single page), every order
+    is taken once and an unmappable one is recorded once."""
+    if count:
+        await market.seed("ozon", count)
+    if count > 150:
+        await market.change("ozon", 150, status="unknown")  # near where the ends meet
+    run = await market.sync("ozon", sync_type=SyncType.FULL)
+    errors = 1 if count > 150 else 0
+    assert run.status is RunStatus.SUCCEEDED
+    assert run.records == count - errors and run.errors == errors
+    ids = await market.order_ids("ozon")
+    assert len(ids) == len(set(ids)) == count - errors
+    if count > 200:  # more than two pages: both ends took pages
+        ends = (run.page_cursor or {})["ends"]
+        assert ends["oldest"]["ids"] and ends["newest"]["ids"]
+
+
+async def test_a_run_read_from_both_ends_resumes_both_from_the_checkpoint(
+    market: Market,
+) -> None:
+    """One end's read fails for good after some pages: the run fails keeping both ends'
+    cursors as committed; resumed, it ends with exactly the full set, no order counted twice,
+    and neither end re-reads what was committed (the checkpoint never passed a page not
+    written)."""
+    small_pages(market, pages_per_step=3)
+    await market.seed("ozon", 1234)
+    engine = market.container.sync
+    run = await engine.start(market.tenant_id, market.ids["ozon"], "orders", SyncType.FULL)
+    assert run is not None
+    result = await engine.step(run.id)
+    for _ in range(3):
+        result = await engine.step(run.id, result.ticket)
+    assert result.more
+    await market.fault(platform="ozon", kind="http_error", status=503, path=ORDERS_PATH["ozon"])
+    failed = (await engine.step(run.id, result.ticket)).run
+    assert failed is not None and failed.status is RunStatus.FAILED
+    ends = (failed.page_cursor or {})["ends"]
+    assert ends["oldest"]["cursor"] is not None and ends["newest"]["cursor"] is not None
+    committed = await market.order_ids("ozon")
+    assert len(committed) == failed.records == 100 * failed.pages  # pages of 100, all written
+
+    await market.control.delete("/_sandbox/faults")
+    resumed = await engine.start(market.tenant_id, market.ids["ozon"], "orders", SyncType.FULL)
+    assert resumed is not None and resumed.page_cursor == failed.page_cursor
+    done = await engine.run_to_end(resumed.id)
+    assert done is not None and done.status is RunStatus.SUCCEEDED
+    ids = await market.order_ids("ozon")
+    assert len(ids) == len(set(ids)) == 1234
+    assert failed.records + done.records == 1234  # nothing read twice, nothing skipped
+
+
+async def test_a_worker_losing_the_run_while_a_group_is_written_commits_nothing_more(
+    market: Market,
+) -> None:
+    """Read from both ends, full groups are written in the background while pages come in.
+    A worker whose run is taken over (it was too slow) stops: the group being written then
+    is refused by the lease check, nothing after it is written, and the run, picked up again,
+    ends with exactly the full set."""
+    small_pages(market, pages_per_step=1000)
+    await market.seed("ozon", 3456)
+    c = market.container
+    engine = c.sync
+    run = await engine.start(market.tenant_id, market.ids["ozon"], "orders", SyncType.FULL)
+    assert run is not None
+    written = 0
+    commit_group = engine._commit_group
+
+    async def taken_over_after_the_first_group(*args: Any, **kwargs: Any) -> None:
+        nonlocal written
+        await commit_group(*args, **kwargs)
+        written += 1
+        if written == 1:  # another worker takes the run over, then dies
+            async with c.uow() as uow:
+                later = datetime.now(UTC) + timedelta(hours=1)
+                lease = datetime.now(UTC) + timedelta(seconds=0.2)
+                assert await uow.sync.claim(run.id, "another-worker", lease, later)
+                await uow.commit()
+
+    engine._commit_group = taken_over_after_the_first_group  # type: ignore[method-assign]
+    assert not (await engine.step(run.id)).ran
+    async with c.uow() as uow:
+        stopped = await uow.sync.get_run(run.id)
+    group = -(-BOTH_ENDS_GROUP_RECORDS // 100) * 100  # whole pages of 100
+    assert stopped is not None and stopped.records == group == stopped.pages * 100
+    assert len(await market.order_ids("ozon")) == group
+
+    del engine._commit_group
+    await asyncio.sleep(0.3)  # the other worker's lease lapses
+    done = await engine.run_to_end(run.id)
+    assert done is not None and done.status is RunStatus.SUCCEEDED
+    ids = await market.order_ids("ozon")
+    assert len(ids) == len(set(ids)) == 3456 == done.records

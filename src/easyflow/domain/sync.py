@@ -46,6 +46,10 @@ class SyncStream:
     lookback: timedelta = timedelta(0)
     every: timedelta = timedelta(minutes=15)  # default schedule
     max_window: timedelta = timedelta(days=30)  # how far back a first or full run reads
+    # The page cursor that reads the window from its newest end, when the platform sorts
+    # both ways (Ozon postings: `sort_dir` DESC). The engine then reads a run from both ends
+    # at once, two requests in flight, and stops where the two meet (services/sync.py).
+    from_newest: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ pushed (stocks), set the rate limits, and read the request counters.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fastapi import APIRouter
@@ -15,6 +16,14 @@ from starlette.applications import Starlette
 from easyflow.sandbox.base import ControlError, SandboxContext, UnknownObject
 from easyflow.sandbox.buckets import Buckets, Limit
 from easyflow.sandbox.commerce_store import STAGES, OrderBook, ProductBook
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedJson:
+    """An answer's JSON body already rendered (big pages are written as text, not encoded
+    from dicts): the emulator sends these bytes as they are."""
+
+    body: bytes
 
 
 class CommerceEmulator(Protocol):

@@ -145,6 +145,32 @@ class OrderBook:
                 continue
             yield i
 
+    def scan_down(
+        self, since: float | None, until: float | None, before: tuple[float, int] | None = None
+    ) -> Iterator[int]:
+        """`scan` in reverse: indices changed in [since, until], newest (change time, index)
+        first, before `before`."""
+        hi = min(until if until is not None else math.inf, before[0] if before else math.inf)
+        lo = since if since is not None else -math.inf
+        streams = [self._base_down(s, hi) for s in self.segments]
+        stop = bisect.bisect_right(self._by_change, (hi, math.inf))
+        streams.append(reversed(self._by_change[:stop]))
+        for t, i in heapq.merge(*streams, reverse=True):
+            if t < lo:
+                return
+            if (until is not None and t > until) or (before is not None and (t, i) >= before):
+                continue
+            yield i
+
+    def _base_down(self, segment: Segment, hi: float) -> Iterator[tuple[float, int]]:
+        top = segment.count - 1
+        if hi < math.inf:
+            top = min(top, math.floor((hi - segment.t0) / segment.step + 1e-9))
+        for k in range(top, -1, -1):
+            i = segment.first + k
+            if i not in self.edits:
+                yield segment.time(i), i
+
     def _base(self, segment: Segment, lo: float) -> Iterator[tuple[float, int]]:
         for i in segment.indices_from(lo):
             if i not in self.edits:

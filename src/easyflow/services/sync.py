@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -103,6 +104,11 @@ class StepResult:
 
 READ_AHEAD_MAX_RECORDS = 5_000
 GROUP_RECORDS = 1_000  # small pages are written this many records to a transaction
+# Read from both ends, groups are smaller: a group's write holds the event loop for a while
+# (rows built, statements compiled), and under a rate limit a request whose slot passes
+# meanwhile leaves a slot later (bench/sync throttled, side by side: 1.09-1.20x the minimum
+# at 300 against 1.16-1.61x at 1 000); unthrottled, the two ends keep the platform busy.
+BOTH_ENDS_GROUP_RECORDS = 300
 
 
 class PageUnreadable(Exception):
@@ -243,6 +249,8 @@ class SyncEngine:
         marketplace = self._adapters.marketplace(integration)
         declared = _declared(marketplace, run.stream)
         window = SyncWindow(run.since, run.until)
+        if declared.from_newest is not None and _Ends.owns(run.page_cursor):
+            return await self._step_both_ends(run, integration, marketplace, declared, window)
         started, pages = time.monotonic(), 0
 
         def fetch(cursor: dict[str, Any] | None) -> asyncio.Task[Page]:
@@ -305,6 +313,100 @@ class SyncEngine:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+        async with self._uow() as uow:
+            await uow.sync.release(run.id, self._owner)
+            current = await uow.sync.get_run(run.id)
+            await uow.commit()
+        return StepResult(current, more=True, ran=True)
+
+    async def _step_both_ends(
+        self,
+        run: SyncRun,
+        integration: Integration,
+        marketplace: Marketplace,
+        stream: SyncStream,
+        window: SyncWindow,
+    ) -> StepResult:
+        """A step of a stream read from both ends at once (see `_Ends`): one request in
+        flight per end, so the platform prepares a page while the hub maps and writes the
+        other, and a slow answer does not hold up the next request of a rate-limited run.
+        Pages are committed in the order they are taken, with the checkpoint of both ends
+        as it stands after the last of them; the run is complete when the ends meet or one
+        reaches the other's end of the window."""
+        ends = _Ends.load(run.page_cursor, stream.from_newest or {})
+        started, pages = time.monotonic(), 0
+        pending: dict[str, asyncio.Task[Page]] = {}
+
+        def fetch(end: str) -> None:
+            read = self._read(marketplace, stream, window, ends.cursors[end])
+            pending[end] = asyncio.ensure_future(read)
+
+        # A full group is written by a task of its own while pages keep being taken: one
+        # write at a time, in order (the next waits for the one before, so a checkpoint is
+        # committed only after every page before it), and at most one group waiting.
+        writing: asyncio.Task[None] | None = None
+
+        async def written() -> None:
+            nonlocal writing
+            if writing is not None:
+                task, writing = writing, None
+                await task
+
+        group: list[Page] = []
+        taken = ""
+        for end in _Ends.NAMES:
+            fetch(end)
+        try:
+            while pending:
+                arrived, _ = await asyncio.wait(
+                    pending.values(), return_when=asyncio.FIRST_COMPLETED
+                )
+                # Both arrived: the end not taken last goes first, so neither waits long.
+                ready = [e for e in _Ends.NAMES if e in pending and pending[e] in arrived]
+                end = ready[-1] if len(ready) > 1 and taken == ready[0] else ready[0]
+                taken = end
+                task = pending.pop(end)
+                try:
+                    page = task.result()
+                    if page.parts is not None:
+                        raise ValueError("a stream read from both ends cannot come in parts")
+                except Exception as exc:
+                    await written()
+                    await self._commit_group(run, integration, stream, group)
+                    return await self._fail(run, integration, exc)
+                pages += 1
+                kept, met = ends.take(end, page)
+                complete = met or page.next is None
+                group.append(dataclasses.replace(kept, next=ends.checkpoint()))
+                last = (
+                    complete
+                    or pages >= self.settings.pages_per_step
+                    or time.monotonic() - started >= self.settings.step_seconds
+                )
+                if not last:
+                    fetch(end)
+                if last:
+                    await written()
+                    await self._commit_group(run, integration, stream, group)
+                    group = []
+                elif sum(len(p.records) for p in group) >= BOTH_ENDS_GROUP_RECORDS:
+                    await written()
+                    commit = self._commit_group(run, integration, stream, group)
+                    writing = asyncio.ensure_future(commit)
+                    group = []
+                if complete:
+                    return await self._succeed(run, integration, stream)
+                if last:
+                    break
+        finally:
+            if writing is not None:  # left by an error: its transaction rolls back
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
+            for task in pending.values():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         async with self._uow() as uow:
             await uow.sync.release(run.id, self._owner)
             current = await uow.sync.get_run(run.id)
@@ -489,9 +591,73 @@ class SyncEngine:
     async def _integration(self, tenant_id: int, integration_id: int) -> Integration:
         async with self._uow() as uow:
             integration = await uow.integrations.get(tenant_id, integration_id)
-        if integration.kind is not Capability.MARKETPLACE:
-            raise InvalidRequestError(f"integration {integration_id} is not a marketplace")
+        # Asked of the platform, not of how the integration was stored: a platform offering
+        # several capabilities is listed under its primary one.
+        if not self._adapters.offers(integration.platform, Capability.MARKETPLACE):
+            raise InvalidRequestError(
+                f"integration {integration_id} ({integration.platform}) is not a marketplace"
+            )
         return integration
+
+
+class _Ends:
+    """Where a run read from both ends stands: each end's page cursor and the ids of the last
+    page it took (saved as the run's checkpoint, `{"ends": {...}}`).
+
+    The two ends walk one ordering of the run's window towards each other, the oldest end
+    forwards and the newest backwards, in full pages. They have met when a page taken by
+    one end holds an id of the other end's last page: as pages are full and contiguous, what
+    that page shares with the other end is within the other end's last page, and it is
+    dropped (it is committed already, or in this group). Everything between the ends is
+    then read once. The window is fixed when the run starts, so the ordering holds still
+    while the run reads it: a record changed meanwhile leaves the window (the next run's
+    look-back reads it) rather than moving inside it.
+    """
+
+    NAMES = ("oldest", "newest")
+
+    def __init__(self, cursors: dict[str, Any], last_ids: dict[str, frozenset[str]]) -> None:
+        self.cursors = cursors
+        self.last_ids = last_ids
+
+    @staticmethod
+    def owns(saved: dict[str, Any] | None) -> bool:
+        """Whether a run's checkpoint is one of these (a run checkpointed by one reader, e.g.
+        before an upgrade, is resumed by one reader)."""
+        return not saved or "ends" in saved
+
+    @classmethod
+    def load(cls, saved: dict[str, Any] | None, from_newest: dict[str, Any]) -> _Ends:
+        if saved and "ends" in saved:
+            ends = saved["ends"]
+            return cls(
+                {e: ends[e]["cursor"] for e in cls.NAMES},
+                {e: frozenset(ends[e]["ids"]) for e in cls.NAMES},
+            )
+        return cls(
+            {"oldest": None, "newest": dict(from_newest)}, dict.fromkeys(cls.NAMES, frozenset())
+        )
+
+    def take(self, end: str, page: Page) -> tuple[Page, bool]:
+        """`page` as `end` read it, without what the other end already took; whether the
+        two ends met in it."""
+        other = self.last_ids["newest" if end == "oldest" else "oldest"]
+        ids = [str(r.external_id) for r in page.records] + [f.external_id for f in page.failures]
+        met = not other.isdisjoint(ids)
+        self.cursors[end] = page.next
+        self.last_ids[end] = frozenset(ids)
+        if not met:
+            return page, False
+        records = tuple(r for r in page.records if str(r.external_id) not in other)
+        failures = tuple(f for f in page.failures if f.external_id not in other)
+        return Page(records, page.next, failures, page.high_water), True
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "ends": {
+                e: {"cursor": self.cursors[e], "ids": sorted(self.last_ids[e])} for e in self.NAMES
+            }
+        }
 
 
 def _resumable(last: SyncRun, stream: SyncStream, sync_type: SyncType) -> bool:

@@ -42,6 +42,8 @@ STREAMS = (
         lookback=timedelta(minutes=30),  # status dates are exact; a margin for clock skew
         every=timedelta(minutes=15),
         max_window=timedelta(days=facts.MAX_SPAN_DAYS),
+        # The list sorts both ways: the engine reads a run from both ends at once.
+        from_newest={"sort_dir": "DESC"},
     ),
     SyncStream("products", CursorKind.KEYSET, "product", every=timedelta(hours=1)),
     SyncStream("stocks", CursorKind.KEYSET, "stock", every=timedelta(minutes=30)),
@@ -87,11 +89,14 @@ class OzonMarketplace:
         return flt
 
     async def _postings_page(self, window: SyncWindow, cursor: dict[str, Any] | None) -> Page:
+        # A read from the newest end (the engine's second reader) keeps its direction in
+        # its cursor: an Ozon cursor continues the listing in the order it was made in.
+        direction = (cursor or {}).get("sort_dir", "ASC")
         body = {
             "filter": self._posting_filter(window.since, window.until),
             "limit": facts.POSTINGS_LIMIT,
             "cursor": (cursor or {}).get("cursor", ""),
-            "sort_dir": "ASC",
+            "sort_dir": direction,
             "with": {"analytics_data": False, "financial_data": False, "barcodes": False},
         }
         answer = await self._call("/v4/posting/fbs/list", body)
@@ -101,7 +106,11 @@ class OzonMarketplace:
                 records.append(wire.posting_order(posting))
             except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
                 failures.append(RecordFailure(str(posting.get("posting_number", "?")), str(exc)))
-        nxt = {"cursor": answer["cursor"]} if answer.get("has_next") else None
+        nxt: dict[str, Any] | None = None
+        if answer.get("has_next"):
+            nxt = {"cursor": answer["cursor"]}
+            if direction != "ASC":
+                nxt["sort_dir"] = direction
         return Page(tuple(records), nxt, tuple(failures))
 
     async def _products_page(self, window: SyncWindow, cursor: dict[str, Any] | None) -> Page:

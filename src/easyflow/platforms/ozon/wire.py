@@ -15,7 +15,7 @@ SOURCE = "ozon"
 
 
 def parse_time(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    value = datetime.fromisoformat(text)  # Python 3.11 reads the "Z"
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

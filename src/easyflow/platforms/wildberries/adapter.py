@@ -63,7 +63,6 @@ class WildberriesMarketplace:
             family: client.on_host(_host(client.base_url, h)) for family, h in facts.HOSTS.items()
         }
         self._warehouse = settings.get("warehouse_id")
-        self._stats_cap = int(settings.get("statistics_page_cap") or facts.STATS_PAGE_CAP)
 
     def streams(self) -> tuple[SyncStream, ...]:
         return STREAMS

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from easyflow.platforms.wildberries import token as wbtoken
 from easyflow.sandbox.base import SandboxContext, dumps, whole_seconds
 from easyflow.sandbox.buckets import Buckets, Limit
-from easyflow.sandbox.commerce_control import MarketplaceSandbox
+from easyflow.sandbox.commerce_control import EncodedJson, MarketplaceSandbox
 from easyflow.sandbox.commerce_store import OrderBook, ProductBook
 from easyflow.sandbox.faults import stall
 from easyflow.sandbox.wildberries import handlers
@@ -141,7 +141,10 @@ class WildberriesSandbox(MarketplaceSandbox):
         result = await handler(self, request, body, params)
         if isinstance(result, Response):
             return result
-        response = _json(200, result)
+        if isinstance(result, EncodedJson):
+            response = Response(result.body, status_code=200, media_type="application/json")
+        else:
+            response = _json(200, result)
         bucket = self.buckets.get(key, group)
         if bucket is not None:
             response.headers["X-Ratelimit-Remaining"] = str(bucket.remaining())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from datetime import datetime
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from easyflow.sandbox.base import dumps
+from easyflow.sandbox.commerce_control import EncodedJson
 from easyflow.sandbox.commerce_store import NEW
 from easyflow.sandbox.wildberries.wire import (
     CHRT_BASE,
@@ -23,6 +25,7 @@ from easyflow.sandbox.wildberries.wire import (
     family_error,
     parse_moscow,
     statistics_row,
+    statistics_rows_json,
     task,
 )
 
@@ -62,13 +65,11 @@ async def statistics_orders(
             for i in book.scan(None, None)
             if datetime.fromtimestamp(book.created_at(i), MOSCOW).date() == day
         ]
-    rows = []
-    for i in book.scan(float(int(since)), None):
-        rows.append(statistics_row(book, i))
-        if len(rows) >= emu.config.statistics_page_cap:
-            break
+    rows = list(
+        itertools.islice(book.scan(float(int(since)), None), emu.config.statistics_page_cap)
+    )
     emu.stats["statistics_rows"] += len(rows)
-    return rows
+    return EncodedJson(statistics_rows_json(book, rows))
 
 
 async def new_tasks(emu: WildberriesSandbox, _r: Request, _b: Any, _p: dict[str, str]) -> Any:
