@@ -313,6 +313,10 @@ class SyncEngine:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+        return await self._step_ended(run)
+
+    async def _step_ended(self, run: SyncRun) -> StepResult:
+        """The step's share is done and the run goes on: let go of it for the next step."""
         async with self._uow() as uow:
             await uow.sync.release(run.id, self._owner)
             current = await uow.sync.get_run(run.id)
@@ -407,11 +411,7 @@ class SyncEngine:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
-        async with self._uow() as uow:
-            await uow.sync.release(run.id, self._owner)
-            current = await uow.sync.get_run(run.id)
-            await uow.commit()
-        return StepResult(current, more=True, ran=True)
+        return await self._step_ended(run)
 
     async def _read(
         self,

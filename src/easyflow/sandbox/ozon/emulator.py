@@ -51,20 +51,17 @@ class OzonConfig:
     products: int = 100
 
 
+_DELIVERY_METHOD = {
+    "id": WAREHOUSE,
+    "name": "Доставка Ozon самостоятельно, Софьино",
+    "warehouse_id": WAREHOUSE,
+    "warehouse": "Софьино",
+    "tpl_provider_id": 24,
+    "tpl_provider": "Доставка Ozon",
+}
 _DELIVERY = (
     '"delivery_method":'
-    + json.dumps(
-        {
-            "id": WAREHOUSE,
-            "name": "Доставка Ozon самостоятельно, Софьино",
-            "warehouse_id": WAREHOUSE,
-            "warehouse": "Софьино",
-            "tpl_provider_id": 24,
-            "tpl_provider": "Доставка Ozon",
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    + json.dumps(_DELIVERY_METHOD, ensure_ascii=False, separators=(",", ":"))
     + ',"tracking_number":"","tpl_integration_type":"ozon",'
 )
 _FLAGS = (
@@ -143,14 +140,7 @@ class OzonSandbox(MarketplaceSandbox):
             "substatus": "posting_created",
             "in_process_at": _iso(book.created_at(i)),
             "shipment_date": _iso(book.created_at(i) + 86_400),
-            "delivery_method": {
-                "id": WAREHOUSE,
-                "name": "Доставка Ozon самостоятельно, Софьино",
-                "warehouse_id": WAREHOUSE,
-                "warehouse": "Софьино",
-                "tpl_provider_id": 24,
-                "tpl_provider": "Доставка Ozon",
-            },
+            "delivery_method": dict(_DELIVERY_METHOD),
             "tracking_number": "",
             "tpl_integration_type": "ozon",
             "products": [

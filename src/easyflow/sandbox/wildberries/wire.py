@@ -57,6 +57,26 @@ def order_uid(book: OrderBook, i: int) -> str:
     return f"{165918930 + i}_{mix(i, book.seed + 9):032x}"
 
 
+# A statistics row's fixed fields, in their wire order: the row's dict and its text form
+# (`statistics_rows_json`) both take them from here.
+_PLACE_FIELDS: dict[str, Any] = {
+    "warehouseName": "Подольск",
+    "warehouseType": "Склад продавца",
+    "countryName": "Россия",
+    "oblastOkrugName": "Центральный федеральный округ",
+    "regionName": "Московская",
+}
+_GOODS_FIELDS: dict[str, Any] = {
+    "category": "Одежда",
+    "subject": "Футболки",
+    "brand": "Acme",
+    "techSize": "M",
+    "incomeID": 0,
+    "isSupply": False,
+    "isRealization": True,
+}
+
+
 def statistics_row(book: OrderBook, i: int) -> dict[str, Any]:
     p = book.product(i)
     rubles = book.price_kopecks(i) // 100
@@ -64,21 +84,11 @@ def statistics_row(book: OrderBook, i: int) -> dict[str, Any]:
     return {
         "date": moscow(book.created_at(i)),
         "lastChangeDate": moscow(book.changed_at(i)),
-        "warehouseName": "Подольск",
-        "warehouseType": "Склад продавца",
-        "countryName": "Россия",
-        "oblastOkrugName": "Центральный федеральный округ",
-        "regionName": "Московская",
+        **_PLACE_FIELDS,
         "supplierArticle": f"art-{p}",
         "nmId": NM_BASE + p,
         "barcode": f"46{p:011d}",
-        "category": "Одежда",
-        "subject": "Футболки",
-        "brand": "Acme",
-        "techSize": "M",
-        "incomeID": 0,
-        "isSupply": False,
-        "isRealization": True,
+        **_GOODS_FIELDS,
         "totalPrice": rubles,
         "discountPercent": 0,
         "spp": 0,
@@ -97,26 +107,8 @@ def _fragment(fields: dict[str, Any]) -> str:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))[1:-1] + ","
 
 
-_PLACE = _fragment(
-    {
-        "warehouseName": "Подольск",
-        "warehouseType": "Склад продавца",
-        "countryName": "Россия",
-        "oblastOkrugName": "Центральный федеральный округ",
-        "regionName": "Московская",
-    }
-)
-_GOODS = _fragment(
-    {
-        "category": "Одежда",
-        "subject": "Футболки",
-        "brand": "Acme",
-        "techSize": "M",
-        "incomeID": 0,
-        "isSupply": False,
-        "isRealization": True,
-    }
-)
+_PLACE = _fragment(_PLACE_FIELDS)
+_GOODS = _fragment(_GOODS_FIELDS)
 _NO_CANCEL = "0001-01-01T00:00:00"
 
 
