@@ -15,6 +15,12 @@ from easyflow.sandbox.whatsapp import DEMO_NUMBER
 from .conftest import PUBLIC_URL, CliEnv
 from .test_cli import create_tenant, dump, easyflow, ok, query, words
 
+WHATSAPP_CREDENTIALS = (
+    "--access-token", DEMO_NUMBER.access_token,
+    "--phone-number-id", DEMO_NUMBER.phone_number_id,
+    "--app-secret", DEMO_NUMBER.app_secret,
+)  # fmt: skip
+
 
 def _connected(output: str, platform: str) -> int:
     match = re.search(rf"{platform} integration (\d+) connected", output)
@@ -25,12 +31,7 @@ def _connected(output: str, platform: str) -> int:
 def test_add_whatsapp_prints_the_callback_url_and_verify_token(cli_env: CliEnv) -> None:
     ok("db", "upgrade")
     tenant = create_tenant("My Shop")
-    output = ok(
-        "integrations", "add", "whatsapp", "--tenant", str(tenant),
-        "--access-token", DEMO_NUMBER.access_token,
-        "--phone-number-id", DEMO_NUMBER.phone_number_id,
-        "--app-secret", DEMO_NUMBER.app_secret,
-    )  # fmt: skip
+    output = ok("integrations", "add", "whatsapp", "--tenant", str(tenant), *WHATSAPP_CREDENTIALS)
     integration = _connected(output, "whatsapp")
     text = words(output)
     assert f"Callback URL: {PUBLIC_URL}/api/v1/messaging/webhook/whatsapp/{integration}" in text
@@ -84,19 +85,14 @@ def test_add_whatsapp_with_a_fallback_template_setting(cli_env: CliEnv) -> None:
     ok("db", "upgrade")
     tenant = create_tenant("My Shop")
     fallback = '{"name": "customer_reply", "language": "en"}'
-    credentials = (
-        "--access-token", DEMO_NUMBER.access_token,
-        "--phone-number-id", DEMO_NUMBER.phone_number_id,
-        "--app-secret", DEMO_NUMBER.app_secret,
-    )  # fmt: skip
     bad = easyflow(
-        "integrations", "add", "whatsapp", "--tenant", str(tenant), *credentials,
+        "integrations", "add", "whatsapp", "--tenant", str(tenant), *WHATSAPP_CREDENTIALS,
         "--setting", 'fallback_template={"name": "Customer Reply!", "language": "en"}',
     )  # fmt: skip
     assert bad.exit_code == 1
     assert "setting 'fallback_template': name must be a template name" in words(bad.output)
     output = ok(
-        "integrations", "add", "whatsapp", "--tenant", str(tenant), *credentials,
+        "integrations", "add", "whatsapp", "--tenant", str(tenant), *WHATSAPP_CREDENTIALS,
         "--setting", f"fallback_template={fallback}",
     )  # fmt: skip
     _connected(output, "whatsapp")
@@ -113,12 +109,7 @@ def _stored_settings(env: CliEnv, integration: int) -> dict[str, object]:
 def test_integrations_set_changes_and_removes_settings(cli_env: CliEnv) -> None:
     ok("db", "upgrade")
     tenant = create_tenant("My Shop")
-    output = ok(
-        "integrations", "add", "whatsapp", "--tenant", str(tenant),
-        "--access-token", DEMO_NUMBER.access_token,
-        "--phone-number-id", DEMO_NUMBER.phone_number_id,
-        "--app-secret", DEMO_NUMBER.app_secret,
-    )  # fmt: skip
+    output = ok("integrations", "add", "whatsapp", "--tenant", str(tenant), *WHATSAPP_CREDENTIALS)
     integration = str(_connected(output, "whatsapp"))
     before = _stored_settings(cli_env, int(integration))
     assert "fallback_template" not in before
