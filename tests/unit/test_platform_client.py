@@ -180,17 +180,6 @@ async def test_calls_to_one_chat_are_spaced_by_its_limit() -> None:
     assert stamps[4] - stamps[3] < 0.05
 
 
-async def test_limiter_books_one_common_slot_across_buckets() -> None:
-    now = [100.0]
-    limiter = InMemoryRateLimiter(clock=lambda: now[0])
-    assert await limiter.reserve({"chat": 1.0, "bot": 0.1}) == 0
-    assert await limiter.reserve({"chat": 1.0, "bot": 0.1}) == pytest.approx(1.0)
-    # The bot bucket's next slot follows the common slot, not its own last booking.
-    assert await limiter.reserve({"bot": 0.1}) == pytest.approx(1.1)
-    await limiter.pause("other", 5)
-    assert await limiter.reserve({"other": 0.1}) == pytest.approx(5.0)
-
-
 async def test_the_in_memory_limiter_forgets_buckets_whose_slot_has_passed() -> None:
     now = [0.0]
     limiter = InMemoryRateLimiter(clock=lambda: now[0], prune_above=1000)

@@ -3,7 +3,8 @@
 Adapters call `client.call("sendMessage", json=...)` and get the platform's payload back or a
 typed error from `domain.errors`. The order of work for one call:
 
-1. wait for a common slot in every rate-limit bucket the call belongs to (before sending);
+1. wait for a slot in every rate-limit bucket the call belongs to (before sending; the slow
+   buckets first, then the fastest: `http.ratelimit.wait_for_slot`);
 2. send with the platform's auth;
 3. `classify(response)` — a pure function per platform — returns the payload or raises;
 4. retry what is retryable with exponential backoff and jitter; a rate-limit answer pauses

@@ -15,11 +15,15 @@ from typing import Protocol
 
 
 class RateLimiter(Protocol):
-    async def reserve(self, buckets: dict[str, float]) -> float:
+    async def reserve(
+        self, buckets: dict[str, float], hold: dict[str, float] | None = None
+    ) -> float:
         """Book one common slot in every bucket (name -> spacing in seconds).
 
         Returns the seconds until that slot. The slot is the earliest time every bucket
-        allows, so a call held back by one bucket does not bunch up in another.
+        allows. Each bucket in `hold` does not move the slot, but its next free slot is put
+        no earlier than the booked slot plus its spacing: a call that waited for a slow bucket
+        first keeps it until after it leaves.
         """
         ...
 
@@ -43,11 +47,15 @@ class InMemoryRateLimiter:
         self._next_free: dict[str, float] = {}
         self._prune_above = prune_above
 
-    async def reserve(self, buckets: dict[str, float]) -> float:
+    async def reserve(
+        self, buckets: dict[str, float], hold: dict[str, float] | None = None
+    ) -> float:
         now = self._clock()
         slot = max([now, *(self._next_free.get(b, now) for b in buckets)])
         for bucket, interval in buckets.items():
             self._next_free[bucket] = slot + interval
+        for bucket, interval in (hold or {}).items():
+            self._next_free[bucket] = max(self._next_free.get(bucket, now), slot + interval)
         if len(self._next_free) > self._prune_above:
             self._prune(now)
         return slot - now
@@ -73,20 +81,35 @@ RESERVATIONS = 3  # slots a call books at most before it leaves however late it 
 
 
 async def wait_for_slot(limiter: RateLimiter, buckets: dict[str, float]) -> float:
-    """Reserve a common slot in every bucket and sleep until it; returns the wait.
+    """Wait for a slot in every bucket of a call; returns the wait.
 
-    A call that wakes well after its slot (its event loop or CPU was busy) books another
-    slot instead of leaving late: sent late, it lands next to the calls booked after it,
-    and a platform that counts calls in a sliding window sees one more than its limit and
-    answers 429, which pauses the whole bucket. After a few tries it leaves anyway.
+    Two phases, so one chat's budget never holds back the rest of the bot: first the slow
+    buckets (a chat's one message per second), then the fastest one (the bot's thirty per
+    second), booked only once the slow ones are due. Booking one common slot in all of them
+    instead pushed the bot's next slot up to a second ahead whenever a chat's bucket was the
+    one that bound, and every other chat of that bot waited behind it. The fast booking holds
+    the slow buckets until a spacing after the call leaves, so a call that queued for the bot
+    does not bunch with the next message to its chat.
+
+    A call that wakes well after its fast slot (its event loop or CPU was busy) books another
+    instead of leaving late: sent late, it lands next to the calls booked after it, and a
+    platform that counts calls in a sliding window sees one more than its limit and answers
+    429, which pauses the whole bucket. After a few tries it leaves anyway.
     """
     if not buckets:
         return 0.0
     loop = asyncio.get_running_loop()
-    tolerance = min(buckets.values()) * LATE_FRACTION
     started = loop.time()
+    fastest = min(buckets, key=buckets.__getitem__)
+    fast = {fastest: buckets[fastest]}
+    slow = {bucket: interval for bucket, interval in buckets.items() if bucket != fastest}
+    if slow:
+        wait = await limiter.reserve(slow)
+        if wait > 0:
+            await asyncio.sleep(wait)
+    tolerance = buckets[fastest] * LATE_FRACTION
     for _ in range(RESERVATIONS):
-        wait = await limiter.reserve(buckets)
+        wait = await limiter.reserve(fast, hold=slow)
         slot = loop.time() + wait
         if wait > 0:
             await asyncio.sleep(wait)
