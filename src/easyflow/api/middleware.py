@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from easyflow.observability.ids import new_id
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -23,7 +24,7 @@ class RequestIdMiddleware:
             return
         incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
         text = incoming.decode("latin-1")
-        request_id = text if _SAFE_ID.match(text) else uuid.uuid4().hex
+        request_id = text if text and _SAFE_ID.match(text) else new_id()
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:

@@ -16,6 +16,7 @@ import structlog
 from taskiq import AsyncBroker, BrokerMessage, InMemoryBroker
 from taskiq.formatters.proxy_formatter import ProxyFormatter
 
+from easyflow.observability.ids import new_id
 from easyflow.state.errors import transient_redis_errors
 from easyflow.state.tasks import cancel_and_wait
 
@@ -33,7 +34,7 @@ class JobHandlers(Protocol):
 
 def build_broker(broker_url: str, idle_timeout_seconds: float = 60.0) -> AsyncBroker:
     if broker_url.startswith("memory"):
-        return InMemoryBroker(max_async_tasks=100)
+        return InMemoryBroker(max_async_tasks=100).with_id_generator(new_id)
     if broker_url.startswith(("redis://", "rediss://")):
         from easyflow.jobs.redis_broker import ResilientRedisStreamBroker
 
@@ -43,7 +44,7 @@ def build_broker(broker_url: str, idle_timeout_seconds: float = 60.0) -> AsyncBr
         # backlog from waiting minutes (the sweep would hand it out even sooner).
         return ResilientRedisStreamBroker(
             broker_url, queue_name="easyflow", idle_timeout=int(idle_timeout_seconds * 1000)
-        )
+        ).with_id_generator(new_id)
     raise ValueError(f"unsupported broker URL {broker_url!r} (memory:// or redis://)")
 
 
