@@ -17,6 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from easyflow import jsonio
+
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
 _DRIVERS = {
@@ -37,6 +39,15 @@ SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=30000",
     "PRAGMA synchronous=NORMAL",  # durable in WAL mode except on power loss; much faster
 )
+
+
+# Both databases: bound parameters kept out of logs and error messages (they hold customers'
+# messages and phone numbers), and JSON columns encoded and decoded by the hub's fast codec.
+_COMMON: dict[str, Any] = {
+    "hide_parameters": True,
+    "json_serializer": jsonio.dumps,
+    "json_deserializer": jsonio.loads,
+}
 
 
 def normalise_url(database_url: str | URL) -> URL:
@@ -66,7 +77,7 @@ def create_engine(
     return create_async_engine(
         url,
         echo=echo,
-        hide_parameters=True,
+        **_COMMON,
         pool_size=pool_size,
         max_overflow=max_overflow,
         # No pre-ping: it costs a SELECT 1 per checkout, and a dropped connection surfaces as
@@ -87,7 +98,7 @@ def _sqlite_engine(url: URL, *, echo: bool, **pool: int) -> AsyncEngine:
         pool = {}  # one static connection: there is no pool to size
     else:
         _private_database_file(Path(url.database or "").expanduser())
-    engine = create_async_engine(url, echo=echo, hide_parameters=True, **pool)
+    engine = create_async_engine(url, echo=echo, **_COMMON, **pool)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     _skip_idle_rollbacks(engine)
