@@ -278,7 +278,11 @@ class IntegrationRepository(Protocol):
         webhook_secret: str | None = None,
     ) -> Integration: ...
 
-    async def get(self, tenant_id: int, integration_id: int) -> Integration: ...
+    async def get(
+        self, tenant_id: int, integration_id: int, *, for_update: bool = False
+    ) -> Integration:
+        """`for_update`: the row stays locked until the unit ends, for a read-modify-write."""
+        ...
 
     async def get_for_webhook(self, platform: str, integration_id: int) -> Integration | None:
         """Any tenant's integration: an inbound webhook names no tenant."""

@@ -3,6 +3,7 @@ platform declares them, tenant-scoped, and read by the next webhook and the next
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -162,3 +163,17 @@ async def test_another_tenants_integration_does_not_exist(hub: Hub) -> None:
     response = await _patch(hub, integration_id, {"graph_version": "v22.0"}, headers=headers)
     assert response.status_code == 404
     assert await _stored(hub, integration_id) == before
+
+
+async def test_changes_made_at_once_all_land(hub: Hub) -> None:
+    """Each change reads the settings and writes them back whole: read unlocked, the later
+    of two concurrent changes wrote back the settings without the earlier one's change."""
+    integration_id = await _add(hub, "wildberries", {"token": DEMO_TOKEN})
+    for value in range(1, 11):
+        responses = await asyncio.gather(
+            _patch(hub, integration_id, {"warehouse_id": value}),
+            _patch(hub, integration_id, {"statistics_page_cap": value}),
+        )
+        assert [r.status_code for r in responses] == [200, 200]
+        stored = await _stored(hub, integration_id)
+        assert (stored["warehouse_id"], stored["statistics_page_cap"]) == (value, value)

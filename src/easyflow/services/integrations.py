@@ -220,7 +220,8 @@ class IntegrationService:
                 f"{', '.join(kept)}: set by the hub from the platform's account, not changeable"
             )
         async with self._uow() as uow:
-            integration = await uow.integrations.get(tenant_id, integration_id)
+            # Locked: two changes at once must both land, not the later overwrite the earlier.
+            integration = await uow.integrations.get(tenant_id, integration_id, for_update=True)
             settings = self._adapters.with_settings(integration, changes)
             await uow.integrations.set_settings(tenant_id, integration_id, settings)
             await uow.commit()

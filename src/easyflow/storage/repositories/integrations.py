@@ -89,10 +89,14 @@ class SqlIntegrationRepository(Repository):
         statement = integrations.insert().values(values).returning(*integrations.c)
         return self._integration((await self._connection.execute(statement)).one())
 
-    async def get(self, tenant_id: int, integration_id: int) -> Integration:
+    async def get(
+        self, tenant_id: int, integration_id: int, *, for_update: bool = False
+    ) -> Integration:
         query = select(integrations).where(
             integrations.c.id == integration_id, integrations.c.tenant_id == tenant_id
         )
+        if for_update:  # SQLite has no FOR UPDATE: its units lock the database (BEGIN IMMEDIATE)
+            query = query.with_for_update()
         row = (await self._connection.execute(query)).first()
         return self._integration(require_row(row, "integration", integration_id))
 
