@@ -119,6 +119,9 @@ class PlatformAdapters:
             raise NotFoundError(f"{platform} does not send webhooks to this route")
         return parser
 
+    def check_settings(self, platform: str, settings: Mapping[str, Any]) -> None:
+        self._registry.get(platform).check_setting_changes(settings)
+
     def with_settings(self, integration: Integration, changes: Mapping[str, Any]) -> dict[str, Any]:
         definition = self._registry.get(integration.platform)
         definition.check_setting_changes(changes)

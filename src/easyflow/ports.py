@@ -226,6 +226,11 @@ class Adapters(Protocol):
 
     def webhook_parser(self, platform: str) -> WebhookParser: ...
 
+    def check_settings(self, platform: str, settings: Mapping[str, Any]) -> None:
+        """InvalidRequestError naming a setting the platform does not declare or whose value
+        its declaration refuses (settings given when an account is connected)."""
+        ...
+
     def with_settings(self, integration: Integration, changes: Mapping[str, Any]) -> dict[str, Any]:
         """The integration's settings with `changes` applied (None removes one), checked
         against what its platform declares and by building its adapter with them:

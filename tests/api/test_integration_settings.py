@@ -177,3 +177,39 @@ async def test_changes_made_at_once_all_land(hub: Hub) -> None:
         assert [r.status_code for r in responses] == [200, 200]
         stored = await _stored(hub, integration_id)
         assert (stored["warehouse_id"], stored["statistics_page_cap"]) == (value, value)
+
+
+async def test_a_marketplace_schedule_is_changed_and_checked(hub: Hub) -> None:
+    integration_id = await _add(hub, "wildberries", {"token": DEMO_TOKEN})
+    response = await _patch(hub, integration_id, {"sync_every": {"orders": 300, "stocks": 900}})
+    assert response.status_code == 200, response.text
+    assert (await _stored(hub, integration_id))["sync_every"] == {"orders": 300, "stocks": 900}
+    for bad in ({"orders": 5}, {"returns": 300}, {}, 300):
+        refused = await _patch(hub, integration_id, {"sync_every": bad})
+        assert refused.status_code == 400, refused.text
+        assert "must be an object of orders, products, stocks to seconds" in refused.text
+    assert (await _stored(hub, integration_id))["sync_every"] == {"orders": 300, "stocks": 900}
+
+
+async def test_an_ai_platform_refuses_a_setting_it_does_not_read(hub: Hub) -> None:
+    key = "sk-test-" + "k" * 24
+    hub.sandbox.openai.add_key(key)
+    integration_id = await _add(hub, "openai", {"api_key": key}, temperature=0.5)
+    changed = await _patch(hub, integration_id, {"temperature": 0.1, "tools": False})
+    assert changed.status_code == 200, changed.text
+    refused = await _patch(hub, integration_id, {"max_tokens": 100})  # OpenAI's is another name
+    assert refused.status_code == 400
+    assert "openai has no setting 'max_tokens'" in refused.json()["detail"]
+
+
+async def test_a_setting_refused_at_connection_stores_nothing(hub: Hub) -> None:
+    before = await rows(hub, "SELECT id FROM integrations")
+    response = await hub.http.post(
+        "/api/v1/integrations",
+        headers=hub.auth,
+        json={"platform": "wildberries", "credentials": {"token": DEMO_TOKEN},
+              "settings": {"sync_every": {"orders": 1}}},
+    )  # fmt: skip
+    assert response.status_code == 400, response.text
+    assert "sync_every" in response.json()["detail"]
+    assert await rows(hub, "SELECT id FROM integrations") == before

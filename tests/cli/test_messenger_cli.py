@@ -90,7 +90,7 @@ def test_add_whatsapp_with_a_fallback_template_setting(cli_env: CliEnv) -> None:
         "--setting", 'fallback_template={"name": "Customer Reply!", "language": "en"}',
     )  # fmt: skip
     assert bad.exit_code == 1
-    assert "setting 'fallback_template': name must be a template name" in words(bad.output)
+    assert "setting 'fallback_template' name must be a template name" in words(bad.output)
     output = ok(
         "integrations", "add", "whatsapp", "--tenant", str(tenant), *WHATSAPP_CREDENTIALS,
         "--setting", f"fallback_template={fallback}",

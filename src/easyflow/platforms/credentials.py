@@ -107,6 +107,22 @@ def whole_number(low: int, high: int) -> SettingCheck:
     return check
 
 
+def seconds_per_name(names: tuple[str, ...], low: int, high: int) -> SettingCheck:
+    """An object of some of `names`, each to a whole number of seconds from `low` to `high`
+    (`{"orders": 300}`)."""
+    whole = whole_number(low, high)
+
+    def check(value: Any) -> str | None:
+        shape = f"must be an object of {', '.join(names)} to seconds from {low} to {high}"
+        if not isinstance(value, dict) or not value:
+            return shape
+        if any(name not in names or whole(seconds) for name, seconds in value.items()):
+            return shape
+        return None
+
+    return check
+
+
 @dataclass(frozen=True, slots=True)
 class SettingField:
     """A setting the platform's adapter reads from an integration's settings; changeable after

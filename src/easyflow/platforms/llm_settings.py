@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from easyflow.domain.errors import ConfigurationError
+from easyflow.platforms.credentials import SettingField
 
 # Model ids are letters, digits, dots, dashes and underscores (gpt-4.1-mini,
 # claude-haiku-4-5, yandexgpt-lite, qwen3-235b-a22b-fp8); they go into URLs.
@@ -49,6 +50,17 @@ def read(
         ),
         tools=_flag(platform, settings, "tools"),
         timeout_seconds=timeout(settings),
+    )
+
+
+def setting_fields(tokens_key: str = "max_tokens") -> tuple[SettingField, ...]:
+    """The settings `read` takes besides the model (a connect option), declared so that an
+    unknown one is refused; their values are checked by `read` when the adapter is built."""
+    return (
+        SettingField("temperature", "Sampling temperature, 0 to 2 (default 0.3)"),
+        SettingField(tokens_key, "Most tokens in one answer"),
+        SettingField("tools", "Whether the model may look up the customer's orders (true)"),
+        SettingField("timeout_seconds", "Seconds one answer may take before the next model"),
     )
 
 

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from easyflow.domain.errors import InvalidRequestError, NotFoundError
+from easyflow.domain.tenancy import Capability
 from easyflow.http import PlatformClient, PlatformSpec
 from easyflow.http.client import Classifier
 from easyflow.platforms import (
@@ -31,6 +32,7 @@ from easyflow.platforms.credentials import (
     CredentialField,
     SettingField,
     check_credentials,
+    seconds_per_name,
 )
 from easyflow.ports import WebhookParser
 
@@ -91,8 +93,13 @@ def platform(module: ModuleType) -> PlatformDefinition:
     create_adapter(client, settings); and, where it has them, WEBHOOK (the parser of the
     webhooks it sends), SECRET_PATTERNS (its keys' shapes, masked in logs) and
     CONNECT_OPTIONS (settings asked for at connection) and SETTINGS (the other settings its
-    adapter reads: declared, unknown ones are refused when settings are changed).
+    adapter reads: declared, unknown ones are refused when settings are changed). A
+    marketplace that exports STREAMS takes the hub's schedule setting for them.
     """
+    settings = getattr(module, "SETTINGS", None)
+    streams = getattr(module, "STREAMS", ())
+    if module.SPEC.offers(Capability.MARKETPLACE) and streams:
+        settings = (*(settings or ()), _schedule(streams))
     return PlatformDefinition(
         spec=module.SPEC,
         classify=module.classify,
@@ -101,7 +108,17 @@ def platform(module: ModuleType) -> PlatformDefinition:
         webhook=getattr(module, "WEBHOOK", None),
         secret_patterns=getattr(module, "SECRET_PATTERNS", ()),
         connect_options=getattr(module, "CONNECT_OPTIONS", ()),
-        settings=getattr(module, "SETTINGS", None),
+        settings=settings,
+    )
+
+
+def _schedule(streams: tuple[Any, ...]) -> SettingField:
+    """`sync_every`, read by the sync scheduler (services/sync_schedule.py) for any platform."""
+    names = tuple(stream.name for stream in streams)
+    return SettingField(
+        "sync_every",
+        'Seconds between scheduled syncs, per stream (e.g. {"orders": 300})',
+        seconds_per_name(names, 60, 30 * 24 * 3600),
     )
 
 

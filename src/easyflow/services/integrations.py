@@ -81,6 +81,8 @@ class IntegrationService:
         kind = self._adapters.primary_capability(platform)
         self._check_credentials(platform, credentials)
         settings = dict(settings or {})
+        _refuse_hub_settings(settings)
+        self._adapters.check_settings(platform, settings)
         is_messenger = self._adapters.offers(platform, Capability.MESSENGER)
         if is_messenger:
             settings |= await self._identify(tenant_id, platform, credentials, settings)
@@ -214,11 +216,7 @@ class IntegrationService:
         """
         if not changes:
             raise InvalidRequestError("no settings to change")
-        kept = sorted(set(changes) & set(HUB_SETTINGS))
-        if kept:
-            raise InvalidRequestError(
-                f"{', '.join(kept)}: set by the hub from the platform's account, not changeable"
-            )
+        _refuse_hub_settings(changes)
         async with self._uow() as uow:
             # Locked: two changes at once must both land, not the later overwrite the earlier.
             integration = await uow.integrations.get(tenant_id, integration_id, for_update=True)
@@ -298,3 +296,11 @@ class IntegrationService:
     async def _invalidate(self, integration_id: int) -> None:
         if self._cache is not None:
             await self._cache.invalidate(integration_id)
+
+
+def _refuse_hub_settings(settings: Mapping[str, Any]) -> None:
+    kept = sorted(set(settings) & set(HUB_SETTINGS))
+    if kept:
+        raise InvalidRequestError(
+            f"{', '.join(kept)}: set by the hub from the platform's account, not changeable"
+        )

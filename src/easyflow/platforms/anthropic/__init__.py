@@ -52,6 +52,7 @@ SECRET_PATTERNS = (r"\bsk-ant-[A-Za-z0-9_-]{16,}\b",)
 API_VERSION = "2023-06-01"
 DEFAULT_MODEL = "claude-haiku-4-5"
 CONNECT_OPTIONS = (ConnectOption("model", "The Claude model", DEFAULT_MODEL),)
+SETTINGS = llm_settings.setting_fields()
 _NAME = SPEC.name
 
 # List prices per million tokens (https://www.anthropic.com/pricing), an estimate of the bill.

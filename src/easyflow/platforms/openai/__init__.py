@@ -3,6 +3,7 @@
 Contract: docs/ai.md; API reference https://platform.openai.com/docs/api-reference/chat
 """
 
+from easyflow.platforms import llm_settings
 from easyflow.platforms.credentials import ConnectOption
 from easyflow.platforms.openai.chat_model import (
     DEFAULT_MODEL,
@@ -22,6 +23,7 @@ __all__ = [
     "FAMILIES",
     "PRICES",
     "SECRET_PATTERNS",
+    "SETTINGS",
     "SPEC",
     "Family",
     "OpenAIChatModel",
@@ -35,3 +37,4 @@ CONNECT_OPTIONS = (
         "model", "The chat model (https://platform.openai.com/docs/models)", DEFAULT_MODEL
     ),
 )
+SETTINGS = llm_settings.setting_fields("max_completion_tokens")

@@ -64,6 +64,7 @@ CONNECT_OPTIONS = (
     ConnectOption("folder_id", "Yandex Cloud folder id of the model (b1g…)"),
     ConnectOption("model", "The model: yandexgpt-lite, yandexgpt …", DEFAULT_MODEL),
 )
+SETTINGS = llm_settings.setting_fields()
 _NAME = SPEC.name
 # A folder id is 20 lowercase letters and digits (b1g… for most clouds).
 FOLDER_PATTERN = r"[a-z0-9]{20}"
