@@ -13,8 +13,8 @@ that matter here:
   them as strings, as before.
 
 It also writes non-ASCII characters as UTF-8 instead of `\\uXXXX` escapes: the same JSON.
-Webhook bodies are not decoded here (`webhooks.payloads` has its own rules): there the scan
-and the checks that follow cost about what orjson would save.
+Webhook bodies are decoded by `standard_loads` (`webhooks.payloads` adds its own rules):
+there the scan and the checks that follow cost about what orjson would save.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ a provider that keeps failing shared by every worker (in-process and Redis), Ope
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +45,7 @@ from easyflow.sandbox.faults import FaultSpec
 from easyflow.sandbox.server import Sandbox, create_sandbox_app
 from easyflow.services.assistants import AssistantChain, ChainPolicy
 from easyflow.state.cooldown import InMemoryCooldowns, RedisCooldowns
+from support.scratch_redis import scratch_redis
 
 SANDBOX = "http://sandbox"
 FOLDER = "b1gcontract000000000"
@@ -497,11 +497,8 @@ async def shared_cooldowns(request: pytest.FixtureRequest) -> AsyncIterator[Any]
     if request.param == "memory":
         yield InMemoryCooldowns()
         return
-    redis = aioredis.from_url("redis://127.0.0.1:6379/14")
-    try:
-        yield RedisCooldowns(redis, prefix=f"test:{uuid.uuid4().hex}:")
-    finally:
-        await redis.aclose()
+    async with scratch_redis() as (redis, prefix):
+        yield RedisCooldowns(redis, prefix=prefix)
 
 
 async def test_a_provider_that_keeps_failing_cools_down_for_every_worker(

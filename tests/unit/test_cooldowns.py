@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from easyflow.state.cooldown import InMemoryCooldowns, RedisCooldowns
+from support.scratch_redis import scratch_redis
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -17,11 +16,8 @@ async def cooldowns(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     if request.param == "memory":
         yield InMemoryCooldowns()
         return
-    redis = aioredis.from_url("redis://127.0.0.1:6379/14")
-    try:
-        yield RedisCooldowns(redis, prefix=f"test:{uuid.uuid4().hex}:")
-    finally:
-        await redis.aclose()
+    async with scratch_redis() as (redis, prefix):
+        yield RedisCooldowns(redis, prefix=prefix)
 
 
 async def test_the_threshold_th_failure_cools_down(cooldowns: Any) -> None:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 
 from easyflow.http import InMemoryRateLimiter
 from easyflow.http.ratelimit import RateLimiter, wait_for_slot
 from easyflow.state.ratelimit import RedisRateLimiter
+from support.scratch_redis import scratch_redis
 
 CHAT, BOT = 1.0, 0.1
 
@@ -26,11 +25,8 @@ async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
     if request.param == "memory":
         yield InMemoryRateLimiter()
         return
-    redis = aioredis.from_url("redis://127.0.0.1:6379/14")
-    try:
-        yield RedisRateLimiter(redis, prefix=f"test:{uuid.uuid4().hex}:")
-    finally:
-        await redis.aclose()
+    async with scratch_redis() as (redis, prefix):
+        yield RedisRateLimiter(redis, prefix=prefix)
 
 
 async def test_a_booking_takes_the_slot_every_bucket_allows(limiter: RateLimiter) -> None:

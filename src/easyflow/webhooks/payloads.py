@@ -16,11 +16,10 @@ with the reason and acknowledges it, so the platform does not retry it for a day
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from typing import Any
 
+from easyflow import jsonio
 from easyflow.domain.errors import MalformedPayloadError
 
 # Real updates nest about ten levels (a reply inside a message inside an update); the C
@@ -59,7 +58,7 @@ def decode_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise MalformedPayloadError(f"body is not UTF-8 (byte {exc.start})") from None
     try:
-        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        document = jsonio.standard_loads(text)
     except RecursionError:
         raise MalformedPayloadError(f"body is not JSON: nested deeper than {MAX_DEPTH}") from None
     except ValueError as exc:
@@ -70,17 +69,6 @@ def decode_json(body: bytes) -> Any:
     if b"\\u" in body and _NEEDS_REPAIR.search(body):
         document = _repaired(document)
     return document
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(literal: str) -> float:
-    value = float(literal)
-    if not math.isfinite(value):
-        raise ValueError(f"number out of range: {literal[:40]}")
-    return value
 
 
 def _check_depth(document: Any) -> None:
