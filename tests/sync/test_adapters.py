@@ -205,3 +205,13 @@ def test_pages_written_as_text_are_the_bytes_encoding_the_records_gives() -> Non
     assert wb_wire.statistics_rows_json(book, []) == b"[]"
     rendered = [oz_emu.posting_json(i) for i in range(oz_emu.orders.n)]
     assert rendered == [dumps(oz_emu.posting(i)).decode() for i in range(oz_emu.orders.n)]
+
+
+def test_ozon_bodies_the_fast_parser_refuses_are_read_by_the_standard_one() -> None:
+    from easyflow.http import RawResponse
+
+    body = b'{"postings":[],"ratio":NaN,"big":123456789012345678901234567890}'
+    payload = ozon.classify(RawResponse(200, {}, body))
+    assert payload["big"] == 123456789012345678901234567890
+    assert payload["ratio"] != payload["ratio"]  # NaN, as the standard parser reads it
+    assert ozon.classify(RawResponse(200, {}, b'{"has_next":false}')) == {"has_next": False}
