@@ -56,6 +56,7 @@ STREAMS = (
 
 
 SLICE_BYTES = 512 * 1024  # about 700 statistics rows parsed at a time
+_BLANK = b" \t\r\n"
 
 
 def statistics_rows(body: bytes) -> Iterator[Any]:
@@ -67,24 +68,29 @@ def statistics_rows(body: bytes) -> Iterator[Any]:
     cut that falls inside a string value leaves that slice's string unclosed, so orjson
     refuses it: from the first slice it refuses on (and for a body that is not a compact
     array at all), the rest is read by the streaming parser (ijson), which also fails a page
-    cut short as it did before."""
-    text = body.strip()
-    if not text:
+    cut short as it did before. The body (tens of MB) is never copied whole, blank ends
+    included, except by that fallback."""
+    first, last = 0, len(body)
+    while first < last and body[first] in _BLANK:
+        first += 1
+    while last > first and body[last - 1] in _BLANK:
+        last -= 1
+    if first == last:
         return
-    if not (text.startswith(b"[{") and text.endswith(b"}]")):
-        yield from ijson.items(text, "item")
+    if body[first : first + 2] != b"[{" or body[last - 2 : last] != b"}]":
+        yield from ijson.items(body, "item")
         return
-    start, end = 1, len(text) - 1
+    start, end = first + 1, last - 1
     while start < end:
-        cut = text.find(b"},{", start + SLICE_BYTES)
+        cut = body.find(b"},{", start + SLICE_BYTES, end)
         stop = end if cut < 0 else cut + 1
         if stop - start > 2 * SLICE_BYTES:  # no compact separator: never the rest at once
-            yield from ijson.items(b"[" + text[start:], "item")
+            yield from ijson.items(b"[" + body[start:last], "item")
             return
         try:
-            rows = orjson.loads(b"[" + text[start:stop] + b"]")
+            rows = orjson.loads(b"[" + body[start:stop] + b"]")
         except orjson.JSONDecodeError:
-            yield from ijson.items(b"[" + text[start:], "item")
+            yield from ijson.items(b"[" + body[start:last], "item")
             return
         yield from rows
         start = stop + 1
