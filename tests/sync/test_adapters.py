@@ -205,3 +205,39 @@ def test_pages_written_as_text_are_the_bytes_encoding_the_records_gives() -> Non
     assert wb_wire.statistics_rows_json(book, []) == b"[]"
     rendered = [oz_emu.posting_json(i) for i in range(oz_emu.orders.n)]
     assert rendered == [dumps(oz_emu.posting(i)).decode() for i in range(oz_emu.orders.n)]
+
+
+def test_statistics_rows_read_in_slices_are_the_rows_of_the_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A statistics page is parsed in slices cut at `},{`; a cut inside a string value (or a
+    page that is not compact) hands the rest to the streaming parser, so every page reads as
+    the whole JSON array would, and a page cut short still fails."""
+    import json
+
+    import ijson
+
+    from easyflow.platforms.wildberries import adapter as wb_adapter
+
+    monkeypatch.setattr(wb_adapter, "SLICE_BYTES", 40)
+    rows = [{"srid": f"r{i}", "subject": "a},{b" if i % 7 == 3 else "Футболки"} for i in range(50)]
+    compact = json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
+    spaced = json.dumps(rows, ensure_ascii=False, indent=1).encode()
+    for body in (compact, spaced, b" " + compact + b"\n"):
+        assert list(wb_adapter.statistics_rows(body)) == rows
+    plain = json.dumps(rows[:3], separators=(",", ":")).encode()  # no cut inside a string
+    assert list(wb_adapter.statistics_rows(plain)) == rows[:3]
+    assert list(wb_adapter.statistics_rows(b"[]")) == []
+    assert list(wb_adapter.statistics_rows(b"")) == []
+    with pytest.raises(ijson.IncompleteJSONError):
+        list(wb_adapter.statistics_rows(compact[: len(compact) // 2]))
+
+
+def test_ozon_bodies_the_fast_parser_refuses_are_read_by_the_standard_one() -> None:
+    from easyflow.http import RawResponse
+
+    body = b'{"postings":[],"ratio":NaN,"big":123456789012345678901234567890}'
+    payload = ozon.classify(RawResponse(200, {}, body))
+    assert payload["big"] == 123456789012345678901234567890
+    assert payload["ratio"] != payload["ratio"]  # NaN, as the standard parser reads it
+    assert ozon.classify(RawResponse(200, {}, b'{"has_next":false}')) == {"has_next": False}
