@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json as jsonlib
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +40,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from easyflow import jsonio
 from easyflow.domain.delivery import at_most_once
 from easyflow.domain.errors import (
     ConfigurationError,
@@ -72,7 +72,7 @@ class RawResponse:
     def json(self) -> Any:
         """The body as JSON, or None when it is not JSON."""
         try:
-            return jsonlib.loads(self.body)
+            return jsonio.loads_response(self.body)
         except ValueError:
             return None
 

@@ -50,18 +50,18 @@ def posting_order(posting: Mapping[str, Any]) -> Order:
     customer = posting.get("customer") or {}  # rFBS only; FBS postings hide the buyer
     number = str(posting["posting_number"])
     return Order(
-        number,
-        str(posting.get("order_number") or number),
-        status,
-        total,
-        currency,
+        external_id=number,
+        number=str(posting.get("order_number") or number),
+        status=status,
+        total=total,
+        currency=currency,
         # The list carries no change time of its own.
-        parse_time(str(posting["in_process_at"])),
-        SOURCE,
-        str(customer.get("name") or ""),
-        customer.get("phone") or None,
-        posting.get("tracking_number") or None,
-        tuple(items),
+        updated_at=parse_time(str(posting["in_process_at"])),
+        source=SOURCE,
+        customer_name=str(customer.get("name") or ""),
+        customer_phone=customer.get("phone") or None,
+        tracking_number=posting.get("tracking_number") or None,
+        items=tuple(items),
     )
 
 
