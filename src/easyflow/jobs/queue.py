@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import structlog
 from taskiq import AsyncBroker, BrokerMessage, InMemoryBroker
 from taskiq.formatters.proxy_formatter import ProxyFormatter
 
+from easyflow.http.ratelimit import WHILE_WAITING
 from easyflow.observability.ids import new_id
 from easyflow.state.errors import transient_redis_errors
 from easyflow.state.tasks import cancel_and_wait
@@ -48,6 +49,47 @@ def build_broker(broker_url: str, idle_timeout_seconds: float = 60.0) -> AsyncBr
     raise ValueError(f"unsupported broker URL {broker_url!r} (memory:// or redis://)")
 
 
+class Slots:
+    """At most `count` jobs at once; a job lends its slot while it waits out a rate limit.
+
+    `held()` is entered around a job. While the job sleeps on a platform's rate limit (a
+    chat's one message a second) its slot is free for another job, and taken back, waiting
+    its turn, before the job goes on (`easyflow.http.ratelimit.WHILE_WAITING`).
+    """
+
+    def __init__(self, count: int) -> None:
+        self._free = asyncio.Semaphore(count)
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        await self._free.acquire()
+        holding = [True]
+        owner = asyncio.current_task()
+        token = WHILE_WAITING.set(lambda: self._lent(holding, owner))
+        try:
+            yield
+        finally:
+            WHILE_WAITING.reset(token)
+            if holding[0]:
+                self._free.release()
+
+    @contextlib.asynccontextmanager
+    async def _lent(
+        self, holding: list[bool], owner: asyncio.Task[Any] | None
+    ) -> AsyncIterator[None]:
+        # A task the job started inherits the context, not the slot: only the job lends it.
+        if asyncio.current_task() is not owner or not holding[0]:
+            yield
+            return
+        self._free.release()
+        holding[0] = False
+        try:
+            yield
+        finally:
+            await self._free.acquire()  # cancelled here: not holding, nothing to give back
+            holding[0] = True
+
+
 class TaskiqQueue:
     """Kicks tasks by name; `bind()` registers the handlers that run them.
 
@@ -64,16 +106,16 @@ class TaskiqQueue:
         # Per task, the message taskiq would send, as a dict to fill in (`_kick`); empty when
         # the broker's middlewares or formats are not the stock ones this mirrors.
         self._wire: dict[str, dict[str, Any]] = {}
-        self._inbound_slots = asyncio.Semaphore(concurrency)
-        self._send_slots = asyncio.Semaphore(concurrency)
+        self._inbound_slots = Slots(concurrency)
+        self._send_slots = Slots(concurrency)
 
     def bind(self, handlers: JobHandlers) -> None:
         async def process_inbound(event_id: int) -> None:
-            async with self._inbound_slots:
+            async with self._inbound_slots.held():
                 await handlers.handle_inbound(event_id)
 
         async def send_outbox(outbox_id: int) -> None:
-            async with self._send_slots:
+            async with self._send_slots.held():
                 await handlers.send_outbox(outbox_id)
 
         self._tasks[PROCESS_INBOUND] = self.broker.register_task(
