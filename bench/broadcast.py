@@ -37,6 +37,7 @@ from bench.stack import (
     BENCH,
     Databases,
     Proc,
+    child_pythonpath,
     easyflow_bin,
     free_port,
     seed,
@@ -66,7 +67,7 @@ class Stack:
             EASYFLOW_PUBLIC_URL=self.hub,
             EASYFLOW_SANDBOX_URL=self.sandbox,
             EASYFLOW_LOG_LEVEL="WARNING",
-            PYTHONPATH=str(BENCH.parent),
+            PYTHONPATH=child_pythonpath(),
         )
         if kind == "postgresql":
             self.env["EASYFLOW_BROKER_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"

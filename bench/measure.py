@@ -38,6 +38,7 @@ from bench.stack import (
     Databases,
     Proc,
     Seeded,
+    child_pythonpath,
     easyflow_bin,
     free_port,
     seed,
@@ -100,7 +101,7 @@ class Lab:
             EASYFLOW_PUBLIC_URL=f"http://127.0.0.1:{self.hub_port}",
             EASYFLOW_SANDBOX_URL=self.sandbox_url,
             EASYFLOW_LOG_LEVEL=self.cfg.log_level,
-            PYTHONPATH=str(BENCH.parent),
+            PYTHONPATH=child_pythonpath(),
         )
         if self.cfg.kind == "postgresql":
             env["EASYFLOW_BROKER_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"
@@ -306,9 +307,10 @@ class Lab:
     # ------------------------------------------------------------------ processing
 
     async def processing(
-        self, rate: float, count: int, drain: float, *, counted: bool = False
+        self, rate: float, count: int, drain: float, *, counted: bool = False, per_chat: int = 1
     ) -> Figures:
-        """Customers write at `rate`/s (0: all at once); replies and latency at the sandbox."""
+        """Customers write at `rate`/s (0: all at once), `per_chat` messages in a row each;
+        replies and latency at the sandbox."""
         assert self.seeded is not None
         db = await self.dbs.copy()
         await self._flush_redis()
@@ -326,7 +328,7 @@ class Lab:
         chats = max(self.bots, int(rate * 2) if rate else count)
         first_chat = self._take_chats(chats)
         spec = {"tokens": self.seeded.tokens, "rate": rate, "count": count, "chats": chats,
-                "first_chat": first_chat}  # fmt: skip
+                "first_chat": first_chat, "per_chat": per_chat}  # fmt: skip
         async with httpx.AsyncClient(base_url=self.sandbox_url, timeout=30) as client:
             try:
                 await client.post("/_bench/clear")

@@ -11,10 +11,11 @@ Per database (a fresh copy of one migrated, seeded template for every measuremen
   the same uvicorn settings, the same load: wrk at saturation (closed loop, `--connections`)
   and the open-loop client at fixed rates; requests/s, p50/p99 acknowledgement, CPU per
   request from /proc, then a paced counting pass for round trips, statements, transactions;
-* **processing**: customers write to the bots through the sandbox at fixed rates and in one
-  burst; `serve` (embedded default on SQLite; on PostgreSQL `serve` + one `worker` over Redis)
-  answers with the local responder; replies/s and p50/p99 from the webhook leaving the
-  sandbox to the reply arriving there, CPU per message, round trips per processed message;
+* **processing**: customers write to the bots through the sandbox at fixed rates, in one
+  burst, and at one rate with every chat writing twice in a row; `serve` (embedded default
+  on SQLite; on PostgreSQL `serve` + one `worker` over Redis) answers with the local
+  responder; replies/s and p50/p99 from the webhook leaving the sandbox to the reply
+  arriving there, CPU per message, round trips per processed message;
 * **memory**: `bench/memory.py` in a fresh process.
 
 Runs alternate the order of hub and reference; each figure is the median of `--repeats`.
@@ -54,6 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--process-rates", default="50,100,200", help="messages/s")
     p.add_argument("--process-seconds", type=float, default=8.0)
     p.add_argument("--burst", type=int, default=400, help="messages written at once (0: skip)")
+    p.add_argument(
+        "--pairs-rate",
+        type=float,
+        default=100.0,
+        help="messages/s with every chat writing twice in a row, so that each second reply "
+        "waits out the chat's one message a second (0: skip)",
+    )
     p.add_argument("--drain", type=float, default=20.0, help="max wait for late replies (s)")
     p.add_argument("--count-requests", type=int, default=300)
     p.add_argument("--warmup", type=int, default=100, help="requests before each intake load")
@@ -70,6 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.db = args.db or "sqlite"
         args.repeats, args.seconds, args.rates = 1, 2.0, "100"
         args.process_rates, args.process_seconds, args.burst = "20", 2.0, 0
+        args.pairs_rate = 0.0
         args.count_requests, args.drain, args.memory_chats = 30, 5.0, "1000,5000"
         args.warmup = 20
     args.db = args.db or "both"
@@ -86,7 +95,7 @@ async def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> 
         kind=kind,
         workdir=workdir / kind,
         postgres=args.postgres,
-        max_rate=max([*process_rates, 1.0]),
+        max_rate=max([*process_rates, args.pairs_rate, 1.0]),
         connections=args.connections,
         warmup=args.warmup,
         log_level=args.log_level,
@@ -120,6 +129,12 @@ async def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> 
             _say(f"{kind} processing burst of {args.burst}")
             out["processing"]["burst"] = (
                 await lab.processing(0.0, args.burst, args.drain + args.burst / 20)
+            ).values
+        if args.pairs_rate:
+            _say(f"{kind} processing {args.pairs_rate:g} msg/s, two in a row per chat")
+            count = int(args.pairs_rate * args.process_seconds)
+            out["processing"]["pairs"] = (
+                await lab.processing(args.pairs_rate, count, args.drain, per_chat=2)
             ).values
         _say(f"{kind} processing, counted")
         count = max(10, args.count_requests // 3)

@@ -90,7 +90,10 @@ def processing_table(kind: str, data: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for key, p in data.get("processing", {}).items():
-        load = f"burst of {p.get('sent')}" if key == "burst" else f"{key} msg/s for {p.get('sent')}"
+        load = {
+            "burst": f"burst of {p.get('sent')}",
+            "pairs": f"{_f(p.get('rate'), 0)} msg/s for {p.get('sent')}, two in a row per chat",
+        }.get(key, f"{key} msg/s for {p.get('sent')}")
         cpu = p.get("cpu_ms_per_msg") or {}
         hub_cpu = sum(v for k, v in cpu.items() if k != "sandbox" and v is not None) or None
         lines.append(
@@ -175,7 +178,7 @@ def goals(results: dict[str, Any]) -> list[str]:
             row(f"{name}: ≤ 3 transactions per processed message", f"{xacts:.1f}", xacts <= 3)
         processing = data.get("processing", {})
         target, limit = (200.0, 100.0) if kind == "postgresql" else (150.0, None)
-        best = [(float(k), p) for k, p in processing.items() if k != "burst"]
+        best = [(float(k), p) for k, p in processing.items() if k not in ("burst", "pairs")]
         at = [p for r, p in best if r >= target]
         if at:
             p = at[0]
@@ -310,7 +313,11 @@ who goes first; each figure is the median of the runs.
   the driver's thread. pg_stat_statements is not used: it needs `shared_preload_libraries`
   and a server restart.
 * **Processing**: customers write "Hello!" (the local responder greets back) at a fixed rate,
-  and in one burst (all at once: the pipeline's capacity). The sandbox delivers the webhooks
+  in one burst (all at once: the pipeline's capacity), and at one rate with every chat writing
+  twice in a row ("two in a row per chat"): each chat's second reply must wait out Telegram's
+  one message a second per chat, so this load shows whether replies waiting on one chat hold
+  back the others (a reply that slept in its worker slot did, and replies/s collapsed to
+  about slots ÷ 1 s). The sandbox delivers the webhooks
   as Telegram does; latency runs from the moment a webhook POST leaves the sandbox to the
   moment the sandbox has answered the bot's `sendMessage` for that chat (k-th webhook of a
   chat ↔ k-th reply). Messages still unanswered when the run ends (rate × seconds, then at

@@ -149,6 +149,9 @@ class Crowd:
         rate, count = float(spec["rate"]), int(spec["count"])
         chats, first_chat = int(spec["chats"]), int(spec["first_chat"])
         text = str(spec.get("text", "Hello!"))
+        # Messages each chat writes back to back before the next chat's turn: at 2 a chat's
+        # second reply must wait out Telegram's one message a second per chat.
+        per_chat = int(spec.get("per_chat", 1))
         loop = asyncio.get_running_loop()
         started = loop.time()
         for n in range(count):
@@ -158,7 +161,7 @@ class Crowd:
                 await asyncio.sleep(delay)
             else:
                 self.max_lag = max(self.max_lag, -delay)
-            chat = first_chat + n % chats
+            chat = first_chat + (n // per_chat) % chats
             # A chat always writes to the same bot, so its messages stay in one queue.
             token = tokens[(chat - first_chat) % len(tokens)]
             self._timeline.written.append((chat, time.monotonic()))

@@ -34,6 +34,17 @@ TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def child_pythonpath() -> str:
+    """PYTHONPATH for the processes a benchmark starts: the `easyflow` and `bench` this process
+    imported come first, so a child runs the same code even when the measuring process was
+    pointed at another tree (an A/B run against a worktree: `PYTHONPATH=<tree>/src:<tree>`)
+    while the virtualenv's editable install names the main one."""
+    import easyflow
+
+    roots = [Path(easyflow.__file__).resolve().parents[1], BENCH.parent]
+    return os.pathsep.join(dict.fromkeys(str(root) for root in roots))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
