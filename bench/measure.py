@@ -283,13 +283,11 @@ class Lab:
             await server.stop()
             if proxy:
                 await proxy.aclose()
-        xacts = await self.dbs.transactions(db)
         await self.dbs.drop(db)
         n = result.ok or 1
         values: dict[str, Any] = {"app": app, "requests": result.ok}
         if proxy:
             values.update({k + "_per": v / n for k, v in wire.items()})
-            values["xacts_total_per"] = (xacts or 0) / (n + 20)  # startup and warm-up included
         if app == "hub":
             values.update({"orm_" + k + "_per": v / n for k, v in orm.items()})
         elif self.cfg.kind == "sqlite":  # the reference's single autocommit INSERT, by design
@@ -349,7 +347,6 @@ class Lab:
                     await p.stop()
                 for proxy in proxies:
                     await proxy.aclose()
-        xacts = await self.dbs.transactions(db)
         await self.dbs.drop(db)
         figures = _latencies(timeline, first_chat, chats)
         replies = figures["replies"] or 0
@@ -373,7 +370,6 @@ class Lab:
                 for k, v in counts.items():
                     total_orm[k] += v
             figures["orm_per_msg"] = {k: v / n for k, v in total_orm.items()}
-            figures["xacts_total_per_msg"] = xacts / n if xacts is not None else None
         return Figures(figures)
 
     async def _await_replies(

@@ -4,7 +4,11 @@ Seen from the wire, whatever the driver or ORM does: a **round trip** is the cli
 again after the server answered (a pipelined Parse/Bind/Execute/Sync batch is one); a
 **statement** is a simple `Query` or an extended-protocol `Execute` message; a **transaction
 block** is a statement whose text starts with BEGIN/START TRANSACTION (asyncpg sends those as
-simple queries); a **connection** is a new client connection (its startup is not counted as
+simple queries); a **transaction** is the server saying it is idle again (ReadyForQuery with
+status `I`) after at least one statement: a BEGIN … COMMIT block, a statement run in
+autocommit and a pipelined batch under one Sync (one implicit transaction) each count once,
+which is what PostgreSQL commits, without `pg_stat_database`'s start-up and delayed flushes;
+a **connection** is a new client connection (its startup is not counted as
 a round trip). Only used in the short counting passes, never while timing: every byte takes a
 detour through this Python process.
 """
@@ -26,6 +30,7 @@ class WireCounts:
     round_trips: int = 0
     statements: int = 0
     begins: int = 0
+    transactions: int = 0
 
     def snapshot(self) -> dict[str, int]:
         return asdict(self)
@@ -38,6 +43,8 @@ class _ClientStream:
         self._counts = counts
         self._buffer = bytearray()
         self.started = False  # after the startup message: typed messages only
+        self.ssl_answers_due = 0  # the server answers an SSL/GSSENC request with one byte
+        self.working = False  # a statement went since the server was last idle
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
@@ -50,7 +57,9 @@ class _ClientStream:
                     return
                 (code,) = struct.unpack("!I", self._buffer[4:8])
                 del self._buffer[:length]
-                if code not in (SSL_REQUEST, GSSENC_REQUEST):
+                if code in (SSL_REQUEST, GSSENC_REQUEST):
+                    self.ssl_answers_due += 1
+                else:
                     self.started = True
                 continue
             if len(self._buffer) < 5:
@@ -67,8 +76,40 @@ class _ClientStream:
         if kind == b"Q":
             self._counts.statements += 1
             self._counts.begins += _is_begin(payload)
+            self.working = True
         elif kind == b"E":
             self._counts.statements += 1
+            self.working = True
+
+
+class _ServerStream:
+    """Splits the server's bytes into protocol messages and counts finished transactions.
+
+    The client's bytes are fed before they are forwarded, so a statement is always seen
+    before the ReadyForQuery that follows it."""
+
+    def __init__(self, counts: WireCounts, client: _ClientStream) -> None:
+        self._counts = counts
+        self._client = client
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            if self._client.ssl_answers_due and self._buffer:
+                del self._buffer[:1]  # 'N' (or 'S', and then TLS: not used here)
+                self._client.ssl_answers_due -= 1
+                continue
+            if len(self._buffer) < 5:
+                return
+            (length,) = struct.unpack("!I", self._buffer[1:5])
+            if len(self._buffer) < 1 + length:
+                return
+            kind, status = bytes(self._buffer[0:1]), bytes(self._buffer[5:6])
+            del self._buffer[: 1 + length]
+            if kind == b"Z" and status == b"I" and self._client.working:
+                self._counts.transactions += 1
+                self._client.working = False
 
 
 def _is_begin(sql: bytes) -> bool:
@@ -113,6 +154,7 @@ class CountingProxy:
             return
         self.counts.connections += 1
         stream = _ClientStream(self.counts)
+        answers = _ServerStream(self.counts, stream)
         turn = {"server_spoke": False}
 
         async def client_to_server() -> None:
@@ -129,6 +171,7 @@ class CountingProxy:
             while data := await up_reader.read(65536):
                 if stream.started:
                     turn["server_spoke"] = True
+                answers.feed(data)
                 writer.write(data)
                 await writer.drain()
             writer.close()

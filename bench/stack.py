@@ -240,21 +240,6 @@ class Databases:
         finally:
             await conn.close()
 
-    async def transactions(self, db: Database) -> int | None:
-        """xact_commit + xact_rollback of the database (PostgreSQL), None on SQLite."""
-        if self.kind == "sqlite":
-            return None
-        conn = await asyncpg.connect(self._server.render_as_string(False), timeout=10)
-        try:
-            return int(
-                await conn.fetchval(
-                    "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
-                    db.name,
-                )
-            )
-        finally:
-            await conn.close()
-
     async def _admin(self, statement: str) -> None:
         conn = await asyncpg.connect(self._server.render_as_string(False), timeout=10)
         try:
