@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from easyflow import jsonio
+from easyflow.storage.sqlite_driver import OneHopDBAPI
 
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
@@ -95,7 +96,9 @@ def _sqlite_engine(url: URL, *, echo: bool, **pool: int) -> AsyncEngine:
         pool = {}  # one static connection: there is no pool to size
     else:
         _private_database_file(Path(url.database or "").expanduser())
-    engine = create_async_engine(url, echo=echo, **_COMMON, **pool)
+    # The stock aiosqlite adapter with a cursor that makes one hop to the driver's thread per
+    # statement instead of three or four (storage/sqlite_driver.py).
+    engine = create_async_engine(url, echo=echo, module=OneHopDBAPI(), **_COMMON, **pool)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     _skip_idle_rollbacks(engine)
