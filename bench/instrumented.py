@@ -7,8 +7,9 @@ SQLAlchemy event listeners on the Engine and Pool classes (so on every engine th
 creates) count cursor executions (BEGIN IMMEDIATE included on SQLite), commits, rollbacks,
 pool checkouts and new DBAPI connections; the totals are written to STATS.json twice a
 second and at exit. Only the counting passes run the hub this way; the timed passes run the
-plain `easyflow` command. On SQLite, where there is no wire, every execution and every
-commit is a hop to the driver's thread: that is what the benchmark calls a round trip there.
+plain `easyflow` command. On SQLite, where there is no wire, a round trip is a hop to the
+driver's thread: every call aiosqlite queues there is counted (`hops`), which is what the
+benchmark calls a round trip on SQLite.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ COUNTS = {
     "rollbacks": 0,
     "checkouts": 0,
     "connections": 0,
+    "hops": 0,
 }
 
 
@@ -45,7 +47,21 @@ def _on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         _bump("begins")
 
 
+def _count_hops() -> None:
+    """Every call aiosqlite runs on a connection's thread goes through `Connection._execute`."""
+    from aiosqlite.core import Connection
+
+    run = Connection._execute
+
+    async def counted(self: Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        _bump("hops")
+        return await run(self, fn, *args, **kwargs)
+
+    Connection._execute = counted  # type: ignore[method-assign]
+
+
 def install() -> None:
+    _count_hops()
     event.listen(Engine, "before_cursor_execute", _on_execute)
     event.listen(Engine, "commit", lambda conn: _bump("commits"))
     event.listen(Engine, "rollback", lambda conn: _bump("rollbacks"))

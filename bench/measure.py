@@ -291,7 +291,7 @@ class Lab:
         if app == "hub":
             values.update({"orm_" + k + "_per": v / n for k, v in orm.items()})
         elif self.cfg.kind == "sqlite":  # the reference's single autocommit INSERT, by design
-            values.update({"orm_statements_per": 1.0, "orm_commits_per": 0.0})
+            values.update({"orm_statements_per": 1.0, "orm_commits_per": 0.0, "orm_hops_per": 1.0})
         return Figures(values)
 
     def _orm_counts(self, name: str) -> dict[str, int]:
