@@ -6,7 +6,6 @@ Nothing else in the package picks an implementation. Tests pass `transports` (fo
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -185,24 +184,6 @@ class PlatformAdapters:
         return definition.build(client, settings)
 
 
-# The cyclic garbage collector's first threshold: a young collection after this many more
-# container objects (dicts, lists, instances) were allocated than freed; CPython's default
-# is 700. A marketplace sync allocates a few per record (the parsed page, the orders, the
-# rows) that live until their group is written, so at 700 they are swept into the oldest
-# generation and set off full collections, each over every object of the process (about
-# 165 000 after start-up): bench/sync measured 10 of them, about 1 s of the event loop's
-# 5-6 s in an Ozon sync of 100 000 orders. At 10 000 that sync made 13 young collections
-# and no full one; what is freed by reference counting (nearly everything) is freed at
-# once either way, only garbage in cycles waits a little longer.
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def collect_less_often() -> None:
-    """Raise the collector's first threshold for the process (never lower it)."""
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(max(young, GC_YOUNG_THRESHOLD), middle, old)
-
-
 @dataclass
 class Container:
     settings: Settings
@@ -233,16 +214,14 @@ class Container:
 
     async def start(self, *, check_secret_keys: bool = True) -> None:
         """Migrate the embedded database, refuse keys that cannot read what is stored, start
-        the broker, and set the process's garbage collector (`collect_less_often`). Only
-        `easyflow keys reencrypt` and `integrations remove` skip the key check: they are how
-        an operator repairs what it finds."""
+        the broker. Only `easyflow keys reencrypt` and `integrations remove` skip the key
+        check: they are how an operator repairs what it finds."""
         if self.settings.is_embedded_database:
             await migrate.upgrade(self.settings.resolved_database_url)
         if check_secret_keys:
             await self.check_secret_keys()
         await self.queue.broker.startup()
         await self.integration_cache.start()
-        collect_less_often()
 
     async def check_secret_keys(self) -> None:
         """SecretKeyMismatch unless the configured keys decrypt every stored secret.
