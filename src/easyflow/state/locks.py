@@ -21,6 +21,9 @@ from easyflow.state.errors import transient_redis_errors
 
 log = structlog.get_logger("easyflow.locks")
 
+# How long past its own deadline a lock waiter lets one Redis reply take before giving up.
+_ACQUIRE_GRACE_SECONDS = 1.0
+
 
 class InMemoryLocks:
     """asyncio locks by name; a lock is dropped once nobody holds or waits for it."""
@@ -81,8 +84,15 @@ class RedisLocks:
     async def hold(self, key: str, ttl_seconds: float) -> AsyncIterator[None]:
         lease = min(self._lease, ttl_seconds)
         lock = self._redis.lock(self._prefix + key, timeout=lease, blocking_timeout=ttl_seconds)
-        with transient_redis_errors("lock"):
-            acquired = await lock.acquire()
+        try:
+            # redis-py stops trying after `ttl_seconds`, but only between commands: a reply that
+            # never comes (a half-open connection) would hold this waiter, and its job slot,
+            # forever. The deadline makes the promise ours; the grace lets a reply in flight land.
+            async with asyncio.timeout(ttl_seconds + _ACQUIRE_GRACE_SECONDS):
+                with transient_redis_errors("lock"):
+                    acquired = await lock.acquire()
+        except TimeoutError:
+            acquired = False
         if not acquired:
             raise TimeoutError(f"lock {key!r} not acquired within {ttl_seconds}s")
         try:
