@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -109,6 +110,44 @@ GROUP_RECORDS = 1_000  # small pages are written this many records to a transact
 # meanwhile leaves a slot later (bench/sync throttled, side by side: 1.09-1.20x the minimum
 # at 300 against 1.16-1.61x at 1 000); unthrottled, the two ends keep the platform busy.
 BOTH_ENDS_GROUP_RECORDS = 300
+
+
+# While a step runs, the collector sweeps young objects after this many net allocations
+# instead of CPython's 700. A step holds thousands of parsed records, mapped records and rows
+# at once, all alive until their group is written; at 700 they lived long enough to reach the
+# oldest generation and set off full collections over the whole process (an Ozon sync of
+# 100 000 orders: 10 of them, ~1.2 s of its event loop's ~5.8 s). At 10 000, none.
+STEP_YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
+class CollectorPace:
+    """The collector's young threshold raised while any step runs in this process, and put
+    back as the last one ends. Process-wide by nature, hence counted, and scoped to steps so
+    that nothing else in the process runs with it once the sync is done."""
+
+    def __init__(self, young: int) -> None:
+        self._young = young
+        self._steps = 0
+        self._saved: tuple[int, int, int] | None = None
+
+    @contextlib.contextmanager
+    def during_step(self) -> Iterator[None]:
+        if self._steps == 0:
+            saved = gc.get_threshold()
+            if saved[0] < self._young:  # never lower a threshold someone raised further
+                self._saved = saved
+                gc.set_threshold(self._young, saved[1], saved[2])
+        self._steps += 1
+        try:
+            yield
+        finally:
+            self._steps -= 1
+            if self._steps == 0 and self._saved is not None:
+                gc.set_threshold(*self._saved)
+                self._saved = None
+
+
+_collector_pace = CollectorPace(STEP_YOUNG_COLLECTION_THRESHOLD)
 
 
 class PageUnreadable(Exception):
@@ -229,7 +268,8 @@ class SyncEngine:
         if not claimed or run is None:
             return StepResult(run, more=False, ran=False)
         try:
-            return await self._step(run)
+            with _collector_pace.during_step():
+                return await self._step(run)
         except LeaseLost:
             log.warning("sync run taken over by another worker", run=run_id)
             return StepResult(run, more=False, ran=False)
