@@ -19,6 +19,7 @@ from easyflow.config import Settings
 from easyflow.domain.errors import ConfigurationError, InvalidRequestError, NotFoundError
 from easyflow.domain.tenancy import Capability, Integration
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, RetryPolicy
+from easyflow.http.pooled import CookielessClient
 from easyflow.http.webhook_poster import HttpWebhookPoster
 from easyflow.jobs.queue import TaskiqQueue, build_broker
 from easyflow.jobs.sync import SyncTasks
@@ -61,7 +62,8 @@ AI_RETRY = RetryPolicy(attempts=1)
 
 
 class HttpClients:
-    """One pooled httpx client per platform; a test or the demo may swap its transport."""
+    """One pooled httpx client per platform, shared by every tenant and so without cookies
+    (`http.pooled`); a test or the demo may swap its transport."""
 
     def __init__(self, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None) -> None:
         self._transports = dict(transports or {})
@@ -69,7 +71,7 @@ class HttpClients:
 
     def get(self, platform: str) -> httpx.AsyncClient:
         if platform not in self._clients:
-            self._clients[platform] = httpx.AsyncClient(
+            self._clients[platform] = CookielessClient(
                 transport=self._transports.get(platform),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )
