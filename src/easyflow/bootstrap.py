@@ -6,6 +6,7 @@ Nothing else in the package picks an implementation. Tests pass `transports` (fo
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -252,6 +253,20 @@ class Container:
         await self.outbox.send_outbox(outbox_id)
 
 
+# A silent Redis (its host gone, a connection left half-open by a failover) is noticed by the
+# kernel within ~60 s: probes after 30 s idle, every 10 s, 3 unanswered. This covers the
+# integration cache's subscription, whose read waits for messages without a timeout.
+_KEEPALIVE = {
+    option: value
+    for option, value in (
+        (getattr(socket, "TCP_KEEPIDLE", None), 30),
+        (getattr(socket, "TCP_KEEPINTVL", None), 10),
+        (getattr(socket, "TCP_KEEPCNT", None), 3),
+    )
+    if option is not None
+}
+
+
 def _shared_state(
     settings: Settings,
 ) -> tuple[Any, RateLimiter, Locks, InMemoryIntegrationCache]:
@@ -259,7 +274,13 @@ def _shared_state(
     if settings.broker_url.startswith(("redis://", "rediss://")):
         import redis.asyncio as aioredis
 
-        redis = aioredis.from_url(settings.broker_url)
+        redis = aioredis.from_url(
+            settings.broker_url,
+            socket_timeout=settings.redis_timeout_seconds,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+            socket_keepalive=True,
+            socket_keepalive_options=_KEEPALIVE,
+        )
         cache = RedisIntegrationCache(redis, ttl)
         return redis, RedisRateLimiter(redis), RedisLocks(redis), cache
     return None, InMemoryRateLimiter(), InMemoryLocks(), InMemoryIntegrationCache(ttl)

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     stuck_after_seconds: float = Field(default=30.0, ge=0)  # a never-tried row's task is late
     send_lease_seconds: float = Field(default=60.0, gt=0)  # a send's claim; lapsed = in doubt
     broker_idle_timeout_seconds: float = Field(default=60.0, gt=0)  # Redis Streams redelivery
+    # Shared state on Redis (locks, rate limits, the integration cache): a command whose reply
+    # has not come in this long fails as transient instead of holding its job forever (a
+    # half-open connection after a failover); dead peers are also found by TCP keepalive.
+    redis_timeout_seconds: float = Field(default=5.0, gt=0)
     retry_base_seconds: float = Field(default=5.0, ge=0)  # backoff: base * 2^(n-1), jittered
     inbound_max_attempts: int = Field(default=8, ge=1)
     outbox_max_attempts: int = 8

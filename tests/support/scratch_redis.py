@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,3 +20,21 @@ async def scratch_redis() -> AsyncIterator[tuple[aioredis.Redis, str]]:
         yield client, f"test:{uuid.uuid4().hex}:"
     finally:
         await client.aclose()
+
+
+@asynccontextmanager
+async def silent_redis() -> AsyncIterator[int]:
+    """The port of a server that accepts connections and reads commands but never answers:
+    what a client sees of a Redis behind a half-open connection."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()

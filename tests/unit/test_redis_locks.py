@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from easyflow.state.locks import InMemoryLocks, RedisLocks
+from support.scratch_redis import silent_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
@@ -37,26 +38,17 @@ async def test_a_live_holder_keeps_its_lock_past_the_lease(redis: aioredis.Redis
 
 @pytest.mark.timeout(30)  # without the deadline it would wait forever
 async def test_a_waiter_gives_up_on_a_redis_that_never_answers() -> None:
-    # A half-open connection: the server takes the bytes and never replies.
-    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await reader.read(65536):
-            pass
-        writer.close()
-
-    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = aioredis.Redis(host="127.0.0.1", port=port)
-    locks = RedisLocks(client, prefix="test:", lease_seconds=0.3)
-    try:
-        started = asyncio.get_running_loop().time()
-        with pytest.raises(TimeoutError):
-            async with locks.hold("chat", ttl_seconds=0.2):
-                pass
-        assert asyncio.get_running_loop().time() - started < 5
-    finally:
-        server.close()
-        await client.aclose()
-        await server.wait_closed()
+    async with silent_redis() as port:
+        client = aioredis.Redis(host="127.0.0.1", port=port)  # no socket timeout of its own
+        locks = RedisLocks(client, prefix="test:", lease_seconds=0.3)
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(TimeoutError):
+                async with locks.hold("chat", ttl_seconds=0.2):
+                    pass
+            assert asyncio.get_running_loop().time() - started < 5
+        finally:
+            await client.aclose()
 
 
 async def test_a_dead_holders_lock_is_free_after_one_lease(redis: aioredis.Redis) -> None:

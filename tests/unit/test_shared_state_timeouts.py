@@ -1,0 +1,56 @@
+"""The hub's shared-state Redis client gives up on a reply that does not come in time.
+
+Redis is made to hold its replies with `CLIENT PAUSE` (every client, for a moment): what a
+connection left half-open by a failover looks like to the hub, on a connection that was
+working a moment before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from easyflow.bootstrap import build_container
+from easyflow.config import Settings
+from easyflow.domain.errors import TransientStorageError
+from easyflow.state.locks import RedisLocks
+from support.scratch_redis import SCRATCH_REDIS_URL
+
+PAUSE_SECONDS = 2.0
+
+
+@pytest.mark.timeout(30)
+async def test_a_redis_that_stops_answering_fails_shared_state_as_transient(
+    tmp_path: Path, encryption_key: str
+) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
+        data_dir=tmp_path,
+        secret_keys=encryption_key,
+        broker_url=SCRATCH_REDIS_URL,
+        redis_timeout_seconds=0.3,
+    )
+    hub = build_container(settings)
+    admin = aioredis.from_url(SCRATCH_REDIS_URL)
+    try:
+        await hub.redis.ping()  # a connection that works
+        loop = asyncio.get_running_loop()
+        await admin.execute_command("CLIENT", "PAUSE", int(PAUSE_SECONDS * 1000), "ALL")
+        paused = loop.time()
+        with pytest.raises(RedisTimeoutError):
+            await hub.redis.get("anything")
+        # A conversation's turn (one script, no waiting of its own) meets it as transient.
+        with pytest.raises(TransientStorageError):
+            async with RedisLocks(hub.redis).turn("chat", 5.0):
+                pass
+        assert loop.time() - paused < PAUSE_SECONDS  # given up on, not waited out
+    finally:
+        await asyncio.sleep(PAUSE_SECONDS)  # the pause ends by itself; other tests need Redis
+        await admin.aclose()
+        await hub.clients.aclose()
+        await hub.redis.aclose()
+        await hub.engine.dispose()
