@@ -6,7 +6,6 @@ Nothing else in the package picks an implementation. Tests pass `transports` (fo
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -46,6 +45,7 @@ from easyflow.services.retries import RetrySchedule
 from easyflow.services.sync import SyncEngine
 from easyflow.services.sync_schedule import SyncScheduler
 from easyflow.services.tenants import TenantService
+from easyflow.state.connection import redis_connection_options
 from easyflow.state.cooldown import InMemoryCooldowns, RedisCooldowns
 from easyflow.state.integration_cache import InMemoryIntegrationCache, RedisIntegrationCache
 from easyflow.state.locks import InMemoryLocks, RedisLocks
@@ -253,20 +253,6 @@ class Container:
         await self.outbox.send_outbox(outbox_id)
 
 
-# A silent Redis (its host gone, a connection left half-open by a failover) is noticed by the
-# kernel within ~60 s: probes after 30 s idle, every 10 s, 3 unanswered. This covers the
-# integration cache's subscription, whose read waits for messages without a timeout.
-_KEEPALIVE = {
-    option: value
-    for option, value in (
-        (getattr(socket, "TCP_KEEPIDLE", None), 30),
-        (getattr(socket, "TCP_KEEPINTVL", None), 10),
-        (getattr(socket, "TCP_KEEPCNT", None), 3),
-    )
-    if option is not None
-}
-
-
 def _shared_state(
     settings: Settings,
 ) -> tuple[Any, RateLimiter, Locks, InMemoryIntegrationCache]:
@@ -274,13 +260,8 @@ def _shared_state(
     if settings.broker_url.startswith(("redis://", "rediss://")):
         import redis.asyncio as aioredis
 
-        redis = aioredis.from_url(
-            settings.broker_url,
-            socket_timeout=settings.redis_timeout_seconds,
-            socket_connect_timeout=settings.redis_timeout_seconds,
-            socket_keepalive=True,
-            socket_keepalive_options=_KEEPALIVE,
-        )
+        options = redis_connection_options(settings.redis_timeout_seconds)
+        redis = aioredis.from_url(settings.broker_url, **options)
         cache = RedisIntegrationCache(redis, ttl)
         return redis, RedisRateLimiter(redis), RedisLocks(redis), cache
     return None, InMemoryRateLimiter(), InMemoryLocks(), InMemoryIntegrationCache(ttl)
@@ -309,7 +290,11 @@ def build_container(
         registry, settings, clients, limiter, metrics, retry or RetryPolicy()
     )
     queue = TaskiqQueue(
-        build_broker(settings.broker_url, settings.broker_idle_timeout_seconds),
+        build_broker(
+            settings.broker_url,
+            settings.broker_idle_timeout_seconds,
+            settings.redis_timeout_seconds,
+        ),
         settings.job_concurrency,
     )
     cooldowns = RedisCooldowns(redis) if redis is not None else InMemoryCooldowns()

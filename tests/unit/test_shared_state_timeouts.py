@@ -1,4 +1,4 @@
-"""The hub's shared-state Redis client gives up on a reply that does not come in time.
+"""The hub's Redis clients give up on a reply that does not come in time.
 
 Redis is made to hold its replies with `CLIENT PAUSE` (every client, for a moment): what a
 connection left half-open by a failover looks like to the hub, on a connection that was
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from easyflow.bootstrap import build_container
@@ -20,7 +22,7 @@ from easyflow.domain.errors import TransientStorageError
 from easyflow.state.locks import RedisLocks
 from support.scratch_redis import SCRATCH_REDIS_URL
 
-PAUSE_SECONDS = 2.0
+PAUSE_SECONDS = 4.0
 
 
 @pytest.mark.timeout(30)
@@ -47,6 +49,14 @@ async def test_a_redis_that_stops_answering_fails_shared_state_as_transient(
         with pytest.raises(TransientStorageError):
             async with RedisLocks(hub.redis).turn("chat", 5.0):
                 pass
+        # The task queue's connections: a kick waits its timeout plus a stream read's block.
+        broker: Any = hub.queue.broker  # the Redis Streams broker
+        queue = Redis(connection_pool=broker.connection_pool)
+        try:
+            with pytest.raises(RedisTimeoutError):
+                await queue.xadd("test:kicks", {b"data": b"{}"})
+        finally:
+            await queue.aclose()
         assert loop.time() - paused < PAUSE_SECONDS  # given up on, not waited out
     finally:
         await asyncio.sleep(PAUSE_SECONDS)  # the pause ends by itself; other tests need Redis

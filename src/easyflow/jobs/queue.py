@@ -18,6 +18,7 @@ from taskiq.formatters.proxy_formatter import ProxyFormatter
 
 from easyflow.http.ratelimit import WHILE_WAITING
 from easyflow.observability.ids import new_id
+from easyflow.state.connection import redis_connection_options
 from easyflow.state.errors import transient_redis_errors
 from easyflow.state.tasks import cancel_and_wait
 
@@ -33,7 +34,14 @@ class JobHandlers(Protocol):
     async def send_outbox(self, outbox_id: int) -> None: ...
 
 
-def build_broker(broker_url: str, idle_timeout_seconds: float = 60.0) -> AsyncBroker:
+# How long a worker's stream read waits for a task before asking again (taskiq-redis's
+# xread_block): a read's reply may take this long plus the Redis timeout.
+READ_BLOCK_MS = 2000
+
+
+def build_broker(
+    broker_url: str, idle_timeout_seconds: float = 60.0, redis_timeout_seconds: float = 5.0
+) -> AsyncBroker:
     if broker_url.startswith("memory"):
         return InMemoryBroker(max_async_tasks=100).with_id_generator(new_id)
     if broker_url.startswith(("redis://", "rediss://")):
@@ -44,7 +52,11 @@ def build_broker(broker_url: str, idle_timeout_seconds: float = 60.0) -> AsyncBr
         # slow task redelivered early costs a no-op; a short timeout keeps a dead worker's
         # backlog from waiting minutes (the sweep would hand it out even sooner).
         return ResilientRedisStreamBroker(
-            broker_url, queue_name="easyflow", idle_timeout=int(idle_timeout_seconds * 1000)
+            broker_url,
+            queue_name="easyflow",
+            idle_timeout=int(idle_timeout_seconds * 1000),
+            xread_block=READ_BLOCK_MS,
+            **redis_connection_options(redis_timeout_seconds + READ_BLOCK_MS / 1000),
         ).with_id_generator(new_id)
     raise ValueError(f"unsupported broker URL {broker_url!r} (memory:// or redis://)")
 
