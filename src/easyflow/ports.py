@@ -29,6 +29,7 @@ from easyflow.domain.commerce import (
 from easyflow.domain.messaging import (
     Attachment,
     BotIdentity,
+    ChatBacklog,
     Contact,
     Conversation,
     ConversationStatus,
@@ -467,8 +468,9 @@ class InboundEventRepository(Protocol):
         """Pending events of one conversation in arrival order."""
         ...
 
-    async def pending_in_chat_of(self, event_id: int) -> list[InboundEvent]:
-        """Pending events of `event_id`'s conversation in arrival order, in one statement."""
+    async def pending_in_chat_of(self, event_id: int) -> ChatBacklog:
+        """Pending events of `event_id`'s conversation in arrival order, and their tenant, in
+        one statement."""
         ...
 
     async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> bool:

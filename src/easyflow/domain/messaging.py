@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
+from easyflow.domain.tenancy import Tenant
+
 
 class InboundKind(enum.StrEnum):
     MESSAGE = "message"
@@ -228,6 +230,15 @@ class InboundEvent:
     attempts: int = 0
     error: str | None = None  # why the last attempt failed (retried, or failed for good)
     next_attempt_at: datetime | None = None  # a retry's time after a transient failure
+
+
+@dataclass(frozen=True, slots=True)
+class ChatBacklog:
+    """A conversation's pending events in arrival order, with their tenant (read with them:
+    one statement tells a worker what to process and for whom). Empty: nothing is pending."""
+
+    events: tuple[InboundEvent, ...]
+    tenant: Tenant | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from easyflow.domain.messaging import (
     OutboxKind,
     OutboxPayload,
 )
-from easyflow.domain.tenancy import Integration
+from easyflow.domain.tenancy import Integration, Tenant
 from easyflow.observability.metrics import Metrics
 from easyflow.ports import (
     IntegrationCache,
@@ -129,32 +129,34 @@ class InboundProcessor:
         # A holder that took and ended its turn in the instant between this read and our
         # try can leave an event here already done: its answer is then computed in vain and
         # dropped, since only a pending event takes a reply.
+        # The tenant comes with them: its AI profile is read here, not once more per event.
         async with self._uow.autocommit() as uow:
-            pending = await uow.inbound.pending_in_chat_of(event_id)
-        if all(each.id != event_id for each in pending):
+            backlog = await uow.inbound.pending_in_chat_of(event_id)
+        if all(each.id != event_id for each in backlog.events):
             return  # done already (its chat's other pending events have tasks of their own)
-        key = inbound_turn(pending[0].integration_id, pending[0].conversation_key)
-        while pending:
+        first = backlog.events[0]
+        key = inbound_turn(first.integration_id, first.conversation_key)
+        while backlog.tenant is not None:
             async with self._locks.turn(key, self._lock_ttl) as turn:
                 if not turn.mine:
                     return  # the holder will find this event when it looks again
-                for each in pending:
-                    if _waiting(each) or not await self._handle_safely(each):
+                for each in backlog.events:
+                    if _waiting(each) or not await self._handle_safely(each, backlog.tenant):
                         # It waits for its retry, and the chat's later events behind it; the
                         # sweep hands it out when due.
                         return
             if not turn.again:
                 return
             async with self._uow.autocommit() as uow:  # events that came while we held it
-                pending = await uow.inbound.pending_in_chat_of(event_id)
+                backlog = await uow.inbound.pending_in_chat_of(event_id)
 
-    async def _handle_safely(self, event: InboundEvent) -> bool:
+    async def _handle_safely(self, event: InboundEvent, tenant: Tenant) -> bool:
         """Process one event; False when it is to be retried later (the chat stops here)."""
         structlog.contextvars.bind_contextvars(
             tenant_id=event.tenant_id, integration_id=event.integration_id, event_id=event.id
         )
         try:
-            await self._handle(event)
+            await self._handle(event, tenant)
             self._metrics.inbound_processed.labels(event.platform, "done").inc()
             return True
         except Exception as exc:
@@ -192,7 +194,7 @@ class InboundProcessor:
         except TransientStorageError:
             log.warning("could not record the failure; the event stays pending", error=reason)
 
-    async def _handle(self, event: InboundEvent) -> None:
+    async def _handle(self, event: InboundEvent, tenant: Tenant) -> None:
         # Ownership was proved at the edge (the webhook's secret named the integration); the
         # integration is read once here, with its decrypted credentials, and passed along.
         async with self._uow() as uow:
@@ -201,7 +203,7 @@ class InboundProcessor:
                 await uow.inbound.mark(event.id, EventStatus.DONE, error="integration inactive")
                 await uow.commit()
                 return
-            recorded = await self._record(uow, event)
+            recorded = await self._record(uow, event, tenant)
             outbox_ids, prepared = recorded.outbox_ids, recorded.prepared
             claimed: OutboxItem | None = None
             lease = datetime.now(UTC) + self._send_lease
@@ -249,10 +251,9 @@ class InboundProcessor:
             cache.put(integration)
         return integration
 
-    async def _record(self, uow: UnitOfWork, event: InboundEvent) -> _Recorded:
+    async def _record(self, uow: UnitOfWork, event: InboundEvent, tenant: Tenant) -> _Recorded:
         """Contact, conversation and message rows for the event, and what should follow."""
         message = event.message
-        tenant = await uow.tenants.get(event.tenant_id)
         contact = await uow.contacts.upsert(tenant.id, event.integration_id, message.sender)
         conversation = await uow.conversations.upsert(
             tenant.id, event.integration_id, contact.id, message.chat_id, message.occurred_at

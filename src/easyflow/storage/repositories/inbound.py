@@ -23,10 +23,17 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from easyflow.domain.errors import InvalidRequestError
-from easyflow.domain.messaging import EventStatus, InboundEvent, InboundMessage, NewInboundEvents
-from easyflow.storage.codecs import message_from_json, message_to_json
+from easyflow.domain.messaging import (
+    ChatBacklog,
+    EventStatus,
+    InboundEvent,
+    InboundMessage,
+    NewInboundEvents,
+)
+from easyflow.domain.tenancy import Tenant
+from easyflow.storage.codecs import message_from_json, message_to_json, profile_from_json
 from easyflow.storage.repositories.base import Repository, batched, ids, insert, not_found
-from easyflow.storage.tables import inbound_events
+from easyflow.storage.tables import inbound_events, tenants
 from easyflow.storage.types import utcnow
 
 
@@ -61,8 +68,14 @@ def _pending_in_chat() -> Select[Any]:
         event.c.conversation_key == inbound_events.c.conversation_key,
     )
     return (
-        select(inbound_events)
+        select(
+            inbound_events,
+            tenants.c.name.label("tenant_name"),
+            tenants.c.ai_profile.label("tenant_ai_profile"),
+            tenants.c.created_at.label("tenant_created_at"),
+        )
         .join(event, same_chat)
+        .join(tenants, tenants.c.id == inbound_events.c.tenant_id)
         .where(inbound_events.c.status == EventStatus.PENDING.value)
         .order_by(inbound_events.c.id)
     )
@@ -237,10 +250,20 @@ class SqlInboundEventRepository(Repository):
         )
         return [_event(row) for row in await self._connection.execute(query)]
 
-    async def pending_in_chat_of(self, event_id: int) -> list[InboundEvent]:
-        """Pending events of `event_id`'s conversation in arrival order, in one statement."""
-        rows = await self._connection.execute(_PENDING_IN_CHAT, {"event_id": event_id})
-        return [_event(row) for row in rows]
+    async def pending_in_chat_of(self, event_id: int) -> ChatBacklog:
+        """Pending events of `event_id`'s conversation in arrival order, and their tenant (the
+        processing needs its AI profile), in one statement."""
+        rows = (await self._connection.execute(_PENDING_IN_CHAT, {"event_id": event_id})).all()
+        if not rows:
+            return ChatBacklog(())
+        first = rows[0]
+        tenant = Tenant(
+            id=first.tenant_id,
+            name=first.tenant_name,
+            ai_profile=profile_from_json(first.tenant_ai_profile),
+            created_at=first.tenant_created_at,
+        )
+        return ChatBacklog(tuple(_event(row) for row in rows), tenant)
 
     async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> bool:
         """Record the outcome of one processing attempt (each call counts as an attempt).
