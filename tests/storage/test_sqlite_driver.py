@@ -47,19 +47,47 @@ async def test_each_statement_is_one_hop_with_or_without_rows(engine: AsyncEngin
     async with engine.connect() as connection:
         hops = await _hops(connection)
         await connection.begin()
-        assert hops.count == 1  # BEGIN IMMEDIATE (storage/engine.py)
+        assert hops.count == 0  # BEGIN IMMEDIATE (storage/engine.py) waits for a statement
         inserted = await connection.execute(
             text("INSERT INTO items (name, n) VALUES ('a', 1) RETURNING id, name")
         )
         assert inserted.all() == [(1, "a")]
-        assert hops.count == 2
+        assert hops.count == 1  # the BEGIN and the INSERT
         updated = await connection.execute(text("UPDATE items SET n = n + 1 WHERE name = 'a'"))
         assert updated.rowcount == 1
-        assert hops.count == 3
+        assert hops.count == 2
         assert (await connection.execute(text("SELECT n FROM items"))).scalar_one() == 2
-        assert hops.count == 4
+        assert hops.count == 3
         await connection.commit()
-        assert hops.count == 5
+        assert hops.count == 4
+
+
+async def test_the_held_back_begin_makes_a_transaction_of_what_follows(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        sqlite = raw.driver_connection._conn  # type: ignore[union-attr]
+        await connection.begin()
+        assert not sqlite.in_transaction
+        await connection.execute(text("INSERT INTO items (name, n) VALUES ('gone', 1)"))
+        assert sqlite.in_transaction  # begun on the driver's thread, before the INSERT
+        await connection.rollback()
+    async with engine.connect() as connection:
+        names = (await connection.execute(text("SELECT name FROM items"))).scalars().all()
+    assert names == []  # rolled back: the INSERT was inside the transaction
+
+
+async def test_a_transaction_with_no_statement_sends_nothing(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        hops = await _hops(connection)
+        await connection.begin()
+        await connection.commit()
+        await connection.begin()
+        await connection.rollback()
+        assert hops.count == 0
+        assert (await connection.execute(text("SELECT count(*) FROM items"))).scalar_one() == 0
+        assert hops.count == 1  # the next statement: one hop, its own BEGIN riding along
 
 
 async def test_rows_lastrowid_and_executemany_are_as_sqlite3_gives_them(

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from easyflow import jsonio
-from easyflow.storage.sqlite_driver import OneHopDBAPI
+from easyflow.storage.sqlite_driver import BEGIN_IMMEDIATE, OneHopDBAPI
 
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
@@ -154,4 +154,4 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _on_sqlite_begin(connection: Connection) -> None:
     if not connection.get_execution_options().get(AUTOCOMMIT_OPTION):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(BEGIN_IMMEDIATE)  # held back for the first statement

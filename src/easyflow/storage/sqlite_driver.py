@@ -14,6 +14,11 @@ rows brought back together. SQLAlchemy reads rows from its own buffer anyway (th
 adapter fetches them all before returning), so nothing changes above the cursor. Server-side
 cursors, commit, rollback and connection set-up stay the stock adapter's.
 
+A transaction's `BEGIN IMMEDIATE` makes no hop of its own either: it is held back and run on
+the driver's thread just before the transaction's first statement, in that statement's hop
+(nothing else runs on the connection in between, so the write lock is taken at the same
+point of the work). A transaction that ends before any statement ran sends nothing at all.
+
 It reaches `aiosqlite.Connection._execute` (queue a function for the driver's thread), as
 SQLAlchemy's own adapter reaches its `_tx` queue; aiosqlite is pinned, and the storage tests
 run every query through this cursor.
@@ -35,12 +40,20 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
+# How the engine begins every transaction (storage/engine.py): held back, as above.
+BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
+
 # description, rows (None without a result set), rowcount, lastrowid
 _Outcome = tuple[Any, list[Any] | None, int, int | None]
 
 
-def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """On the driver's thread: the statement from cursor to closed cursor."""
+def _run(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool, begin: bool
+) -> _Outcome:
+    """On the driver's thread: the transaction's held-back BEGIN if `begin`, then the
+    statement from cursor to closed cursor."""
+    if begin:
+        connection.execute(BEGIN_IMMEDIATE).close()
     cursor = connection.cursor()
     try:
         if many:
@@ -100,6 +113,12 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        if operation == BEGIN_IMMEDIATE and not parameters:
+            self._rows.clear()
+            self._description, self._rowcount, self._lastrowid = None, -1, None
+            connection: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+            connection.begin_pending = True  # sent with the transaction's first statement
+            return
         await self._one_hop(operation, parameters, many=False)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
@@ -107,8 +126,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _one_hop(self, operation: Any, parameters: Any, *, many: bool) -> None:
         driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
-            outcome = await driver._execute(_run, driver._conn, operation, parameters, many)
+        connection: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        async with connection._execute_mutex:
+            begin, connection.begin_pending = connection.begin_pending, False
+            outcome = await driver._execute(_run, driver._conn, operation, parameters, many, begin)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows) if rows else collections.deque()
 
@@ -120,8 +141,24 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("begin_pending",)
     _cursor_cls = OneHopCursor  # type: ignore[assignment]  # mypy: a subclass, yet refused
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.begin_pending = False  # a BEGIN held back for the next statement's hop
+
+    def commit(self) -> None:
+        if self.begin_pending:  # no statement since BEGIN: nothing was begun, nothing to end
+            self.begin_pending = False
+            return
+        super().commit()
+
+    def rollback(self) -> None:
+        if self.begin_pending:
+            self.begin_pending = False
+            return
+        super().rollback()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
