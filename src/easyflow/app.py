@@ -20,7 +20,7 @@ from easyflow.api.errors import install_error_handlers
 from easyflow.api.limits import BodyLimitMiddleware, BodyLimits
 from easyflow.api.middleware import RequestIdMiddleware
 from easyflow.api.webhooks import DeliveryEndpoint, delivery_target
-from easyflow.bootstrap import Container, build_container
+from easyflow.bootstrap import Container, build_container, settle_start_up_objects
 from easyflow.config import Settings
 from easyflow.jobs.queue import periodic
 
@@ -48,7 +48,16 @@ class HubApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    long_running: bool = False,
+) -> FastAPI:
+    """The hub's ASGI app. `long_running`: this process serves until stopped (`easyflow
+    serve`), so what start-up leaves is settled out of the collector's way once started
+    (`bootstrap.settle_start_up_objects`)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         c = container or build_container(settings or Settings())
@@ -67,6 +76,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 await stack.enter_async_context(
                     periodic("operator-webhooks", webhooks_every, c.operator_webhooks.deliver_due)
                 )
+            if long_running:
+                settle_start_up_objects()
             yield
 
     app = HubApp(

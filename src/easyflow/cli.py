@@ -52,7 +52,11 @@ def serve(
     # The same start-up checks as the app's (keys, migrations), before uvicorn: a refusal is
     # one clear line instead of a lifespan traceback.
     clean(with_container(settings, _nothing))
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    uvicorn.run(
+        create_app(settings, long_running=True),
+        host=host or settings.host,
+        port=port or settings.port,
+    )
 
 
 async def _nothing(_container: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from taskiq.api import run_receiver_task
 
-from easyflow.bootstrap import build_container
+from easyflow.bootstrap import build_container, settle_start_up_objects
 from easyflow.config import Settings
 from easyflow.jobs.queue import periodic
 
@@ -13,6 +13,7 @@ async def run_worker(settings: Settings) -> None:
     container = build_container(settings)
     container.queue.broker.is_worker_process = True
     await container.start()
+    settle_start_up_objects()
     try:
         async with (
             periodic("recovery", settings.recovery_interval_seconds, container.recovery.run),
