@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 
 from bench.stack import Databases, Proc, easyflow_bin, free_port, rss_mb, wait_http
-from easyflow.bootstrap import Container, build_container
+from easyflow.bootstrap import Container, build_container, settle_start_up_objects
 from easyflow.config import Settings
 from easyflow.domain.commerce import Order
 from easyflow.domain.sync import SyncType, SyncWindow
@@ -84,6 +84,7 @@ async def _hub(
     container = build_container(settings, registry=None if limits else _unthrottled())
     container.sync.settings = SyncSettings(pages_per_step=1_000_000, step_seconds=1e9)
     await container.start()
+    settle_start_up_objects()  # as `easyflow worker` and `serve` do once started
     tenant = await container.tenants.create("Bench shop")
     ids = {}
     for platform, credentials in CREDENTIALS.items():
