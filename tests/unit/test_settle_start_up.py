@@ -12,7 +12,7 @@ import pytest
 
 from easyflow.app import create_app
 from easyflow.bootstrap import settle_start_up_objects
-from easyflow.config import Settings
+from support.hub import hub_settings
 
 
 @pytest.fixture(autouse=True)
@@ -44,12 +44,7 @@ def test_what_lives_at_start_up_is_frozen_and_later_garbage_is_still_collected()
 async def test_serve_settles_once_started_and_a_test_app_does_not(
     tmp_path: Path, encryption_key: str
 ) -> None:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        data_dir=tmp_path,
-        secret_keys=encryption_key,
-        broker_url="memory://",
-    )
+    settings = hub_settings(f"sqlite:///{tmp_path / 'hub.db'}", tmp_path, encryption_key)
     plain = create_app(settings)
     async with plain.router.lifespan_context(plain):
         assert gc.get_freeze_count() == 0

@@ -17,9 +17,9 @@ from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from easyflow.bootstrap import build_container
-from easyflow.config import Settings
 from easyflow.domain.errors import TransientStorageError
 from easyflow.state.locks import RedisLocks
+from support.hub import hub_settings
 from support.scratch_redis import SCRATCH_REDIS_URL
 
 PAUSE_SECONDS = 4.0
@@ -29,10 +29,10 @@ PAUSE_SECONDS = 4.0
 async def test_a_redis_that_stops_answering_fails_shared_state_as_transient(
     tmp_path: Path, encryption_key: str
 ) -> None:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}",
-        data_dir=tmp_path,
-        secret_keys=encryption_key,
+    settings = hub_settings(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        tmp_path,
+        encryption_key,
         broker_url=SCRATCH_REDIS_URL,
         redis_timeout_seconds=0.3,
     )
