@@ -468,9 +468,9 @@ class InboundEventRepository(Protocol):
         """Pending events of one conversation in arrival order."""
         ...
 
-    async def pending_in_chat_of(self, event_id: int) -> ChatBacklog:
+    async def pending_in_chat_of(self, event_id: int) -> ChatBacklog | None:
         """Pending events of `event_id`'s conversation in arrival order, and their tenant, in
-        one statement."""
+        one statement; None when none is pending."""
         ...
 
     async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> bool:

@@ -234,11 +234,11 @@ class InboundEvent:
 
 @dataclass(frozen=True, slots=True)
 class ChatBacklog:
-    """A conversation's pending events in arrival order, with their tenant (read with them:
-    one statement tells a worker what to process and for whom). Empty: nothing is pending."""
+    """A conversation's pending events in arrival order (at least one), with their tenant
+    (read with them: one statement tells a worker what to process and for whom)."""
 
     events: tuple[InboundEvent, ...]
-    tenant: Tenant | None = None
+    tenant: Tenant
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,9 @@ import httpx
 
 
 class _NoCookieJar(CookieJar):
-    def set_cookie(self, cookie: Cookie) -> None:
-        return None
+    """Refuses what is set by hand (`client.cookies.set`); responses never reach it."""
 
-    def extract_cookies(self, response: Any, request: Any) -> None:
+    def set_cookie(self, cookie: Cookie) -> None:
         return None
 
 

@@ -132,11 +132,11 @@ class InboundProcessor:
         # The tenant comes with them: its AI profile is read here, not once more per event.
         async with self._uow.autocommit() as uow:
             backlog = await uow.inbound.pending_in_chat_of(event_id)
-        if all(each.id != event_id for each in backlog.events):
+        if backlog is None or all(each.id != event_id for each in backlog.events):
             return  # done already (its chat's other pending events have tasks of their own)
         first = backlog.events[0]
         key = inbound_turn(first.integration_id, first.conversation_key)
-        while backlog.tenant is not None:
+        while backlog is not None:
             async with self._locks.turn(key, self._lock_ttl) as turn:
                 if not turn.mine:
                     return  # the holder will find this event when it looks again

@@ -30,9 +30,9 @@ from easyflow.domain.messaging import (
     InboundMessage,
     NewInboundEvents,
 )
-from easyflow.domain.tenancy import Tenant
-from easyflow.storage.codecs import message_from_json, message_to_json, profile_from_json
+from easyflow.storage.codecs import message_from_json, message_to_json
 from easyflow.storage.repositories.base import Repository, batched, ids, insert, not_found
+from easyflow.storage.repositories.tenants import tenant_from
 from easyflow.storage.tables import inbound_events, tenants
 from easyflow.storage.types import utcnow
 
@@ -250,20 +250,14 @@ class SqlInboundEventRepository(Repository):
         )
         return [_event(row) for row in await self._connection.execute(query)]
 
-    async def pending_in_chat_of(self, event_id: int) -> ChatBacklog:
+    async def pending_in_chat_of(self, event_id: int) -> ChatBacklog | None:
         """Pending events of `event_id`'s conversation in arrival order, and their tenant (the
-        processing needs its AI profile), in one statement."""
+        processing needs its AI profile), in one statement; None when none is pending."""
         rows = (await self._connection.execute(_PENDING_IN_CHAT, {"event_id": event_id})).all()
         if not rows:
-            return ChatBacklog(())
-        first = rows[0]
-        tenant = Tenant(
-            id=first.tenant_id,
-            name=first.tenant_name,
-            ai_profile=profile_from_json(first.tenant_ai_profile),
-            created_at=first.tenant_created_at,
-        )
-        return ChatBacklog(tuple(_event(row) for row in rows), tenant)
+            return None
+        # inbound_events.tenant_id is the tenant's id; its other columns are labelled alike.
+        return ChatBacklog(tuple(_event(row) for row in rows), tenant_from(rows[0], "tenant_"))
 
     async def mark(self, event_id: int, status: EventStatus, *, error: str | None = None) -> bool:
         """Record the outcome of one processing attempt (each call counts as an attempt).

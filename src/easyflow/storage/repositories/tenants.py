@@ -13,12 +13,14 @@ from easyflow.storage.tables import api_keys, tenants
 from easyflow.storage.types import UtcDateTime, utcnow
 
 
-def _tenant(row: Row) -> Tenant:
+def tenant_from(row: Row, prefix: str = "") -> Tenant:
+    """The tenant whose columns `row` holds, each named `prefix` + column (a query that joins
+    tenants to another table labels them so: `tenant_id`, `tenant_name`, ...)."""
     return Tenant(
-        id=row.id,
-        name=row.name,
-        ai_profile=profile_from_json(row.ai_profile),
-        created_at=row.created_at,
+        id=getattr(row, prefix + "id"),
+        name=getattr(row, prefix + "name"),
+        ai_profile=profile_from_json(getattr(row, prefix + "ai_profile")),
+        created_at=getattr(row, prefix + "created_at"),
     )
 
 
@@ -44,15 +46,15 @@ class SqlTenantRepository(Repository):
             .values(name=name, ai_profile=profile_to_json(profile))
             .returning(*tenants.c)
         )
-        return _tenant((await self._connection.execute(statement)).one())
+        return tenant_from((await self._connection.execute(statement)).one())
 
     async def get(self, tenant_id: int) -> Tenant:
         row = (await self._connection.execute(_TENANT_BY_ID, {"tenant_id": tenant_id})).first()
-        return _tenant(require_row(row, "tenant", tenant_id))
+        return tenant_from(require_row(row, "tenant", tenant_id))
 
     async def list(self) -> list[Tenant]:
         rows = await self._connection.execute(select(tenants).order_by(tenants.c.id))
-        return [_tenant(row) for row in rows]
+        return [tenant_from(row) for row in rows]
 
     async def set_ai_profile(self, tenant_id: int, profile: AiProfile) -> None:
         statement = (
