@@ -85,3 +85,20 @@ async def test_a_call_on_time_books_one_slot(limiter: RateLimiter) -> None:
     for _ in range(3):
         await wait_for_slot(limiter, buckets)
     assert 0.0 < await limiter.reserve(buckets) <= BOT
+
+
+async def test_a_free_chat_books_the_bot_in_the_same_step(limiter: RateLimiter) -> None:
+    """The two phases in one call: a free chat books the bot too; a busy one books only itself."""
+    slow_wait, fast_wait = await limiter.reserve_slow_then_fast({"chat": CHAT}, {"bot": BOT})
+    assert slow_wait == 0
+    assert fast_wait == 0
+    # The chat waits its second; the bot is not booked by a call that must wait for its chat.
+    slow_wait, fast_wait = await limiter.reserve_slow_then_fast({"chat": CHAT}, {"bot": BOT})
+    assert slow_wait == pytest.approx(CHAT, abs=0.02)
+    assert fast_wait is None
+    assert await limiter.reserve({"bot": BOT}) == pytest.approx(BOT, abs=0.02)
+    # Another chat, free: its bot slot comes after the two the bot has given out.
+    slow_wait, fast_wait = await limiter.reserve_slow_then_fast({"other": CHAT}, {"bot": BOT})
+    assert (slow_wait, fast_wait) == (0, pytest.approx(2 * BOT, abs=0.02))
+    # The chat that booked the bot is held a whole interval past the slot it left at.
+    assert await limiter.reserve({"other": CHAT}) == pytest.approx(2 * BOT + CHAT, abs=0.03)

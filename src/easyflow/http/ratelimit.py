@@ -39,6 +39,18 @@ class RateLimiter(Protocol):
         """
         ...
 
+    async def reserve_slow_then_fast(
+        self, slow: dict[str, float], fast: dict[str, float]
+    ) -> tuple[float, float | None]:
+        """`reserve(slow)`; when its slot is now, also `reserve(fast, hold=slow)` at once.
+
+        Returns the slow buckets' wait and the fast booking's wait, or None when the slow
+        buckets made the call wait (then nothing fast is booked yet). The same bookings as
+        the two calls one after the other, in one step: for a shared limiter one round trip
+        instead of two on the usual path (a chat that has not written in the last second).
+        """
+        ...
+
     async def pause(self, bucket: str, seconds: float) -> None:
         """No slot of `bucket` before `seconds` from now."""
         ...
@@ -71,6 +83,14 @@ class InMemoryRateLimiter:
         if len(self._next_free) > self._prune_above:
             self._prune(now)
         return slot - now
+
+    async def reserve_slow_then_fast(
+        self, slow: dict[str, float], fast: dict[str, float]
+    ) -> tuple[float, float | None]:
+        slow_wait = await self.reserve(slow)
+        if slow_wait > 0:
+            return slow_wait, None
+        return 0.0, await self.reserve(fast, hold=slow)
 
     def _prune(self, now: float) -> None:
         self._next_free = {b: t for b, t in self._next_free.items() if t > now}
@@ -115,13 +135,15 @@ async def wait_for_slot(limiter: RateLimiter, buckets: dict[str, float]) -> floa
     fastest = min(buckets, key=buckets.__getitem__)
     fast = {fastest: buckets[fastest]}
     slow = {bucket: interval for bucket, interval in buckets.items() if bucket != fastest}
+    booked: float | None = None  # the fast booking's wait, when the slow phase made one
     if slow:
-        wait = await limiter.reserve(slow)
-        if wait > 0:
-            await _sleep_lending_the_slot(wait)
+        slow_wait, booked = await limiter.reserve_slow_then_fast(slow, fast)
+        if slow_wait > 0:
+            await _sleep_lending_the_slot(slow_wait)
     tolerance = buckets[fastest] * LATE_FRACTION
     for _ in range(RESERVATIONS):
-        wait = await limiter.reserve(fast, hold=slow)
+        wait = booked if booked is not None else await limiter.reserve(fast, hold=slow)
+        booked = None
         slot = loop.time() + wait
         if wait > 0:
             await asyncio.sleep(wait)

@@ -18,25 +18,41 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: the buckets to book, then the buckets to hold; ARGV[1]: how many to book;
-# ARGV[2..]: interval (ms) per key, in the same order.
-_RESERVE = (
-    _NOW_MS
-    + """
-local booked = tonumber(ARGV[1])
-local slot = now
-for i = 1, booked do
-  local next_free = tonumber(redis.call('GET', KEYS[i]) or now)
-  if next_free > slot then slot = next_free end
-end
-for i, key in ipairs(KEYS) do
-  local free = slot + tonumber(ARGV[i + 1])
-  local current = tonumber(redis.call('GET', key) or 0)
-  if i <= booked or free > current then
-    redis.call('SET', key, free, 'PX', math.ceil(free - now) + 1000)
+# `book(first, last_booked, last)`: one common slot for KEYS[first..last_booked], the
+# keys after them up to KEYS[last] held (see `RateLimiter.reserve`); ARGV[i + 1] is the
+# interval (ms) of KEYS[i]. Returns the wait (ms).
+_BOOK = """
+local function book(first, last_booked, last)
+  local slot = now
+  for i = first, last_booked do
+    local next_free = tonumber(redis.call('GET', KEYS[i]) or now)
+    if next_free > slot then slot = next_free end
   end
+  for i = first, last do
+    local free = slot + tonumber(ARGV[i + 1])
+    local current = tonumber(redis.call('GET', KEYS[i]) or 0)
+    if i <= last_booked or free > current then
+      redis.call('SET', KEYS[i], free, 'PX', math.ceil(free - now) + 1000)
+    end
+  end
+  return slot - now
 end
-return slot - now
+"""
+
+# KEYS: the buckets to book, then the buckets to hold; ARGV[1]: how many to book.
+_RESERVE = _NOW_MS + _BOOK + "return book(1, tonumber(ARGV[1]), #KEYS)"
+
+# KEYS: the fast buckets, then the slow ones; ARGV[1]: how many fast ones. The two phases of
+# `reserve_slow_then_fast`: the slow buckets are booked; when their slot is now, the fast
+# ones are booked too, holding the slow ones. Returns {slow wait, fast wait or -1}.
+_RESERVE_SLOW_THEN_FAST = (
+    _NOW_MS
+    + _BOOK
+    + """
+local fast = tonumber(ARGV[1])
+local slow_wait = book(fast + 1, #KEYS, #KEYS)
+if slow_wait > 0 then return {slow_wait, -1} end
+return {0, book(1, fast, #KEYS)}
 """
 )
 
@@ -59,6 +75,7 @@ class RedisRateLimiter:
         self._redis = redis
         self._prefix = prefix
         self._reserve = redis.register_script(_RESERVE)
+        self._reserve_slow_then_fast = redis.register_script(_RESERVE_SLOW_THEN_FAST)
         self._pause = redis.register_script(_PAUSE)
 
     async def reserve(
@@ -66,13 +83,26 @@ class RedisRateLimiter:
     ) -> float:
         every = {**buckets, **(hold or {})}
         keys = [self._prefix + b for b in every]
-        # Microseconds would round less, but whole milliseconds keep Redis's TIME arithmetic
-        # in integers; every interval is rounded up, so a rounded budget is never tighter.
-        args = [len(buckets), *(math.ceil(i * 1000) for i in every.values())]
+        args = [len(buckets), *(_ms(i) for i in every.values())]
         with transient_redis_errors("rate limit"):
             wait_ms = await self._reserve(keys=keys, args=args)
         return float(wait_ms) / 1000
 
+    async def reserve_slow_then_fast(
+        self, slow: dict[str, float], fast: dict[str, float]
+    ) -> tuple[float, float | None]:
+        keys = [self._prefix + b for b in (*fast, *slow)]
+        args = [len(fast), *(_ms(i) for i in (*fast.values(), *slow.values()))]
+        with transient_redis_errors("rate limit"):
+            slow_ms, fast_ms = await self._reserve_slow_then_fast(keys=keys, args=args)
+        return float(slow_ms) / 1000, None if fast_ms < 0 else float(fast_ms) / 1000
+
     async def pause(self, bucket: str, seconds: float) -> None:
         with transient_redis_errors("rate limit"):
             await self._pause(keys=[self._prefix + bucket], args=[int(seconds * 1000)])
+
+
+def _ms(interval: float) -> int:
+    # Microseconds would round less, but whole milliseconds keep Redis's TIME arithmetic in
+    # integers; every interval is rounded up, so a rounded budget is never tighter.
+    return math.ceil(interval * 1000)
