@@ -331,12 +331,17 @@ class Lab:
             try:
                 await client.post("/_bench/clear")
                 assert self.sandbox is not None
+                if counted:  # what the processes do on their own (sweeps), per second
+                    idle_seconds = count / rate if rate else 5.0
+                    background = await self._idle_counts(procs, proxies, idle_seconds)
                 cpu0 = [p.cpu() for p in procs] + [self.sandbox.cpu()]
                 base_orm = {p.name: self._orm_counts(p.name) for p in procs} if counted else {}
                 base_wire = [proxy.counts.snapshot() for proxy in proxies]
+                driven = time.monotonic()
                 answer = await client.post("/_bench/drive", json=spec)
                 answer.raise_for_status()
                 timeline = await self._await_replies(client, count, rate, drain)
+                driven = time.monotonic() - driven
                 cpu1 = [p.cpu() for p in procs] + [self.sandbox.cpu()]
                 orm = {p.name: _diff(self._orm_counts(p.name), base_orm[p.name])
                        for p in procs} if counted else {}  # fmt: skip
@@ -370,7 +375,33 @@ class Lab:
                 for k, v in counts.items():
                     total_orm[k] += v
             figures["orm_per_msg"] = {k: v / n for k, v in total_orm.items()}
+            # The same counts less what the processes did on their own over as long a time:
+            # at 10 messages/s the sweeps' statements would otherwise be charged to messages.
+            figures["background_per_s"] = background
+            figures["seconds_counted"] = driven
+            for name, gross in (("wire", wire), ("orm", total_orm)):
+                idle = background.get(name) or {}
+                figures[f"{name}_per_msg_net"] = {
+                    k: (v - idle.get(k, 0.0) * driven) / n for k, v in gross.items()
+                }
         return Figures(figures)
+
+    async def _idle_counts(
+        self, procs: list[Proc], proxies: list[CountingProxy], seconds: float
+    ) -> dict[str, dict[str, float]]:
+        """Wire and SQLAlchemy counts per second of the started processes left alone."""
+        wire0 = [proxy.counts.snapshot() for proxy in proxies]
+        orm0 = {p.name: self._orm_counts(p.name) for p in procs}
+        await asyncio.sleep(seconds)
+        wire: dict[str, float] = defaultdict(float)
+        for proxy, base in zip(proxies, wire0, strict=True):
+            for k, v in _diff(proxy.counts.snapshot(), base).items():
+                wire[k] += v / seconds
+        orm: dict[str, float] = defaultdict(float)
+        for p in procs:
+            for k, v in _diff(self._orm_counts(p.name), orm0[p.name]).items():
+                orm[k] += v / seconds
+        return {"wire": dict(wire) if proxies else {}, "orm": dict(orm)}
 
     async def _await_replies(
         self, client: httpx.AsyncClient, count: int, rate: float, drain: float

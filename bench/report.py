@@ -104,22 +104,47 @@ def processing_table(kind: str, data: dict[str, Any]) -> list[str]:
             f"| {_f(hub_cpu, 2)} | {_f(cpu.get('sandbox'), 2)} |"
         )
     counted = data.get("processing_counts") or {}
-    wire, orm = counted.get("wire_per_msg") or {}, counted.get("orm_per_msg") or {}
     lines += ["", f"Per processed message (webhook in, reply out; {processes}; "
               f"{counted.get('replies')} messages at {_f(counted.get('rate'), 0)}/s):", "",
-              "| round trips | statements | BEGIN … blocks | transactions | commits (SQLAlchemy) "
-              "| pool checkouts | new connections |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
-    lines.append(
-        f"| {_f(wire.get('round_trips') or orm.get('hops'))} "
-        f"| {_f(wire.get('statements') or orm.get('statements'))} "
-        f"| {_f(wire.get('begins') or orm.get('begins'))} "
-        f"| {_f(wire.get('transactions') or orm.get('begins'))} "
-        f"| {_f(orm.get('commits'))} "
-        f"| {_f(orm.get('checkouts'))} "
-        f"| {_f(wire.get('connections') or orm.get('connections'), 2)} |"
-    )
+              "| counted | round trips | statements | BEGIN … blocks | transactions "
+              "| commits (SQLAlchemy) | pool checkouts | new connections |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for label, suffix in (("all", ""), ("less the background", "_net")):
+        wire = counted.get(f"wire_per_msg{suffix}") or {}
+        orm = counted.get(f"orm_per_msg{suffix}") or {}
+        if not (wire or orm):
+            continue
+        lines.append(
+            f"| {label} | {_f(wire.get('round_trips') or orm.get('hops'))} "
+            f"| {_f(wire.get('statements') or orm.get('statements'))} "
+            f"| {_f(wire.get('begins') or orm.get('begins'))} "
+            f"| {_f(wire.get('transactions') or orm.get('begins'))} "
+            f"| {_f(orm.get('commits'))} "
+            f"| {_f(orm.get('checkouts'))} "
+            f"| {_f(wire.get('connections') or orm.get('connections'), 2)} |"
+        )
+    background = counted.get("background_per_s") or {}
+    idle = background.get("wire") or background.get("orm") or {}
+    if idle:
+        trips = idle.get("round_trips", idle.get("hops"))
+        xacts = idle.get("transactions", idle.get("begins"))
+        lines += ["", f"The background: left alone for as long before the messages, the "
+                  f"processes made {_f(trips, 2)} round trips and {_f(xacts, 2)} transactions "
+                  f"a second (sweeps); \"less the background\" takes that rate times the "
+                  f"{_f(counted.get('seconds_counted'))} s counted off the totals."]  # fmt: skip
     return lines
+
+
+def processing_counts(data: dict[str, Any], kind: str) -> tuple[float | None, float | None]:
+    """Round trips and transactions per processed message, less the background when known."""
+    counted = data.get("processing_counts") or {}
+    net = bool(counted.get("wire_per_msg_net") or counted.get("orm_per_msg_net"))
+    suffix = "_net" if net else ""
+    wire = counted.get(f"wire_per_msg{suffix}") or {}
+    orm = counted.get(f"orm_per_msg{suffix}") or {}
+    if kind == "postgresql":
+        return wire.get("round_trips"), wire.get("transactions")
+    return orm.get("hops"), orm.get("begins")
 
 
 def memory_lines(mem: dict[str, Any]) -> list[str]:
@@ -163,14 +188,13 @@ def goals(results: dict[str, Any]) -> list[str]:
             p99 = intake.get(f"hub|open|{rate:g}", {}).get("p99_ms")
             row(f"{name}: hub p99 ≤ 25 ms at {rate:g} req/s (reference's highest with p99 ≤ 25)",
                 f"{_f(p99)} ms", p99 is not None and p99 <= 25)  # fmt: skip
-        counted = data.get("processing_counts") or {}
-        wire, orm = counted.get("wire_per_msg") or {}, counted.get("orm_per_msg") or {}
-        trips = wire.get("round_trips") if kind == "postgresql" else orm.get("hops")
+        trips, xacts = processing_counts(data, kind)
         if trips:
-            row(f"{name}: ≤ 15 round trips per processed message", f"{trips:.1f}", trips <= 15)
-        xacts = wire.get("transactions") if kind == "postgresql" else orm.get("begins")
+            row(f"{name}: ≤ 15 round trips per processed message (intake's included, "
+                "the background not)", f"{trips:.1f}", trips <= 15)  # fmt: skip
         if xacts:
-            row(f"{name}: ≤ 3 transactions per processed message", f"{xacts:.1f}", xacts <= 3)
+            row(f"{name}: ≤ 3 transactions per processed message (intake's included, "
+                "the background not)", f"{xacts:.1f}", xacts <= 3)  # fmt: skip
         processing = data.get("processing", {})
         target, limit = (200.0, 100.0) if kind == "postgresql" else (150.0, None)
         best = [(float(k), p) for k, p in processing.items() if k not in ("burst", "pairs")]
