@@ -1,4 +1,5 @@
-"""The SQLite engine's cursor: one hop to aiosqlite's thread per statement, same results."""
+"""The SQLite engine's cursor: one hop to aiosqlite's thread per statement, same results;
+statements marked to ride along go with the next hop."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from easyflow.storage import create_engine
+from easyflow.storage.engine import AUTOCOMMIT_OPTION
+from easyflow.storage.sqlite_driver import RIDES_ALONG
 
 
 @pytest.fixture
@@ -135,3 +138,80 @@ async def test_streamed_results_still_work(engine: AsyncEngine) -> None:
         result = await connection.stream(text("SELECT n FROM items ORDER BY n"))
         seen = [n async for (n,) in result]
     assert seen == list(range(10))
+
+
+def _riding(sql: str) -> Any:
+    return text(sql).execution_options(**{RIDES_ALONG: True})
+
+
+async def _names(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as connection:
+        return list((await connection.execute(text("SELECT name FROM items"))).scalars())
+
+
+async def test_a_rider_goes_with_the_next_statement_or_the_commit(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        hops = await _hops(connection)
+        await connection.begin()
+        await connection.execute(_riding("INSERT INTO items (name, n) VALUES ('a', 1)"))
+        assert hops.count == 0
+        count = await connection.execute(text("SELECT count(*) FROM items"))
+        assert count.scalar_one() == 1  # BEGIN, the rider, then the statement: one hop
+        assert hops.count == 1
+        await connection.execute(_riding("INSERT INTO items (name, n) VALUES ('b', 2)"))
+        await connection.execute(_riding("UPDATE items SET n = 5 WHERE name = 'a'"))
+        await connection.commit()
+        assert hops.count == 2  # both riders and the COMMIT
+    assert sorted(await _names(engine)) == ["a", "b"]
+
+
+async def test_a_transaction_of_riders_alone_is_one_hop(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        hops = await _hops(connection)
+        await connection.begin()
+        await connection.execute(_riding("INSERT INTO items (name, n) VALUES ('only', 1)"))
+        await connection.commit()
+        assert hops.count == 1  # BEGIN, the rider and the COMMIT
+    assert await _names(engine) == ["only"]
+
+
+async def test_riders_are_dropped_with_a_rollback(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.begin()
+        await connection.execute(text("INSERT INTO items (name, n) VALUES ('sent', 1)"))
+        await connection.execute(_riding("INSERT INTO items (name, n) VALUES ('queued', 2)"))
+        await connection.rollback()
+        await connection.begin()
+        await connection.execute(_riding("INSERT INTO items (name, n) VALUES ('alone', 3)"))
+        await connection.rollback()
+        assert await _names(engine) == []
+        # Nothing is left queued for the connection's next transaction either.
+        await connection.begin()
+        await connection.execute(text("INSERT INTO items (name, n) VALUES ('next', 4)"))
+        await connection.commit()
+    assert await _names(engine) == ["next"]
+
+
+async def test_outside_a_transaction_a_rider_runs_at_once(engine: AsyncEngine) -> None:
+    autocommit = await engine.connect()
+    try:
+        connection = await autocommit.execution_options(**{AUTOCOMMIT_OPTION: True})
+        hops = await _hops(connection)
+        await connection.execute(_riding("INSERT INTO items (name, n) VALUES ('now', 1)"))
+        assert hops.count == 1
+        assert await _names(engine) == ["now"]  # seen from another connection, uncommitted by us
+    finally:
+        await autocommit.close()
+
+
+async def test_a_failing_rider_fails_the_whole_transaction(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO items (name, n) VALUES ('dup', 1)"))
+    async with engine.connect() as connection:
+        await connection.begin()
+        await connection.execute(text("INSERT INTO items (name, n) VALUES ('kept?', 2)"))
+        await connection.execute(_riding("INSERT INTO items (name, n) VALUES ('dup', 3)"))
+        with pytest.raises(exc.IntegrityError, match="UNIQUE"):
+            await connection.commit()
+        await connection.rollback()
+    assert await _names(engine) == ["dup"]

@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from easyflow import jsonio
-from easyflow.storage.sqlite_driver import BEGIN_IMMEDIATE, OneHopDBAPI
+from easyflow.storage.sqlite_driver import BEGIN_IMMEDIATE, RIDES_ALONG, OneHopCursor, OneHopDBAPI
 
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
@@ -101,32 +102,8 @@ def _sqlite_engine(url: URL, *, echo: bool, **pool: int) -> AsyncEngine:
     engine = create_async_engine(url, echo=echo, module=OneHopDBAPI(), **_COMMON, **pool)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
-    _skip_idle_rollbacks(engine)
+    event.listen(engine.sync_engine, "do_execute", _let_riders_ride)
     return engine
-
-
-def _skip_idle_rollbacks(engine: AsyncEngine) -> None:
-    """No ROLLBACK for a connection SQLite says is in no transaction.
-
-    The driver runs in autocommit (`isolation_level = None`), so after an autocommit unit, a
-    commit, or a statement that failed outside a transaction, there is nothing to roll back;
-    yet SQLAlchemy rolls back at the end of every unit and again when the pool takes the
-    connection back, and each is a hop to aiosqlite's thread and back to the event loop.
-    Intake's insert made five such hops for one statement; under load each hop waits a whole
-    turn of a busy loop, holding the write lock meanwhile. `in_transaction` is sqlite3's own
-    flag, read when no call is running on that thread.
-    """
-    dialect = engine.sync_engine.dialect
-    rollback = dialect.do_rollback
-
-    def do_rollback(dbapi_connection: Any) -> None:
-        adapted = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
-        sqlite = getattr(getattr(adapted, "_connection", None), "_connection", None)
-        if sqlite is not None and not sqlite.in_transaction:
-            return
-        rollback(dbapi_connection)
-
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def _private_database_file(path: Path) -> None:
@@ -150,6 +127,16 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
             cursor.execute(pragma)
     finally:
         cursor.close()
+
+
+def _let_riders_ride(
+    cursor: OneHopCursor, statement: str, parameters: Any, context: ExecutionContext
+) -> bool:
+    """A statement marked `RIDES_ALONG` is queued for the transaction's next hop (True: the
+    dialect sends nothing now); outside a transaction it runs as any other."""
+    return bool(context.execution_options.get(RIDES_ALONG)) and cursor.ride_along(
+        statement, parameters
+    )
 
 
 def _on_sqlite_begin(connection: Connection) -> None:

@@ -18,6 +18,7 @@ from easyflow.domain.ai import TokenUsage
 from easyflow.domain.commerce import Order, OrderStatus
 from easyflow.storage.codecs import items_from_json, items_to_json, money
 from easyflow.storage.repositories.base import Repository, batched, insert
+from easyflow.storage.sqlite_driver import RIDES_ALONG
 from easyflow.storage.tables import ai_usage
 from easyflow.storage.tables import orders as orders_table
 
@@ -141,8 +142,11 @@ class SqlAiUsageRepository(Repository):
         model: str,
         usage: TokenUsage,
     ) -> None:
+        # Nobody reads its outcome: on SQLite it rides with the transaction's next hop.
         await self._connection.execute(
-            ai_usage.insert().values(
+            ai_usage.insert()
+            .execution_options(**{RIDES_ALONG: True})
+            .values(
                 tenant_id=tenant_id,
                 conversation_id=conversation_id,
                 provider=provider,

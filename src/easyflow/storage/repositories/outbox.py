@@ -60,6 +60,7 @@ from easyflow.storage.repositories.base import (
     owned_params,
     require_changed,
 )
+from easyflow.storage.sqlite_driver import RIDES_ALONG
 from easyflow.storage.tables import conversations, integrations, messages, outbox, outbox_attempts
 from easyflow.storage.types import utcnow
 
@@ -155,6 +156,9 @@ _SENT_ROW = (
     .returning(outbox.c.id, outbox.c.attempts)
 )
 _SENT_ATTEMPT = {"outcome": AttemptOutcome.SENT.value, "error": None}  # + ids, pmid, at
+# An attempt row (SQLite): nobody reads its outcome, so it rides with the transaction's next
+# hop, the COMMIT (storage/sqlite_driver.py).
+_ATTEMPT_RIDES_ALONG = insert(outbox_attempts).execution_options(**{RIDES_ALONG: True})
 _MESSAGE_SENT = (
     update(messages)
     .where(
@@ -325,11 +329,11 @@ class SqlOutboxRepository(Repository):
         row = (await self._connection.execute(_SENT_ROW, params)).first()
         if row is None:
             raise not_found("outbox row", outbox_id)
-        attempt = {"outbox_id": row.id, "attempt": row.attempts, "at": now}
-        attempt |= _SENT_ATTEMPT | {"platform_message_id": platform_message_id}
-        await self._connection.execute(insert(outbox_attempts), attempt)
         result = await self._connection.execute(_MESSAGE_SENT, params)
         require_changed(result, "message", message_id)
+        attempt = {"outbox_id": row.id, "attempt": row.attempts, "at": now}
+        attempt |= _SENT_ATTEMPT | {"platform_message_id": platform_message_id}
+        await self._connection.execute(_ATTEMPT_RIDES_ALONG, attempt)
 
     async def mark_failed(
         self,
@@ -413,9 +417,8 @@ class SqlOutboxRepository(Repository):
         if updated is None:
             return False
         await self._connection.execute(
-            insert(outbox_attempts).values(
-                outbox_id=updated.id, attempt=updated.attempts, **history.values()
-            )
+            _ATTEMPT_RIDES_ALONG,
+            {"outbox_id": updated.id, "attempt": updated.attempts, **history.values()},
         )
         return True
 
