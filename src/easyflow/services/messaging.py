@@ -20,6 +20,7 @@ after an ambiguous commit never stores a second reply.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,18 @@ class _Recorded:
     conversation: Conversation
     outbox_ids: list[int]
     prepared: PreparedReply | None  # None: no reply wanted
+
+
+@dataclass(slots=True)
+class _Started:
+    """An event recorded and committed, and what is left to do for it."""
+
+    integration: Integration
+    conversation_id: int
+    outbox_ids: list[int]  # rows to send (queued, unless `claimed` goes out directly)
+    prepared: PreparedReply | None = None  # a reply for a provider to compute
+    claimed: OutboxItem | None = None  # the reply's row, stored claimed for this worker
+    lease: datetime | None = None  # until when `claimed` is ours
 
 
 # Sends a row the processor stored already claimed (`OutboxSender.deliver_claimed`).
@@ -122,51 +135,84 @@ class InboundProcessor:
             log.warning("inbound event left to the sweep", event_id=event_id, error=str(exc))
 
     async def _handle_conversation(self, event_id: int) -> None:
-        # One statement, outside any transaction: the chat's pending events (the lock's key
-        # comes with them). A worker that finds the chat's turn taken leaves its event to the
-        # holder, which was told and looks again before it leaves: nobody waits on a busy
-        # chat (a waiting task would hold a job slot, and under a backlog they all would).
-        # A holder that took and ended its turn in the instant between this read and our
-        # try can leave an event here already done: its answer is then computed in vain and
-        # dropped, since only a pending event takes a reply.
-        # The tenant comes with them: its AI profile is read here, not once more per event.
-        async with self._uow.autocommit() as uow:
-            backlog = await uow.inbound.pending_in_chat_of(event_id)
-        if backlog is None or all(each.id != event_id for each in backlog.events):
-            return  # done already (its chat's other pending events have tasks of their own)
-        first = backlog.events[0]
-        key = inbound_turn(first.integration_id, first.conversation_key)
-        while backlog is not None:
-            async with self._locks.turn(key, self._lock_ttl) as turn:
-                if not turn.mine:
-                    return  # the holder will find this event when it looks again
-                for each in backlog.events:
-                    if _waiting(each) or not await self._handle_safely(each, backlog.tenant):
-                        # It waits for its retry, and the chat's later events behind it; the
-                        # sweep hands it out when due.
+        # The chat's pending events are read in the transaction that records the first of
+        # them (the lock's key and the tenant, with its AI profile, come with them): one
+        # transaction, not a read of its own and then another. The chat's turn is taken in
+        # between, so the transaction holds its connection for that step too. A worker that
+        # finds the chat's turn taken leaves its event to the holder, which was told and
+        # looks again before it leaves: nobody waits on a busy chat (a waiting task would
+        # hold a job slot, and under a backlog they all would). A holder that took and ended
+        # its turn in the instant between this read and our try can leave an event here
+        # already done: its answer is then computed in vain and dropped, since only a
+        # pending event takes a reply.
+        must_be_pending: int | None = event_id  # the first look only: is our event still due?
+        while True:
+            async with contextlib.AsyncExitStack() as holding_the_turn:
+                first: InboundEvent | None = None
+                try:
+                    async with self._uow() as uow:
+                        backlog = await uow.inbound.pending_in_chat_of(event_id)
+                        if backlog is None or (
+                            must_be_pending is not None
+                            and all(each.id != must_be_pending for each in backlog.events)
+                        ):
+                            return  # done already (the chat's other events have their tasks)
+                        head = backlog.events[0]
+                        key = inbound_turn(head.integration_id, head.conversation_key)
+                        turn = await holding_the_turn.enter_async_context(
+                            self._locks.turn(key, self._lock_ttl)
+                        )
+                        if not turn.mine or _waiting(head):
+                            # The holder will find this event when it looks again; a waiting
+                            # one, and the chat's later events behind it, go when it is due.
+                            return
+                        first, rest, tenant = head, backlog.events[1:], backlog.tenant
+                        with _about(first):
+                            started = await self._record_and_commit(uow, first, tenant)
+                except Exception as exc:
+                    if first is None:
+                        raise  # the read or the turn: nothing was begun for any event
+                    if not await self._failed(first, exc):
+                        return
+                else:
+                    if not await self._finish_safely(head, started):
+                        return
+                for each in rest:
+                    if _waiting(each) or not await self._handle_safely(each, tenant):
                         return
             if not turn.again:
                 return
-            async with self._uow.autocommit() as uow:  # events that came while we held it
-                backlog = await uow.inbound.pending_in_chat_of(event_id)
+            must_be_pending = None  # events that came while we held it
 
     async def _handle_safely(self, event: InboundEvent, tenant: Tenant) -> bool:
         """Process one event; False when it is to be retried later (the chat stops here)."""
-        structlog.contextvars.bind_contextvars(
-            tenant_id=event.tenant_id, integration_id=event.integration_id, event_id=event.id
-        )
         try:
-            await self._handle(event, tenant)
+            async with self._uow() as uow:
+                with _about(event):
+                    started = await self._record_and_commit(uow, event, tenant)
+        except Exception as exc:
+            return await self._failed(event, exc)
+        return await self._finish_safely(event, started)
+
+    async def _finish_safely(self, event: InboundEvent, started: _Started | None) -> bool:
+        """The rest of an event recorded: its reply computed, stored and sent or queued."""
+        with _about(event):
+            try:
+                await self._finish(event, started)
+            except Exception as exc:
+                return await self._failed(event, exc)
             self._metrics.inbound_processed.labels(event.platform, "done").inc()
             return True
-        except Exception as exc:
+
+    async def _failed(self, event: InboundEvent, exc: Exception) -> bool:
+        """An event's processing raised (its transaction was rolled back): retried later (False,
+        the chat stops here) or failed for good (True)."""
+        with _about(event):
             if is_transient(exc):
                 return await self._retry_later(event, exc)
-            log.exception("inbound event failed")
+            log.exception("inbound event failed", exc_info=exc)
             await self._fail(event, describe(exc))
             return True
-        finally:
-            structlog.contextvars.unbind_contextvars("tenant_id", "integration_id", "event_id")
 
     async def _retry_later(self, event: InboundEvent, exc: Exception) -> bool:
         attempt = event.attempts + 1
@@ -194,46 +240,49 @@ class InboundProcessor:
         except TransientStorageError:
             log.warning("could not record the failure; the event stays pending", error=reason)
 
-    async def _handle(self, event: InboundEvent, tenant: Tenant) -> None:
+    async def _record_and_commit(
+        self, uow: UnitOfWork, event: InboundEvent, tenant: Tenant
+    ) -> _Started | None:
+        """Record the event in `uow` and commit; None when there is nothing more to do."""
         # Ownership was proved at the edge (the webhook's secret named the integration); the
         # integration is read once here, with its decrypted credentials, and passed along.
-        async with self._uow() as uow:
-            integration = await self._integration(uow, event)
-            if integration is None or not integration.is_active:
-                await uow.inbound.mark(event.id, EventStatus.DONE, error="integration inactive")
-                await uow.commit()
-                return
-            recorded = await self._record(uow, event, tenant)
-            outbox_ids, prepared = recorded.outbox_ids, recorded.prepared
-            claimed: OutboxItem | None = None
-            lease = datetime.now(UTC) + self._send_lease
-            if prepared is not None and self._replies.answers_in_process(prepared):
-                # The local responder alone: no provider call, so the answer is computed and
-                # stored in this transaction, held no longer than a statement would hold it
-                # (one transaction per message instead of two: a BEGIN, a COMMIT and a
-                # checkout fewer on the hottest path).
-                reply = await self._replies.answer(prepared)
-                stored, claimed = await self._store_reply(
-                    uow, event, recorded.conversation.id, reply, lease if not outbox_ids else None
-                )
-                outbox_ids, prepared = outbox_ids + stored, None
+        integration = await self._integration(uow, event)
+        if integration is None or not integration.is_active:
+            await uow.inbound.mark(event.id, EventStatus.DONE, error="integration inactive")
             await uow.commit()
-        if prepared is not None:
-            reply = await self._replies.answer(prepared)
-            lease = datetime.now(UTC) + self._send_lease
+            return None
+        recorded = await self._record(uow, event, tenant)
+        started = _Started(integration, recorded.conversation.id, recorded.outbox_ids)
+        prepared = recorded.prepared
+        if prepared is not None and self._replies.answers_in_process(prepared):
+            # The local responder alone: no provider call, so the answer is computed and
+            # stored in this transaction, held no longer than a statement would hold it
+            # (one transaction per message instead of two: a BEGIN, a COMMIT and a
+            # checkout fewer on the hottest path).
+            await self._store_reply(uow, event, started, await self._replies.answer(prepared))
+            prepared = None
+        await uow.commit()
+        started.prepared = prepared
+        return started
+
+    async def _finish(self, event: InboundEvent, started: _Started | None) -> None:
+        """A recorded event's reply computed by its provider and stored, if still to do; the
+        reply sent now or its rows queued."""
+        if started is None:
+            return
+        if started.prepared is not None:
+            reply = await self._replies.answer(started.prepared)
             async with self._uow() as uow:
-                stored, claimed = await self._store_reply(
-                    uow, event, recorded.conversation.id, reply, lease if not outbox_ids else None
-                )
+                await self._store_reply(uow, event, started, reply)
                 await uow.commit()
-            outbox_ids += stored
-        if claimed is not None and self._direct_send is not None:
+        claimed, lease = started.claimed, started.lease
+        if claimed is not None and lease is not None and self._direct_send is not None:
             # This worker holds the chat's lock and the chat had nothing unsent: the reply
             # goes out now, without a task, a read and a claim of its own. The row was stored
             # claimed (a lease), so a crash from here on is the sender's "in flight" case.
-            await self._direct_send(claimed, integration, lease)
+            await self._direct_send(claimed, started.integration, lease)
             return
-        for outbox_id in outbox_ids:
+        for outbox_id in started.outbox_ids:
             await self._queue.send_outbox(outbox_id)
 
     async def _integration(self, uow: UnitOfWork, event: InboundEvent) -> Integration | None:
@@ -303,23 +352,22 @@ class InboundProcessor:
         return _Recorded(conversation, outbox_ids, prepared)
 
     async def _store_reply(
-        self,
-        uow: UnitOfWork,
-        event: InboundEvent,
-        conversation_id: int,
-        reply: ChatReply,
-        lease: datetime | None,
-    ) -> tuple[list[int], OutboxItem | None]:
-        """Store the reply and its outbox row; the row comes back claimed until `lease`, for
-        this worker to send, when given one and the chat has nothing older unsent (FIFO)."""
-        tenant_id = event.tenant_id
+        self, uow: UnitOfWork, event: InboundEvent, started: _Started, reply: ChatReply
+    ) -> None:
+        """Store the reply and its outbox row (added to `started`). The row comes back claimed
+        for this worker to send (`started.claimed`) when the event had no other rows and the
+        chat has nothing older unsent (FIFO)."""
+        tenant_id, conversation_id = event.tenant_id, started.conversation_id
         if not await uow.inbound.mark(event.id, EventStatus.DONE):
-            return [], None  # done already (another worker, or our own commit that looked failed)
+            return  # done already (another worker, or our own commit that looked failed)
         await uow.ai_usage.record(
             tenant_id, conversation_id, reply.provider, reply.model, reply.usage
         )
         if reply.handover or not reply.text:
-            return await self._handover.after_reply(uow, event, conversation_id, reply), None
+            started.outbox_ids += await self._handover.after_reply(
+                uow, event, conversation_id, reply
+            )
+            return
         stored = await uow.messages.add(
             tenant_id,
             conversation_id,
@@ -328,6 +376,8 @@ class InboundProcessor:
             text=reply.text,
             status=DeliveryStatus.PENDING,
         )
+        started.lease = datetime.now(UTC) + self._send_lease
+        sends_itself = self._direct_send is not None and not started.outbox_ids
         item = await uow.outbox.add(
             tenant_id,
             event.integration_id,
@@ -335,10 +385,19 @@ class InboundProcessor:
             OutboxPayload(chat_id=event.message.chat_id, text=reply.text),
             conversation_id=conversation_id,
             message_id=stored.id,
-            lease_until=lease if self._direct_send is not None else None,
+            lease_until=started.lease if sends_itself else None,
             lease_if_first=True,
         )
-        return [item.id], item if item.lease_until is not None else None
+        started.outbox_ids.append(item.id)
+        if item.lease_until is not None:
+            started.claimed = item
+
+
+def _about(event: InboundEvent) -> contextlib.AbstractContextManager[None]:
+    """The event's ids on every log line within."""
+    return structlog.contextvars.bound_contextvars(
+        tenant_id=event.tenant_id, integration_id=event.integration_id, event_id=event.id
+    )
 
 
 def _waiting(event: InboundEvent) -> bool:
