@@ -366,8 +366,10 @@ class Lab:
         if counted:
             n = replies or 1
             wire: dict[str, float] = defaultdict(float)
-            for proxy, base in zip(proxies, base_wire, strict=True):
-                for k, v in _diff(proxy.counts.snapshot(), base).items():
+            by_process: dict[str, dict[str, float]] = {}
+            for proc, proxy, base in zip(procs, proxies, base_wire, strict=False):
+                by_process[proc.name] = _diff(proxy.counts.snapshot(), base)
+                for k, v in by_process[proc.name].items():
                     wire[k] += v
             figures["wire_per_msg"] = {k: v / n for k, v in wire.items()} if proxies else None
             total_orm: dict[str, float] = defaultdict(float)
@@ -384,24 +386,37 @@ class Lab:
                 figures[f"{name}_per_msg_net"] = {
                     k: (v - idle.get(k, 0.0) * driven) / n for k, v in gross.items()
                 }
+            # Which process made them: on PostgreSQL serve takes the webhooks (intake), the
+            # worker processes and sends.
+            idle_by_process = background.get("wire_by_process") or {}
+            figures["wire_per_msg_net_by_process"] = {
+                name: {k: (v - idle_by_process[name].get(k, 0.0) * driven) / n
+                       for k, v in counts.items()}
+                for name, counts in by_process.items()
+            }  # fmt: skip
         return Figures(figures)
 
     async def _idle_counts(
         self, procs: list[Proc], proxies: list[CountingProxy], seconds: float
-    ) -> dict[str, dict[str, float]]:
+    ) -> dict[str, Any]:
         """Wire and SQLAlchemy counts per second of the started processes left alone."""
         wire0 = [proxy.counts.snapshot() for proxy in proxies]
         orm0 = {p.name: self._orm_counts(p.name) for p in procs}
         await asyncio.sleep(seconds)
         wire: dict[str, float] = defaultdict(float)
-        for proxy, base in zip(proxies, wire0, strict=True):
-            for k, v in _diff(proxy.counts.snapshot(), base).items():
-                wire[k] += v / seconds
+        by_process: dict[str, dict[str, float]] = {}
+        for proc, proxy, base in zip(procs, proxies, wire0, strict=False):
+            by_process[proc.name] = {
+                k: v / seconds for k, v in _diff(proxy.counts.snapshot(), base).items()
+            }
+            for k, v in by_process[proc.name].items():
+                wire[k] += v
         orm: dict[str, float] = defaultdict(float)
         for p in procs:
             for k, v in _diff(self._orm_counts(p.name), orm0[p.name]).items():
                 orm[k] += v / seconds
-        return {"wire": dict(wire) if proxies else {}, "orm": dict(orm)}
+        return {"wire": dict(wire) if proxies else {}, "orm": dict(orm),
+                "wire_by_process": by_process}  # fmt: skip
 
     async def _await_replies(
         self, client: httpx.AsyncClient, count: int, rate: float, drain: float
