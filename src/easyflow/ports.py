@@ -520,6 +520,22 @@ class OutboxRepository(Protocol):
         only if its conversation has nothing older unsent — the row's lease tells)."""
         ...
 
+    async def add_reply(
+        self,
+        event: InboundEvent,
+        conversation_id: int,
+        reply: ChatReply,
+        *,
+        lease_until: datetime | None,
+    ) -> OutboxItem | None:
+        """A reply to `event`, if it is still pending: the event marked done (its attempt
+        counted), the reply's AI usage recorded, its text appended to the conversation as a
+        pending outbound message and queued here; claimed until `lease_until` when given,
+        only if the conversation has nothing older unsent (the row's lease tells). None,
+        with nothing written, when the event was no longer pending. One statement on
+        PostgreSQL."""
+        ...
+
     async def get(self, outbox_id: int) -> OutboxItem | None: ...
 
     async def unsent_for_conversation(self, conversation_id: int) -> builtins.list[OutboxItem]:

@@ -37,7 +37,7 @@ MAX_TRANSACTIONS = {"postgresql": 2, "sqlite": 2}
 # message with its history, recording a delivery with its attempt row: three statements on
 # SQLite); SQLite's "round trips" are thread hops, and its usage and attempt rows, whose
 # outcome nobody reads, ride with the next statement's or the COMMIT's hop.
-MAX_ROUND_TRIPS = {"postgresql": 11, "sqlite": 12}
+MAX_ROUND_TRIPS = {"postgresql": 8, "sqlite": 12}
 
 _IN_JOB: contextvars.ContextVar[bool] = contextvars.ContextVar("in_job", default=False)
 

@@ -223,7 +223,7 @@ async def _sweep(hub: Hub) -> tuple[int, int]:
 
 
 async def test_a_dropped_connection_while_storing_the_reply_is_retried(hub: Hub) -> None:
-    flaky = FlakyFactory(hub.container.uow, when="ai_usage", failures=1)  # the reply's unit
+    flaky = FlakyFactory(hub.container.uow, when="outbox", failures=1)  # the reply's unit
     _install(hub, flaky)
 
     await hub.customer_writes("Hello!")
@@ -240,7 +240,7 @@ async def test_a_dropped_connection_while_storing_the_reply_is_retried(hub: Hub)
 
 
 async def test_transient_failures_past_the_budget_fail_visibly_and_replay(hub: Hub) -> None:
-    flaky = FlakyFactory(hub.container.uow, when="ai_usage", failures=3)
+    flaky = FlakyFactory(hub.container.uow, when="outbox", failures=3)
     _install(hub, flaky, max_attempts=3)
 
     await hub.customer_writes("Hello!")

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from easyflow.domain.ai import ChatReply, TokenUsage
 from easyflow.domain.errors import InvalidRequestError, NotFoundError
 from easyflow.domain.messaging import (
     Button,
     DeliveryStatus,
+    EventStatus,
+    InboundEvent,
+    MessageAuthor,
     MessageTemplate,
     OutboxItem,
     OutboxKind,
     OutboxPayload,
+    Sender,
 )
 from easyflow.storage import SqlUnitOfWorkFactory
-from easyflow.storage.tables import outbox
+from easyflow.storage.tables import messages, outbox
 from easyflow.storage.types import utcnow
 
-from .helpers import Tenancy
+from .helpers import T0, Tenancy, inbound_message
 
 LEASE = timedelta(seconds=30)
 
@@ -225,3 +232,107 @@ async def test_rows_written_as_plain_dicts_by_earlier_versions_still_load(
         OutboxPayload("42", "Hi", event="order_shipped"),
         OutboxPayload(callback_id="cb-7"),
     ]
+
+
+async def _pending_event_in_conversation(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy, older_unsent: bool = False
+) -> tuple[InboundEvent, int]:
+    a, integration = tenancy.tenant_a, tenancy.integration_a
+    async with uow_factory() as uow:
+        (event_id,) = await uow.inbound.add_many(
+            a, integration, "telegram", [("e1", "42", inbound_message("e1"))], {}
+        )
+        contact = await uow.contacts.upsert(a, integration, Sender("42", "Ann"))
+        conversation = await uow.conversations.upsert(a, integration, contact.id, "42", T0)
+        if older_unsent:
+            await uow.outbox.add(
+                a, integration, OutboxKind.MESSAGE, OutboxPayload("42", text="earlier"),
+                conversation_id=conversation.id,
+            )  # fmt: skip
+        event = await uow.inbound.get(event_id)
+        await uow.commit()
+    assert event is not None
+    return event, conversation.id
+
+
+async def _written(uow_factory: SqlUnitOfWorkFactory, tenant_id: int) -> tuple[Any, ...]:
+    async with uow_factory() as uow:
+        usage = await uow.ai_usage.totals(tenant_id)
+        connection = uow.connection
+        replies = (
+            await connection.execute(
+                select(messages.c.text, messages.c.status).where(
+                    messages.c.author == MessageAuthor.ASSISTANT.value
+                )
+            )
+        ).all()
+        rows = (await connection.execute(select(outbox.c.message_id, outbox.c.attempts))).all()
+    return usage["requests"], usage["total_tokens"], replies, rows
+
+
+async def test_a_reply_marks_its_event_records_usage_and_queues_its_message_claimed(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    event, conversation_id = await _pending_event_in_conversation(uow_factory, tenancy)
+    reply = ChatReply("2-4 days", "openai", "gpt", TokenUsage(7, 3))
+    lease = utcnow() + LEASE
+    async with uow_factory() as uow:
+        item = await uow.outbox.add_reply(event, conversation_id, reply, lease_until=lease)
+        again = await uow.outbox.add_reply(event, conversation_id, reply, lease_until=lease)
+        stored_event = await uow.inbound.get(event.id)
+        await uow.commit()
+
+    assert item is not None and again is None  # the event was no longer pending
+    assert item.lease_until == lease and item.attempts == 1  # claimed: its first attempt
+    assert item.payload == OutboxPayload("42", text="2-4 days")
+    assert stored_event is not None and stored_event.status is EventStatus.DONE
+    requests, tokens, replies, rows = await _written(uow_factory, tenancy.tenant_a)
+    assert (requests, tokens) == (1, 10)
+    assert replies == [("2-4 days", DeliveryStatus.PENDING.value)]
+    assert len(rows) == 1 and rows[0].message_id == item.message_id is not None
+
+
+async def test_a_reply_behind_an_unsent_row_is_queued_unclaimed(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    event, conversation_id = await _pending_event_in_conversation(
+        uow_factory, tenancy, older_unsent=True
+    )
+    reply = ChatReply("hi", "local", "faq")
+    async with uow_factory() as uow:
+        item = await uow.outbox.add_reply(
+            event, conversation_id, reply, lease_until=utcnow() + LEASE
+        )
+        await uow.commit()
+    assert item is not None and item.lease_until is None and item.attempts == 0
+
+
+async def test_a_reply_to_an_event_no_longer_pending_writes_nothing(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    event, conversation_id = await _pending_event_in_conversation(uow_factory, tenancy)
+    async with uow_factory() as uow:
+        await uow.inbound.mark(event.id, EventStatus.FAILED, error="gone")
+        item = await uow.outbox.add_reply(
+            event, conversation_id, ChatReply("late", "local", "faq"), lease_until=None
+        )
+        await uow.commit()
+    assert item is None
+    assert await _written(uow_factory, tenancy.tenant_a) == (0, 0, [], [])
+
+
+async def test_a_reply_into_another_tenants_conversation_is_refused_whole(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    event, conversation_id = await _pending_event_in_conversation(uow_factory, tenancy)
+    foreign = replace(event, tenant_id=tenancy.tenant_b, integration_id=tenancy.integration_b)
+    with pytest.raises(NotFoundError):
+        async with uow_factory() as uow:
+            await uow.outbox.add_reply(
+                foreign, conversation_id, ChatReply("x", "local", "faq"), lease_until=None
+            )
+            await uow.commit()
+    async with uow_factory() as uow:
+        stored_event = await uow.inbound.get(event.id)
+    assert stored_event is not None and stored_event.status is EventStatus.PENDING
+    assert await _written(uow_factory, tenancy.tenant_b) == (0, 0, [], [])

@@ -37,12 +37,9 @@ from easyflow.domain.errors import (
 from easyflow.domain.messaging import (
     Conversation,
     ConversationStatus,
-    DeliveryStatus,
     EventStatus,
     InboundEvent,
     InboundKind,
-    MessageAuthor,
-    MessageDirection,
     OutboxItem,
     OutboxKind,
     OutboxPayload,
@@ -354,40 +351,27 @@ class InboundProcessor:
     async def _store_reply(
         self, uow: UnitOfWork, event: InboundEvent, started: _Started, reply: ChatReply
     ) -> None:
-        """Store the reply and its outbox row (added to `started`). The row comes back claimed
-        for this worker to send (`started.claimed`) when the event had no other rows and the
-        chat has nothing older unsent (FIFO)."""
-        tenant_id, conversation_id = event.tenant_id, started.conversation_id
-        if not await uow.inbound.mark(event.id, EventStatus.DONE):
-            return  # done already (another worker, or our own commit that looked failed)
-        await uow.ai_usage.record(
-            tenant_id, conversation_id, reply.provider, reply.model, reply.usage
-        )
+        """Store the reply and its outbox row (added to `started`), if the event is still
+        pending. The row comes back claimed for this worker to send (`started.claimed`) when
+        the event had no other rows and the chat has nothing older unsent (FIFO)."""
+        conversation_id = started.conversation_id
         if reply.handover or not reply.text:
+            if not await uow.inbound.mark(event.id, EventStatus.DONE):
+                return  # done already (another worker, or our own commit that looked failed)
+            await uow.ai_usage.record(
+                event.tenant_id, conversation_id, reply.provider, reply.model, reply.usage
+            )
             started.outbox_ids += await self._handover.after_reply(
                 uow, event, conversation_id, reply
             )
             return
-        stored = await uow.messages.add(
-            tenant_id,
-            conversation_id,
-            direction=MessageDirection.OUTBOUND,
-            author=MessageAuthor.ASSISTANT,
-            text=reply.text,
-            status=DeliveryStatus.PENDING,
-        )
         started.lease = datetime.now(UTC) + self._send_lease
         sends_itself = self._direct_send is not None and not started.outbox_ids
-        item = await uow.outbox.add(
-            tenant_id,
-            event.integration_id,
-            OutboxKind.MESSAGE,
-            OutboxPayload(chat_id=event.message.chat_id, text=reply.text),
-            conversation_id=conversation_id,
-            message_id=stored.id,
-            lease_until=started.lease if sends_itself else None,
-            lease_if_first=True,
+        item = await uow.outbox.add_reply(
+            event, conversation_id, reply, lease_until=started.lease if sends_itself else None
         )
+        if item is None:
+            return  # done already (another worker, or our own commit that looked failed)
         started.outbox_ids.append(item.id)
         if item.lease_until is not None:
             started.claimed = item

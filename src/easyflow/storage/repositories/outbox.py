@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Table,
     Update,
     and_,
     bindparam,
@@ -38,16 +39,22 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.sql.expression import Executable
 
+from easyflow.domain.ai import ChatReply
 from easyflow.domain.errors import InvalidRequestError
 from easyflow.domain.messaging import (
     AttemptOutcome,
     DeliveryAttempt,
     DeliveryStatus,
+    EventStatus,
+    InboundEvent,
+    MessageAuthor,
+    MessageDirection,
     OutboxItem,
     OutboxKind,
     OutboxPayload,
@@ -59,9 +66,21 @@ from easyflow.storage.repositories.base import (
     owned_insert,
     owned_params,
     require_changed,
+    with_python_defaults,
 )
+from easyflow.storage.repositories.commerce import SqlAiUsageRepository
+from easyflow.storage.repositories.inbound import SqlInboundEventRepository
+from easyflow.storage.repositories.messages import SqlMessageRepository
 from easyflow.storage.sqlite_driver import RIDES_ALONG
-from easyflow.storage.tables import conversations, integrations, messages, outbox, outbox_attempts
+from easyflow.storage.tables import (
+    ai_usage,
+    conversations,
+    inbound_events,
+    integrations,
+    messages,
+    outbox,
+    outbox_attempts,
+)
 from easyflow.storage.types import utcnow
 
 _RETRYABLE = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
@@ -221,6 +240,83 @@ def _outbox_insert(dialect: str, names: tuple[str, ...], first_in_line: bool) ->
     return insertion.returning(*_with_conversation())
 
 
+@functools.cache
+def _reply_statement(
+    usage_names: tuple[str, ...], message_names: tuple[str, ...], item_names: tuple[str, ...]
+) -> Executable:
+    """`add_reply` on PostgreSQL: one statement of data-modifying CTEs, built once per set of
+    columns. Every insert reads from the event's UPDATE, so nothing is written unless the
+    event was still pending; the final SELECT returns the event's id (no row: it was not)
+    and the new outbox row (NULLs: the conversation or integration is not the tenant's).
+    Parameters: e_id, e_now, and the columns of each insert prefixed u_, m_ and o_."""
+    ie = inbound_events.c
+    done = (
+        update(inbound_events)
+        .where(ie.id == bindparam("e_id"), ie.status == EventStatus.PENDING.value)
+        .values(
+            status=EventStatus.DONE.value,
+            attempts=ie.attempts + 1,
+            error=None,
+            processed_at=bindparam("e_now", type_=ie.processed_at.type),
+            next_attempt_at=None,
+        )
+        .returning(ie.id)
+        .cte("done_event")
+    )
+
+    def values(table: Table, names: tuple[str, ...], prefix: str) -> list[Any]:
+        return [bindparam(prefix + name, type_=table.c[name].type) for name in names]
+
+    usage = insert(ai_usage).from_select(
+        usage_names, select(*values(ai_usage, usage_names, "u_")).select_from(done)
+    )
+    conversation_owned = exists().where(
+        conversations.c.id == bindparam("m_conversation_id"),
+        conversations.c.tenant_id == bindparam("m_tenant_id"),
+    )
+    message = (
+        insert(messages)
+        .from_select(
+            message_names,
+            select(*values(messages, message_names, "m_"))
+            .select_from(done)
+            .where(conversation_owned),
+        )
+        .returning(messages.c.id)
+        .cte("reply_message")
+    )
+    integration_owned = exists().where(
+        integrations.c.id == bindparam("o_integration_id"),
+        integrations.c.tenant_id == bindparam("o_tenant_id"),
+    )
+    queued = exists().where(
+        outbox.c.conversation_id == bindparam("o_conversation_id"),
+        outbox.c.status.in_(_RETRYABLE),
+    )
+    lease = bindparam("o_lease_until", type_=outbox.c.lease_until.type)
+    item = (
+        insert(outbox)
+        .from_select(
+            [*item_names, "message_id", "lease_until", "attempts"],
+            select(
+                *values(outbox, item_names, "o_"),
+                message.c.id,
+                case((queued, null()), else_=lease),
+                case((queued, 0), (lease.is_(None), 0), else_=1),
+            )
+            .select_from(message)
+            .where(integration_owned),
+        )
+        .returning(*_with_conversation())
+        .cte("reply_item")
+    )
+    return (
+        select(done.c.id.label("done_event_id"), item)
+        .select_from(done.outerjoin(item, true()))
+        .add_cte(usage.cte("usage_row"))
+    )
+
+
 class SqlOutboxRepository(Repository):
     async def add(
         self,
@@ -259,6 +355,100 @@ class SqlOutboxRepository(Repository):
         row = (await self._connection.execute(statement, params)).first()
         if row is None:
             raise not_found("integration", integration_id)
+        return _item(row)
+
+    async def add_reply(
+        self,
+        event: InboundEvent,
+        conversation_id: int,
+        reply: ChatReply,
+        *,
+        lease_until: datetime | None,
+    ) -> OutboxItem | None:
+        """See `ports.OutboxRepository.add_reply`."""
+        tenant_id, integration_id = event.tenant_id, event.integration_id
+        text, usage = reply.text or "", reply.usage
+        if self._connection.dialect.name != "postgresql":
+            if not await SqlInboundEventRepository(self._connection).mark(
+                event.id, EventStatus.DONE
+            ):
+                return None
+            await SqlAiUsageRepository(self._connection).record(
+                tenant_id, conversation_id, reply.provider, reply.model, usage
+            )
+            stored = await SqlMessageRepository(self._connection).add(
+                tenant_id,
+                conversation_id,
+                direction=MessageDirection.OUTBOUND,
+                author=MessageAuthor.ASSISTANT,
+                text=text,
+                status=DeliveryStatus.PENDING,
+            )
+            return await self.add(
+                tenant_id,
+                integration_id,
+                OutboxKind.MESSAGE,
+                OutboxPayload(chat_id=event.message.chat_id, text=text),
+                conversation_id=conversation_id,
+                message_id=stored.id,
+                lease_until=lease_until,
+                lease_if_first=True,
+            )
+        now = utcnow()
+        usage_row = with_python_defaults(
+            ai_usage,
+            {
+                "tenant_id": tenant_id,
+                "conversation_id": conversation_id,
+                "provider": reply.provider,
+                "model": reply.model,
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+                "cost": usage.cost,
+                "currency": usage.currency,
+            },
+        )
+        message_row = with_python_defaults(
+            messages,
+            {
+                "tenant_id": tenant_id,
+                "conversation_id": conversation_id,
+                "direction": MessageDirection.OUTBOUND.value,
+                "author": MessageAuthor.ASSISTANT.value,
+                "text": text,
+                "status": DeliveryStatus.PENDING.value,
+            },
+        )
+        item_row = with_python_defaults(
+            outbox,
+            {
+                "tenant_id": tenant_id,
+                "integration_id": integration_id,
+                "conversation_id": conversation_id,
+                "kind": OutboxKind.MESSAGE.value,
+                "payload": OutboxPayload(chat_id=event.message.chat_id, text=text).to_json(),
+                "status": DeliveryStatus.PENDING.value,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+        )
+        for computed in ("message_id", "lease_until", "attempts"):
+            item_row.pop(computed, None)
+        statement = _reply_statement(tuple(usage_row), tuple(message_row), tuple(item_row))
+        params = {
+            "e_id": event.id,
+            "e_now": now,
+            "o_lease_until": lease_until,
+            **{"u_" + name: value for name, value in usage_row.items()},
+            **{"m_" + name: value for name, value in message_row.items()},
+            **{"o_" + name: value for name, value in item_row.items()},
+        }
+        row = (await self._connection.execute(statement, params)).first()
+        if row is None:
+            return None  # no longer pending: nothing was written
+        if row.id is None:
+            raise not_found("conversation or integration", (conversation_id, integration_id))
         return _item(row)
 
     async def claim(
