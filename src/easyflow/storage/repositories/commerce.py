@@ -133,6 +133,23 @@ class SqlOrderRepository(Repository):
         return [_order(row) for row in await self._connection.execute(query)]
 
 
+def usage_row(
+    tenant_id: int, conversation_id: int | None, provider: str, model: str, usage: TokenUsage
+) -> dict[str, Any]:
+    """The `ai_usage` row of one AI reply."""
+    return {
+        "tenant_id": tenant_id,
+        "conversation_id": conversation_id,
+        "provider": provider,
+        "model": model,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "cost": usage.cost,
+        "currency": usage.currency,
+    }
+
+
 class SqlAiUsageRepository(Repository):
     async def record(
         self,
@@ -146,17 +163,7 @@ class SqlAiUsageRepository(Repository):
         await self._connection.execute(
             ai_usage.insert()
             .execution_options(**{RIDES_ALONG: True})
-            .values(
-                tenant_id=tenant_id,
-                conversation_id=conversation_id,
-                provider=provider,
-                model=model,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                total_tokens=usage.total_tokens,
-                cost=usage.cost,
-                currency=usage.currency,
-            )
+            .values(**usage_row(tenant_id, conversation_id, provider, model, usage))
         )
 
     async def totals(self, tenant_id: int) -> dict[str, int]:

@@ -126,6 +126,34 @@ _HISTORY = (
 )
 
 
+def message_row(
+    tenant_id: int,
+    conversation_id: int,
+    *,
+    direction: MessageDirection,
+    author: MessageAuthor,
+    text: str,
+    status: DeliveryStatus,
+    inbound_event_id: int | None = None,
+    platform_message_id: str | None = None,
+    attachments: tuple[Attachment, ...] = (),
+) -> dict[str, Any]:
+    """The column values of a new message (`SqlMessageRepository.add`)."""
+    values: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "conversation_id": conversation_id,
+        "direction": direction.value,
+        "author": author.value,
+        "text": text,
+        "status": status.value,
+        "inbound_event_id": inbound_event_id,
+        "platform_message_id": platform_message_id,
+    }
+    if attachments:  # else left out: SQL NULL, where None would be stored as JSON null
+        values["attachments"] = attachments_to_json(attachments)
+    return values
+
+
 class SqlMessageRepository(Repository):
     async def add(
         self,
@@ -141,18 +169,17 @@ class SqlMessageRepository(Repository):
         attachments: tuple[Attachment, ...] = (),
     ) -> StoredMessage:
         """Append a message; with `inbound_event_id`, a second add returns the first row."""
-        values: dict[str, Any] = {
-            "tenant_id": tenant_id,
-            "conversation_id": conversation_id,
-            "direction": direction.value,
-            "author": author.value,
-            "text": text,
-            "status": status.value,
-            "inbound_event_id": inbound_event_id,
-            "platform_message_id": platform_message_id,
-        }
-        if attachments:  # else left out: SQL NULL, where None would be stored as JSON null
-            values["attachments"] = attachments_to_json(attachments)
+        values = message_row(
+            tenant_id,
+            conversation_id,
+            direction=direction,
+            author=author,
+            text=text,
+            status=status,
+            inbound_event_id=inbound_event_id,
+            platform_message_id=platform_message_id,
+            attachments=attachments,
+        )
         statement = _message_insert(self._connection.dialect.name, tuple(values))
         params = owned_params(messages, values, conversation_id)
         row = (await self._connection.execute(statement, params)).first()

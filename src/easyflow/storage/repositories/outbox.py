@@ -68,9 +68,9 @@ from easyflow.storage.repositories.base import (
     require_changed,
     with_python_defaults,
 )
-from easyflow.storage.repositories.commerce import SqlAiUsageRepository
+from easyflow.storage.repositories.commerce import SqlAiUsageRepository, usage_row
 from easyflow.storage.repositories.inbound import SqlInboundEventRepository
-from easyflow.storage.repositories.messages import SqlMessageRepository
+from easyflow.storage.repositories.messages import SqlMessageRepository, message_row
 from easyflow.storage.sqlite_driver import RIDES_ALONG
 from easyflow.storage.tables import (
     ai_usage,
@@ -317,6 +317,27 @@ def _reply_statement(
     )
 
 
+def _new_row(
+    tenant_id: int,
+    integration_id: int,
+    conversation_id: int | None,
+    kind: OutboxKind,
+    payload: OutboxPayload,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new row's columns, pending and due now; the claim's columns are the caller's."""
+    return {
+        "tenant_id": tenant_id,
+        "integration_id": integration_id,
+        "conversation_id": conversation_id,
+        "kind": kind.value,
+        "payload": payload.to_json(),
+        "status": DeliveryStatus.PENDING.value,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 class SqlOutboxRepository(Repository):
     async def add(
         self,
@@ -335,17 +356,9 @@ class SqlOutboxRepository(Repository):
 
         `lease_if_first`: claimed only if its conversation has nothing older unsent (which
         goes first), decided in the same statement; the row's `lease_until` tells which."""
-        now = utcnow()
-        values = {
-            "tenant_id": tenant_id,
-            "integration_id": integration_id,
-            "conversation_id": conversation_id,
+        values = _new_row(tenant_id, integration_id, conversation_id, kind, payload, utcnow())
+        values |= {
             "message_id": message_id,
-            "kind": kind.value,
-            "payload": payload.to_json(),
-            "status": DeliveryStatus.PENDING.value,
-            "next_attempt_at": now,
-            "created_at": now,
             "lease_until": lease_until,
             "attempts": 0 if lease_until is None else 1,
         }
@@ -368,6 +381,13 @@ class SqlOutboxRepository(Repository):
         """See `ports.OutboxRepository.add_reply`."""
         tenant_id, integration_id = event.tenant_id, event.integration_id
         text, usage = reply.text or "", reply.usage
+        payload = OutboxPayload(chat_id=event.message.chat_id, text=text)
+        message: dict[str, Any] = {
+            "direction": MessageDirection.OUTBOUND,
+            "author": MessageAuthor.ASSISTANT,
+            "text": text,
+            "status": DeliveryStatus.PENDING,
+        }
         if self._connection.dialect.name != "postgresql":
             if not await SqlInboundEventRepository(self._connection).mark(
                 event.id, EventStatus.DONE
@@ -377,72 +397,39 @@ class SqlOutboxRepository(Repository):
                 tenant_id, conversation_id, reply.provider, reply.model, usage
             )
             stored = await SqlMessageRepository(self._connection).add(
-                tenant_id,
-                conversation_id,
-                direction=MessageDirection.OUTBOUND,
-                author=MessageAuthor.ASSISTANT,
-                text=text,
-                status=DeliveryStatus.PENDING,
+                tenant_id, conversation_id, **message
             )
             return await self.add(
                 tenant_id,
                 integration_id,
                 OutboxKind.MESSAGE,
-                OutboxPayload(chat_id=event.message.chat_id, text=text),
+                payload,
                 conversation_id=conversation_id,
                 message_id=stored.id,
                 lease_until=lease_until,
                 lease_if_first=True,
             )
         now = utcnow()
-        usage_row = with_python_defaults(
-            ai_usage,
-            {
-                "tenant_id": tenant_id,
-                "conversation_id": conversation_id,
-                "provider": reply.provider,
-                "model": reply.model,
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.total_tokens,
-                "cost": usage.cost,
-                "currency": usage.currency,
-            },
+        usage_values = with_python_defaults(
+            ai_usage, usage_row(tenant_id, conversation_id, reply.provider, reply.model, usage)
         )
-        message_row = with_python_defaults(
-            messages,
-            {
-                "tenant_id": tenant_id,
-                "conversation_id": conversation_id,
-                "direction": MessageDirection.OUTBOUND.value,
-                "author": MessageAuthor.ASSISTANT.value,
-                "text": text,
-                "status": DeliveryStatus.PENDING.value,
-            },
+        message_values = with_python_defaults(
+            messages, message_row(tenant_id, conversation_id, **message)
         )
-        item_row = with_python_defaults(
+        item_values = with_python_defaults(
             outbox,
-            {
-                "tenant_id": tenant_id,
-                "integration_id": integration_id,
-                "conversation_id": conversation_id,
-                "kind": OutboxKind.MESSAGE.value,
-                "payload": OutboxPayload(chat_id=event.message.chat_id, text=text).to_json(),
-                "status": DeliveryStatus.PENDING.value,
-                "next_attempt_at": now,
-                "created_at": now,
-            },
+            _new_row(tenant_id, integration_id, conversation_id, OutboxKind.MESSAGE, payload, now),
         )
-        for computed in ("message_id", "lease_until", "attempts"):
-            item_row.pop(computed, None)
-        statement = _reply_statement(tuple(usage_row), tuple(message_row), tuple(item_row))
+        for computed in ("message_id", "lease_until", "attempts"):  # the statement's own
+            item_values.pop(computed, None)
+        statement = _reply_statement(tuple(usage_values), tuple(message_values), tuple(item_values))
         params = {
             "e_id": event.id,
             "e_now": now,
             "o_lease_until": lease_until,
-            **{"u_" + name: value for name, value in usage_row.items()},
-            **{"m_" + name: value for name, value in message_row.items()},
-            **{"o_" + name: value for name, value in item_row.items()},
+            **{"u_" + name: value for name, value in usage_values.items()},
+            **{"m_" + name: value for name, value in message_values.items()},
+            **{"o_" + name: value for name, value in item_values.items()},
         }
         row = (await self._connection.execute(statement, params)).first()
         if row is None:
