@@ -331,7 +331,11 @@ class Lab:
             try:
                 await client.post("/_bench/clear")
                 assert self.sandbox is not None
-                if counted:  # what the processes do on their own (sweeps), per second
+                if counted:
+                    # Start-up costs out of the count (pool connections opened, caches filled:
+                    # once per process, not per message), then what the processes do on their
+                    # own (sweeps), per second.
+                    await self._warm_up(client, WARM_UP_MESSAGES, drain)
                     idle_seconds = count / rate if rate else 5.0
                     background = await self._idle_counts(procs, proxies, idle_seconds)
                 cpu0 = [p.cpu() for p in procs] + [self.sandbox.cpu()]
@@ -396,6 +400,16 @@ class Lab:
             }  # fmt: skip
         return Figures(figures)
 
+    async def _warm_up(self, client: httpx.AsyncClient, count: int, drain: float) -> None:
+        """`count` messages from chats of their own, answered, then the timeline cleared."""
+        assert self.seeded is not None
+        chats = max(self.bots, count)
+        spec = {"tokens": self.seeded.tokens, "rate": 10.0, "count": count, "chats": chats,
+                "first_chat": self._take_chats(chats), "per_chat": 1}  # fmt: skip
+        (await client.post("/_bench/drive", json=spec)).raise_for_status()
+        await self._await_replies(client, count, 10.0, drain)
+        await client.post("/_bench/clear")
+
     async def _idle_counts(
         self, procs: list[Proc], proxies: list[CountingProxy], seconds: float
     ) -> dict[str, Any]:
@@ -429,6 +443,10 @@ class Lab:
             replies = sum(1 for r in timeline["replies"] if 200 <= r[2] < 300)
             if replies >= count or time.monotonic() > deadline:
                 return dict(timeline)
+
+
+# Messages processed before a counted pass (`Lab.processing(counted=True)`).
+WARM_UP_MESSAGES = 20
 
 
 def _latencies(timeline: dict[str, Any], first_chat: int, chats: int) -> dict[str, Any]:

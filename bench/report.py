@@ -342,7 +342,10 @@ who goes first; each figure is the median of the runs.
   On SQLite, where there is no wire, a round trip is a hop to the driver's thread: every call
   aiosqlite queues there (a statement, BEGIN and COMMIT included, is one; the reference's
   INSERT is one). pg_stat_statements is not used: it needs `shared_preload_libraries`
-  and a server restart.
+  and a server restart. Per processed message: the same counters over a pass of messages at
+  10/s, after 20 messages of warm-up (pool connections opened, caches filled: once per
+  process) and an idle spell as long as the pass, whose counts per second (the sweeps) are
+  taken off the pass's ("less the background"); the goal rows use those.
 * **Processing**: customers write "Hello!" (the local responder greets back) at a fixed rate,
   in one burst (all at once: the pipeline's capacity), and at one rate with every chat writing
   twice in a row ("two in a row per chat"): each chat's second reply must wait out Telegram's
