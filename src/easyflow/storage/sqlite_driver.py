@@ -206,9 +206,10 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     @property
     def in_transaction(self) -> bool:
         # sqlite3's own flag, read while no call runs on the driver's thread (every call
-        # here is awaited before the next is made).
+        # here is awaited before the next is made); a closed connection is in none.
         driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        return self.begin_pending or driver._conn.in_transaction
+        sqlite = driver._connection
+        return self.begin_pending or (sqlite is not None and sqlite.in_transaction)
 
     def take_held_back(self) -> tuple[bool, list[_Rider]]:
         """The held-back BEGIN and the riders, for the hop about to be made."""
