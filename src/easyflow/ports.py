@@ -356,6 +356,13 @@ class ConversationRepository(Protocol):
         self, tenant_id: int, integration_id: int, contact_id: int, chat_id: str, at: datetime
     ) -> Conversation: ...
 
+    async def upsert_with_contact(
+        self, tenant_id: int, integration_id: int, sender: Sender, chat_id: str, at: datetime
+    ) -> tuple[Contact, Conversation]:
+        """`ContactRepository.upsert` of the sender, then `upsert` of the chat with that
+        contact, in one round trip where the database allows."""
+        ...
+
     async def get(self, tenant_id: int, conversation_id: int) -> Conversation: ...
 
     async def list(

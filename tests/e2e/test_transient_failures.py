@@ -269,7 +269,7 @@ async def test_transient_failures_past_the_budget_fail_visibly_and_replay(hub: H
 
 
 async def test_a_permanent_error_fails_at_once_with_its_reason(hub: Hub) -> None:
-    flaky = FlakyFactory(hub.container.uow, when="contacts", failures=1)  # recording
+    flaky = FlakyFactory(hub.container.uow, when="conversations", failures=1)  # recording
     flaky.error = lambda: sa_exc.IntegrityError("INSERT", None, ValueError("a bug"))
     _install(hub, flaky)
 

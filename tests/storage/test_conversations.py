@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from easyflow.domain.errors import NotFoundError
 from easyflow.domain.messaging import (
@@ -16,6 +18,7 @@ from easyflow.domain.messaging import (
     StoredMessage,
 )
 from easyflow.storage import SqlUnitOfWork, SqlUnitOfWorkFactory
+from easyflow.storage.tables import contacts, conversations
 
 from .helpers import T0, Tenancy, inbound_message
 
@@ -90,6 +93,58 @@ async def test_conversation_upsert_keeps_one_row_and_only_moves_forward(
     assert first.id == later.id == late_event.id
     assert first.status is ConversationStatus.OPEN and first.last_message_at == T0
     assert late_event.last_message_at == T0 + timedelta(minutes=5)
+
+
+async def test_upsert_with_contact_is_both_upserts_in_one(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    """What the inbound path records per message (one statement on PostgreSQL): the same rows
+    and rules as the contact's upsert followed by the conversation's."""
+    a, integration = tenancy.tenant_a, tenancy.integration_a
+    later = T0 + timedelta(minutes=5)
+    async with uow_factory() as uow:
+        contact, conversation = await uow.conversations.upsert_with_contact(
+            a, integration, ANN, "-100", later
+        )
+        renamed, again = await uow.conversations.upsert_with_contact(
+            a, integration, Sender("42", "Anna"), "-100", T0
+        )
+        # A group chat: another member writes in the same chat.
+        bob, shared = await uow.conversations.upsert_with_contact(
+            a, integration, Sender("43", "Bob"), "-100", later + timedelta(minutes=1)
+        )
+        await uow.commit()
+
+    assert (contact.tenant_id, contact.integration_id) == (a, integration)
+    assert contact.external_id == "42"
+    assert (contact.display_name, contact.username) == ("Ann", "ann")
+    assert (conversation.contact_id, conversation.chat_id) == (contact.id, "-100")
+    assert conversation.status is ConversationStatus.OPEN and conversation.last_message_at == later
+    assert renamed.id == contact.id and (renamed.display_name, renamed.username) == ("Anna", "ann")
+    assert again.id == conversation.id and again.last_message_at == later  # only forward
+    assert bob.id != contact.id and bob.display_name == "Bob"
+    assert shared.id == conversation.id and shared.contact_id == contact.id
+    assert shared.last_message_at == later + timedelta(minutes=1)
+    async with uow_factory() as uow:
+        assert await uow.contacts.get(a, bob.id) == bob
+        assert await uow.conversations.get(a, conversation.id) == shared
+        assert [c.id for c in await uow.conversations.list(a)] == [conversation.id]
+
+
+async def test_upsert_with_contact_refuses_another_tenants_integration_whole(
+    uow_factory: SqlUnitOfWorkFactory, db_engine: AsyncEngine, tenancy: Tenancy
+) -> None:
+    async with uow_factory() as uow:
+        with pytest.raises(NotFoundError):
+            await uow.conversations.upsert_with_contact(
+                tenancy.tenant_b, tenancy.integration_a, ANN, "42", T0
+            )
+        await uow.commit()
+
+    async with db_engine.connect() as connection:
+        for table in (contacts, conversations):
+            written = await connection.scalar(select(func.count()).select_from(table))
+            assert written == 0, table.name
 
 
 async def test_conversation_status_list_and_filters(

@@ -300,9 +300,8 @@ class InboundProcessor:
     async def _record(self, uow: UnitOfWork, event: InboundEvent, tenant: Tenant) -> _Recorded:
         """Contact, conversation and message rows for the event, and what should follow."""
         message = event.message
-        contact = await uow.contacts.upsert(tenant.id, event.integration_id, message.sender)
-        conversation = await uow.conversations.upsert(
-            tenant.id, event.integration_id, contact.id, message.chat_id, message.occurred_at
+        contact, conversation = await uow.conversations.upsert_with_contact(
+            tenant.id, event.integration_id, message.sender, message.chat_id, message.occurred_at
         )
         if conversation.status is ConversationStatus.CLOSED:
             # A closed chat is over; a customer writing again starts it afresh.

@@ -52,7 +52,7 @@ def owned_insert(
     build the statement once per dialect and set of columns (functools.cache): building an
     INSERT … SELECT with its ON CONFLICT clause costs more CPU than running it."""
     computed = computed or {}
-    names = [*value_names, *(n for n in _python_defaults(table) if n not in value_names)]
+    names = list(insert_names(table, tuple(value_names)))
     names += [name for name in computed if name not in names]
     guard = exists().where(
         owner.c.id == bindparam("owner_id"), owner.c.tenant_id == bindparam("tenant_id")
@@ -61,6 +61,12 @@ def owned_insert(
         guard
     )
     return _insert_for(dialect, table).from_select(names, source)
+
+
+def insert_names(table: Table, value_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns an INSERT … SELECT of `value_names` fills: those and the columns with a
+    Python-side default (which INSERT … SELECT does not apply; `with_python_defaults`)."""
+    return (*value_names, *(n for n in _python_defaults(table) if n not in value_names))
 
 
 def owned_params(table: Table, values: dict[str, Any], owner_id: int) -> dict[str, Any]:

@@ -11,30 +11,37 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select, update
+from sqlalchemy import Select, bindparam, case, func, or_, select, true, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Row
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.expression import Executable
 
 from easyflow.domain.messaging import Contact, Conversation, ConversationStatus, Sender
 from easyflow.storage.repositories.base import (
+    Insert,
     Repository,
+    insert_names,
     owned_insert,
     owned_params,
     require_changed,
     require_row,
+    with_python_defaults,
 )
 from easyflow.storage.tables import contacts, conversations, integrations
 
 
-def _contact(row: Row) -> Contact:
+def _contact(row: Row, prefix: str = "") -> Contact:
+    """The contact in `row`, its columns named `prefix` + column (a join's other table)."""
+    column = row._mapping
     return Contact(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        integration_id=row.integration_id,
-        external_id=row.external_id,
-        display_name=row.display_name,
-        username=row.username,
-        phone=row.phone,
+        id=column[prefix + "id"],
+        tenant_id=column[prefix + "tenant_id"],
+        integration_id=column[prefix + "integration_id"],
+        external_id=column[prefix + "external_id"],
+        display_name=column[prefix + "display_name"],
+        username=column[prefix + "username"],
+        phone=column[prefix + "phone"],
     )
 
 
@@ -51,10 +58,38 @@ def _conversation(row: Row) -> Conversation:
     )
 
 
+def _contact_values(tenant_id: int, integration_id: int, sender: Sender) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "integration_id": integration_id,
+        "external_id": sender.external_id,
+        "display_name": sender.display_name,
+        "username": sender.username,
+        "language": sender.language,
+    }
+
+
+def _conversation_values(
+    tenant_id: int, integration_id: int, contact_id: int | None, chat_id: str, at: datetime
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "integration_id": integration_id,
+        "contact_id": contact_id,
+        "chat_id": chat_id,
+        "status": ConversationStatus.OPEN.value,
+        "last_message_at": at,
+    }
+
+
 @functools.cache
 def _contact_upsert(dialect: str, names: tuple[str, ...]) -> Executable:
     """The contact of a sender, inserted or refreshed: built once per dialect."""
-    insertion = owned_insert(dialect, contacts, names, owner=integrations)
+    return _refreshing_contact(owned_insert(dialect, contacts, names, owner=integrations))
+
+
+def _refreshing_contact(insertion: Insert) -> ReturningInsert[Any]:
+    """`insertion` of a contact that, for a sender already known, refreshes the profile."""
     new = insertion.excluded
     # Some updates carry no profile (a callback, a status): keep what we knew.
     return insertion.on_conflict_do_update(
@@ -74,6 +109,11 @@ def _contact_upsert(dialect: str, names: tuple[str, ...]) -> Executable:
 def _conversation_upsert(dialect: str, names: tuple[str, ...]) -> Executable:
     """A chat's conversation, inserted or its clock moved forward: built once per dialect."""
     insertion = owned_insert(dialect, conversations, names, owner=integrations)
+    return _refreshing_conversation(insertion).returning(*conversations.c)
+
+
+def _refreshing_conversation(insertion: Insert) -> Insert:
+    """`insertion` of a conversation that, for a chat already known, moves its clock forward."""
     new, current = insertion.excluded, conversations.c.last_message_at
     later = or_(current.is_(None), new.last_message_at > current)
     return insertion.on_conflict_do_update(
@@ -82,7 +122,38 @@ def _conversation_upsert(dialect: str, names: tuple[str, ...]) -> Executable:
             "last_message_at": case((later, new.last_message_at), else_=current),
             "updated_at": new.updated_at,
         },
-    ).returning(*conversations.c)
+    )
+
+
+CONTACT_COLUMN = "contact__"  # prefix of the contact's columns beside the conversation's
+
+
+@functools.cache
+def _sender_and_chat_upsert(
+    contact_names: tuple[str, ...], conversation_names: tuple[str, ...]
+) -> Executable:
+    """PostgreSQL: the two upserts above in one statement. The contact's is a data-modifying
+    CTE that keeps its tenant guard (not the tenant's integration: no contact, so no row at
+    all); the conversation's takes the contact's id from it; both rows come back side by side.
+    """
+    guarded = owned_insert("postgresql", contacts, contact_names, owner=integrations)
+    contact = _refreshing_contact(guarded).cte("contact")
+    source = select(
+        *(
+            contact.c.id
+            if name == "contact_id"
+            else bindparam(name, type_=conversations.c[name].type)
+            for name in conversation_names
+        )
+    ).select_from(contact)
+    insertion = postgresql.insert(conversations).from_select(conversation_names, source)
+    conversation = (
+        _refreshing_conversation(insertion).returning(*conversations.c).cte("conversation")
+    )
+    both = (*conversation.c, *(c.label(CONTACT_COLUMN + c.name) for c in contact.c))
+    # Joined on nothing but their one row each: a chat's conversation may have begun with
+    # another sender (a group chat), so its contact_id need not be this contact's.
+    return select(*both).select_from(conversation.join(contact, true()))
 
 
 def with_latest_conversation(
@@ -109,14 +180,7 @@ def with_latest_conversation(
 class SqlContactRepository(Repository):
     async def upsert(self, tenant_id: int, integration_id: int, sender: Sender) -> Contact:
         """The contact for this sender, created or refreshed with what the sender shows now."""
-        values = {
-            "tenant_id": tenant_id,
-            "integration_id": integration_id,
-            "external_id": sender.external_id,
-            "display_name": sender.display_name,
-            "username": sender.username,
-            "language": sender.language,
-        }
+        values = _contact_values(tenant_id, integration_id, sender)
         statement = _contact_upsert(self._connection.dialect.name, tuple(values))
         params = owned_params(contacts, values, integration_id)
         row = (await self._connection.execute(statement, params)).first()
@@ -152,18 +216,39 @@ class SqlConversationRepository(Repository):
         self, tenant_id: int, integration_id: int, contact_id: int, chat_id: str, at: datetime
     ) -> Conversation:
         """The open or existing conversation of this chat; `at` only moves its clock forward."""
-        values = {
-            "tenant_id": tenant_id,
-            "integration_id": integration_id,
-            "contact_id": contact_id,
-            "chat_id": chat_id,
-            "status": ConversationStatus.OPEN.value,
-            "last_message_at": at,
-        }
+        values = _conversation_values(tenant_id, integration_id, contact_id, chat_id, at)
         statement = _conversation_upsert(self._connection.dialect.name, tuple(values))
         params = owned_params(conversations, values, integration_id)
         row = (await self._connection.execute(statement, params)).first()
         return _conversation(require_row(row, "integration", integration_id))
+
+    async def upsert_with_contact(
+        self, tenant_id: int, integration_id: int, sender: Sender, chat_id: str, at: datetime
+    ) -> tuple[Contact, Conversation]:
+        """The sender's contact and the chat's conversation, each inserted or refreshed as
+        `SqlContactRepository.upsert` and `upsert` do: one statement on PostgreSQL, two on
+        SQLite (which has no data-modifying CTE)."""
+        contact_values = _contact_values(tenant_id, integration_id, sender)
+        if self._connection.dialect.name != "postgresql":
+            contact = await SqlContactRepository(self._connection).upsert(
+                tenant_id, integration_id, sender
+            )
+            return contact, await self.upsert(tenant_id, integration_id, contact.id, chat_id, at)
+        values = _conversation_values(tenant_id, integration_id, None, chat_id, at)
+        statement = _sender_and_chat_upsert(
+            insert_names(contacts, tuple(contact_values)),
+            insert_names(conversations, tuple(values)),
+        )
+        params = {
+            **with_python_defaults(conversations, values),
+            **owned_params(contacts, contact_values, integration_id),
+        }
+        row = require_row(
+            (await self._connection.execute(statement, params)).first(),
+            "integration",
+            integration_id,
+        )
+        return _contact(row, CONTACT_COLUMN), _conversation(row)
 
     async def get(self, tenant_id: int, conversation_id: int) -> Conversation:
         query = select(conversations).where(
