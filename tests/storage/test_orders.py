@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from easyflow.domain.ai import TokenUsage
 from easyflow.domain.commerce import Order, OrderItem, OrderStatus
 from easyflow.storage import SqlUnitOfWorkFactory
+from easyflow.storage.codecs import items_to_json
 from easyflow.storage.tables import orders
 
 from .helpers import T0, Tenancy
@@ -121,3 +122,89 @@ async def test_ai_usage_totals_per_tenant(
         "requests": 2,
     }
     assert empty == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "requests": 0}
+
+
+def _awkward_orders(version: int) -> list[Order]:
+    """Values where carrying an order as JSON could store something else than binding it."""
+    moscow = timezone(timedelta(hours=3))
+    texts = ['quote " and \\ backslash', "tab\tnew\nline \x01", "Иван 🚚 ナ", "", "0042"]
+    totals = ["0.0001", "123456789.0001", "100", "1E+2", "-5.5", "0"]
+    return [
+        Order(
+            external_id=f"x-{n}",
+            number=texts[n % len(texts)] or "N",
+            status=list(OrderStatus)[(n + version) % len(OrderStatus)],
+            total=Decimal(totals[n % len(totals)]) + version,
+            currency="RUB",
+            updated_at=datetime(2026, 3, 1, 12, 0, 0, n * 7919, tzinfo=moscow)
+            + timedelta(days=version),
+            source="ozon",
+            customer_name=texts[(n + 1) % len(texts)],
+            customer_phone=None if n % 2 else "79990001122",
+            tracking_number=None if n % 3 else texts[(n + 2) % len(texts)],
+            items=()
+            if n % 4 == 0
+            else (OrderItem(texts[n % len(texts)], "Чай", n, Decimal("1.10") * n),),
+        )
+        for n in range(12)
+    ]
+
+
+async def _stored_as_text(engine: AsyncEngine, tenant_id: int) -> list[tuple[str | None, ...]]:
+    """Every column of the tenant's orders as the database's own text of what it stored."""
+    columns = [c for c in orders.c if c.name not in ("id", "tenant_id")]
+    query = (
+        select(*(cast(c, Text) for c in columns))
+        .where(orders.c.tenant_id == tenant_id)
+        .order_by(orders.c.external_id)
+    )
+    async with engine.connect() as connection:
+        return [tuple(row) for row in await connection.execute(query)]
+
+
+async def test_orders_are_stored_as_binding_each_value_would_store_them(
+    uow_factory: SqlUnitOfWorkFactory, db_engine: AsyncEngine, tenancy: Tenancy
+) -> None:
+    """The upserts carry a batch of orders to the database as one JSON document; what it
+    stores must be what SQLAlchemy binding every value stores, to the byte: times in the
+    dialect's format, totals with their scale, items as the same JSON, text unchanged."""
+    by_json, by_binding = tenancy.tenant_a, tenancy.tenant_b
+    for version in (0, 1):  # inserted, then every row updated
+        orders_now = _awkward_orders(version)
+        async with uow_factory() as uow:
+            written = await uow.orders.upsert_tracking(by_json, orders_now)
+            await uow.commit()
+        assert len(written) == len(orders_now)
+        async with db_engine.begin() as connection:
+            await connection.execute(orders.delete().where(orders.c.tenant_id == by_binding))
+            await connection.execute(
+                orders.insert(),
+                [
+                    {
+                        "tenant_id": by_binding,
+                        "source": o.source,
+                        "external_id": o.external_id,
+                        "number": o.number,
+                        "status": o.status.value,
+                        "total": o.total,
+                        "currency": o.currency,
+                        "customer_name": o.customer_name,
+                        "customer_phone": o.customer_phone,
+                        "tracking_number": o.tracking_number,
+                        "items": items_to_json(o.items),
+                        "updated_at": o.updated_at,
+                        "previous_status": None,
+                    }
+                    for o in orders_now
+                ],
+            )
+        carried = await _stored_as_text(db_engine, by_json)
+        bound = await _stored_as_text(db_engine, by_binding)
+        status_column = [c.name for c in orders.c][2:].index("previous_status")
+        if version:  # previous_status is the tracking's own: compare the rest
+            carried = [r[:status_column] + r[status_column + 1 :] for r in carried]
+            bound = [r[:status_column] + r[status_column + 1 :] for r in bound]
+        assert carried == bound
+    async with uow_factory() as uow:
+        read = await uow.orders.find_by_numbers(by_json, list({o.number for o in orders_now}))
+    assert {o.external_id: o for o in read} == {o.external_id: o for o in orders_now}

@@ -23,10 +23,11 @@ Insert = postgresql.Insert | sqlite.Insert
 
 def insert(connection: AsyncConnection, table: Table) -> Insert:
     """The INSERT of the connection's dialect, the one that has `on_conflict_do_…`."""
-    return _insert_for(connection.dialect.name, table)
+    return insert_for(connection.dialect.name, table)
 
 
-def _insert_for(dialect: str, table: Table) -> Insert:
+def insert_for(dialect: str, table: Table) -> Insert:
+    """The INSERT of `dialect` (by name), the one that has `on_conflict_do_…`."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -60,7 +61,7 @@ def owned_insert(
     source = select(*(computed.get(n, bindparam(n, type_=table.c[n].type)) for n in names)).where(
         guard
     )
-    return _insert_for(dialect, table).from_select(names, source)
+    return insert_for(dialect, table).from_select(names, source)
 
 
 def insert_names(table: Table, value_names: tuple[str, ...]) -> tuple[str, ...]:
