@@ -95,13 +95,14 @@ _CARRIED = (
     "items",
     "updated_at",
 )
-# What each database is told a carried value is (PostgreSQL's `->>` gives text): the text
-# columns are not cast, so a value too long for its column fails the write as it would bound.
+# PostgreSQL's `->>` gives text: the columns that are not text are cast to their type. The
+# text columns are not (a cast to VARCHAR(n) would cut a value short): a value too long for
+# its column fails the write, as it did bound.
 _CAST: dict[str, TypeEngine[Any]] = {
     "total": Numeric(18, 4),
     "updated_at": TIMESTAMP(timezone=True),
 }
-JSON_ROWS = 2_000  # orders per statement: one bound JSON document of ~0.5 MB at most
+JSON_ROWS = 2_000  # orders per statement: a JSON document of ~0.5 MB for typical orders
 
 
 @functools.cache
