@@ -82,19 +82,7 @@ def _latest(orders: Sequence[Order]) -> list[Order]:
 
 # The order columns a write sets from each order, in the order of the JSON array that carries
 # one order to the database (see `_order_upsert`).
-_CARRIED = (
-    "source",
-    "external_id",
-    "number",
-    "status",
-    "total",
-    "currency",
-    "customer_name",
-    "customer_phone",
-    "tracking_number",
-    "items",
-    "updated_at",
-)
+_CARRIED = ("source", "external_id", *_UPDATED)
 # PostgreSQL's `->>` gives text: the columns that are not text are cast to their type. The
 # text columns are not (a cast to VARCHAR(n) would cut a value short): a value too long for
 # its column fails the write, as it did bound.
