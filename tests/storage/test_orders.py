@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -208,3 +209,27 @@ async def test_orders_are_stored_as_binding_each_value_would_store_them(
     async with uow_factory() as uow:
         read = await uow.orders.find_by_numbers(by_json, list({o.number for o in orders_now}))
     assert {o.external_id: o for o in read} == {o.external_id: o for o in orders_now}
+
+
+async def test_a_nul_in_a_text_is_stored_as_the_replacement_character(
+    uow_factory: SqlUnitOfWorkFactory, tenancy: Tenancy
+) -> None:
+    """PostgreSQL's text cannot hold a NUL and SQLite's JSON functions cut a string at one:
+    both store U+FFFD in its place, and the rest of the batch is written. The text "\\u0000"
+    (a backslash, then letters) is not a NUL and stays as it is."""
+    nul = replace(
+        _order(1),
+        number="N\x001",
+        customer_name="Ann\x00",
+        items=(OrderItem("sku\x00", "tea", 1, Decimal("1")),),
+    )
+    literal = replace(_order(2), customer_name="\\u0000 and \\\\u0000")
+    async with uow_factory() as uow:
+        assert await uow.orders.upsert_many(tenancy.tenant_a, [nul, literal]) == 2
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        (stored,) = await uow.orders.find_by_numbers(tenancy.tenant_a, ["N\ufffd1"])
+        (kept,) = await uow.orders.find_by_numbers(tenancy.tenant_a, [literal.number])
+    assert stored.customer_name == "Ann\ufffd" and stored.items[0].sku == "sku\ufffd"
+    assert kept.customer_name == "\\u0000 and \\\\u0000"

@@ -11,6 +11,7 @@ roll an order back. A batch travels as one JSON document that the database unpac
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -161,7 +162,22 @@ def _as_json_rows(
             )
             for order in batch
         ]
-        yield {"tenant_id": tenant_id, "rows": orjson.dumps(rows).decode()}
+        yield {"tenant_id": tenant_id, "rows": _without_nul(orjson.dumps(rows).decode())}
+
+
+# A NUL character written as a JSON escape, not preceded by an escaped backslash (`\\u0000`
+# is the text "\u0000", not a NUL).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _without_nul(document: str) -> str:
+    """`document` with every NUL in its strings made U+FFFD. PostgreSQL's text cannot hold a
+    NUL (the write would fail, and with it every sync of the order's page), and SQLite's
+    JSON functions cut a string short at one: a marketplace text with a NUL in it is stored
+    with the replacement character instead, the same on both databases."""
+    if "\\u0000" not in document:  # the usual case: one scan in C
+        return document
+    return _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", document)
 
 
 def _stored_time(dialect: Dialect) -> Callable[[datetime], str]:
