@@ -228,12 +228,13 @@ class SqlConversationRepository(Repository):
         """The sender's contact and the chat's conversation, each inserted or refreshed as
         `SqlContactRepository.upsert` and `upsert` do: one statement on PostgreSQL, two on
         SQLite (which has no data-modifying CTE)."""
-        contact_values = _contact_values(tenant_id, integration_id, sender)
         if self._connection.dialect.name != "postgresql":
             contact = await SqlContactRepository(self._connection).upsert(
                 tenant_id, integration_id, sender
             )
             return contact, await self.upsert(tenant_id, integration_id, contact.id, chat_id, at)
+        contact_values = _contact_values(tenant_id, integration_id, sender)
+        # The conversation's contact_id comes from the contact's CTE, not from a parameter.
         values = _conversation_values(tenant_id, integration_id, None, chat_id, at)
         statement = _sender_and_chat_upsert(
             insert_names(contacts, tuple(contact_values)),
