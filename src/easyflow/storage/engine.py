@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from easyflow import jsonio
 from easyflow.storage.sqlite_driver import BEGIN_IMMEDIATE, RIDES_ALONG, OneHopCursor, OneHopDBAPI
+from easyflow.storage.types import json_without_nul
 
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
@@ -43,10 +44,15 @@ SQLITE_PRAGMAS = (
 )
 
 
+def _json_column(value: Any) -> str:
+    return json_without_nul(jsonio.dumps(value))
+
+
 # Both databases: bound parameters kept out of logs and error messages (they hold customers'
-# messages and phone numbers), and JSON columns encoded by the hub's fast encoder (read back
-# by the standard library: exact, and about as fast on rows this small).
-_COMMON: dict[str, Any] = {"hide_parameters": True, "json_serializer": jsonio.dumps}
+# messages and phone numbers), and JSON columns encoded by the hub's fast encoder, a NUL in a
+# text made U+FFFD (types.py says why); read back by the standard library: exact, and about
+# as fast on rows this small.
+_COMMON: dict[str, Any] = {"hide_parameters": True, "json_serializer": _json_column}
 
 
 def normalise_url(database_url: str | URL) -> URL:

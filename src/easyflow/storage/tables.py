@@ -24,7 +24,7 @@ from sqlalchemy import (
     text,
 )
 
-from easyflow.storage.types import Id, Json, UtcDateTime, utcnow
+from easyflow.storage.types import ExternalString, ExternalText, Id, Json, UtcDateTime, utcnow
 
 metadata = MetaData(
     naming_convention={
@@ -143,7 +143,7 @@ conversations = Table(
     _created_at(),
     _updated_at(),
     # Why and since when a person has it (status handover); kept after, for the record.
-    Column("handover_reason", Text),
+    Column("handover_reason", ExternalText),
     Column("handed_over_at", UtcDateTime),
     UniqueConstraint("integration_id", "chat_id"),
     UniqueConstraint("tenant_id", "id"),
@@ -165,7 +165,7 @@ inbound_events = Table(
     Column("raw", Json, nullable=False),
     Column("status", String(STATUS), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("error", Text),
+    Column("error", ExternalText),
     Column("received_at", UtcDateTime, nullable=False, default=utcnow),
     # A transient failure (database, network, platform 5xx) sets the next try; NULL: now.
     Column("next_attempt_at", UtcDateTime),
@@ -184,10 +184,10 @@ messages = Table(
     Column("conversation_id", Id, nullable=False),
     Column("direction", String(STATUS), nullable=False),
     Column("author", String(STATUS), nullable=False),
-    Column("text", Text, nullable=False),
+    Column("text", ExternalText, nullable=False),
     Column("status", String(STATUS), nullable=False),
-    Column("platform_message_id", String(NAME)),
-    Column("error", Text),
+    Column("platform_message_id", ExternalString(NAME)),
+    Column("error", ExternalText),
     Column("sent_at", UtcDateTime),
     _created_at(),
     # One stored message per inbound event: a re-processed event cannot append it twice.
@@ -220,7 +220,7 @@ outbox = Table(
     Column("next_attempt_at", UtcDateTime, nullable=False),
     # Set while a worker holds the row for sending; a lapsed lease frees it again.
     Column("lease_until", UtcDateTime),
-    Column("last_error", Text),
+    Column("last_error", ExternalText),
     _created_at(),
     Column("sent_at", UtcDateTime),
     Index(None, "status", "next_attempt_at"),
@@ -283,9 +283,9 @@ products = Table(
     _tenant_id(),
     Column("integration_id", Id, nullable=False),
     Column("source", String(32), nullable=False),
-    Column("external_id", String(NAME), nullable=False),
-    Column("offer_id", String(NAME), nullable=False),
-    Column("name", Text, nullable=False),
+    Column("external_id", ExternalString(NAME), nullable=False),
+    Column("offer_id", ExternalString(NAME), nullable=False),
+    Column("name", ExternalText, nullable=False),
     Column("barcodes", Json, nullable=False),
     Column("stock_keys", Json, nullable=False),
     Column("archived", Boolean, nullable=False, default=False),
@@ -306,9 +306,9 @@ stock_levels = Table(
     _tenant_id(),
     Column("integration_id", Id, nullable=False),
     Column("source", String(32), nullable=False),
-    Column("product_id", String(NAME), nullable=False),  # the key stock updates take
-    Column("warehouse_id", String(NAME), nullable=False),
-    Column("offer_id", String(NAME), nullable=False),
+    Column("product_id", ExternalString(NAME), nullable=False),  # the key stock updates take
+    Column("warehouse_id", ExternalString(NAME), nullable=False),
+    Column("offer_id", ExternalString(NAME), nullable=False),
     Column("quantity", Integer, nullable=False),
     Column("reserved", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -361,7 +361,7 @@ sync_runs = Table(
     Column("lease_until", UtcDateTime),
     Column("started_at", UtcDateTime, nullable=False, default=utcnow),
     Column("finished_at", UtcDateTime),
-    Column("error", Text),
+    Column("error", ExternalText),
     UniqueConstraint("integration_id", "stream", "slot"),
     Index(None, "status", "lease_until"),
     Index(None, "integration_id", "stream", "id"),
@@ -383,8 +383,8 @@ sync_errors = Table(
     _id(),
     _tenant_id(),
     Column("run_id", Id, ForeignKey("sync_runs.id", ondelete="CASCADE"), nullable=False),
-    Column("external_id", String(NAME), nullable=False),
-    Column("reason", Text, nullable=False),
+    Column("external_id", ExternalString(NAME), nullable=False),
+    Column("reason", ExternalText, nullable=False),
     _created_at(),
     Index(None, "run_id"),
 )
@@ -427,7 +427,7 @@ operator_events = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UtcDateTime),
     Column("lease_until", UtcDateTime),
-    Column("last_error", Text),
+    Column("last_error", ExternalText),
     _created_at(),
     Column("delivered_at", UtcDateTime),
     Index(None, "tenant_id", "id"),
@@ -443,8 +443,8 @@ outbox_attempts = Table(
     Column("outbox_id", Id, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False),
     Column("attempt", Integer, nullable=False),
     Column("outcome", String(STATUS), nullable=False),
-    Column("error", Text),
-    Column("platform_message_id", String(NAME)),
+    Column("error", ExternalText),
+    Column("platform_message_id", ExternalString(NAME)),
     Column("at", UtcDateTime, nullable=False),
     Index(None, "outbox_id", "id"),
 )

@@ -11,7 +11,6 @@ roll an order back. A batch travels as one JSON document that the database unpac
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -41,6 +40,7 @@ from easyflow.storage.repositories.base import Repository, batched, insert_for
 from easyflow.storage.sqlite_driver import RIDES_ALONG
 from easyflow.storage.tables import ai_usage
 from easyflow.storage.tables import orders as orders_table
+from easyflow.storage.types import json_without_nul
 
 _UPDATED = (
     "number",
@@ -162,22 +162,9 @@ def _as_json_rows(
             )
             for order in batch
         ]
-        yield {"tenant_id": tenant_id, "rows": _without_nul(orjson.dumps(rows).decode())}
-
-
-# A NUL character written as a JSON escape, not preceded by an escaped backslash (`\\u0000`
-# is the text "\u0000", not a NUL).
-_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
-
-
-def _without_nul(document: str) -> str:
-    """`document` with every NUL in its strings made U+FFFD. PostgreSQL's text cannot hold a
-    NUL (the write would fail, and with it every sync of the order's page), and SQLite's
-    JSON functions cut a string short at one: a marketplace text with a NUL in it is stored
-    with the replacement character instead, the same on both databases."""
-    if "\\u0000" not in document:  # the usual case: one scan in C
-        return document
-    return _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", document)
+        # A NUL in a text becomes U+FFFD (storage/types.py says why): the statement's JSON
+        # functions would cut the text there on SQLite and fail the batch on PostgreSQL.
+        yield {"tenant_id": tenant_id, "rows": json_without_nul(orjson.dumps(rows).decode())}
 
 
 def _stored_time(dialect: Dialect) -> Callable[[datetime], str]:
