@@ -9,8 +9,9 @@ read the body, take its `update_id` (one `json.loads`), and insert the raw body 
 trip): raw asyncpg on a pool the size of the hub's on PostgreSQL, one aiosqlite connection in
 WAL mode with the hub's pragmas on SQLite. Then `{"ok": true}`.
 
-It is a bare Starlette route served by `uvicorn.run(app, host=..., port=...)`, the call
-`easyflow serve` makes, so both servers run with the same uvicorn settings.
+It is a bare Starlette route served by `uvicorn.run(app, host=..., port=...,
+http=HeaderLimitedHttp)`, the call `easyflow serve` makes, so both servers run with the same
+uvicorn settings.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from easyflow.api.limits import HeaderLimitedHttp
 
 HEADER = "x-telegram-bot-api-secret-token"
 TABLE = "bench_reference_events"
@@ -134,7 +137,12 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--secret", required=True)
     args = parser.parse_args()
-    uvicorn.run(create_app(args.database_url, args.secret), host=args.host, port=args.port)
+    uvicorn.run(
+        create_app(args.database_url, args.secret),
+        host=args.host,
+        port=args.port,
+        http=HeaderLimitedHttp,
+    )
 
 
 if __name__ == "__main__":

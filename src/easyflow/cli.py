@@ -45,6 +45,7 @@ def serve(
     """Serve the hub (API, webhooks, in-process jobs) on the configured database."""
     import uvicorn
 
+    from easyflow.api.limits import HeaderLimitedHttp
     from easyflow.app import create_app
 
     settings = Settings()
@@ -56,6 +57,7 @@ def serve(
         create_app(settings, long_running=True),
         host=host or settings.host,
         port=port or settings.port,
+        http=HeaderLimitedHttp,  # httptools, with a bound on the header block (api/limits.py)
     )
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
+import re
 import socket
 import sqlite3
 import sys
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,33 +114,38 @@ async def _wait_until_up(port: int, process: asyncio.subprocess.Process) -> None
 
 
 def _send(port: int, path: str, headers: dict[str, str], total: int) -> int:
-    """POST `total` bytes chunked (or only the headers, if they declare a length); the status.
-
-    The answer is read while the body is still being written, as a real client sees an early
-    401/413: writing stops when it arrives or when the server closes the connection. Plain
-    blocking sockets, the writer in a thread: a failed write must not hide a received answer.
-    """
+    """POST `total` bytes chunked (or only the headers, if they declare a length); the status."""
     declared = "Content-Length" in headers
     lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     if not declared:
         lines.append("Transfer-Encoding: chunked")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    frames = () if declared else itertools.repeat(FRAME, total // len(CHUNK))
+    return _exchange(port, head, itertools.chain(frames, () if declared else [b"0\r\n\r\n"]))
+
+
+def _exchange(port: int, head: bytes, rest: Iterable[bytes]) -> int:
+    """Send `head`, then `rest` chunk by chunk (made lazily); the answer's status.
+
+    The answer is read while the rest is still being written, as a real client sees an early
+    401/413: writing stops when it arrives or when the server closes the connection. Plain
+    blocking sockets, the writer in a thread: a failed write must not hide a received answer.
+    """
     with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        sock.sendall(head)
         answered = threading.Event()
 
-        def write_body() -> None:
-            sent = 0
+        def write_rest() -> None:
             try:
-                while not declared and sent < total and not answered.is_set():
-                    sock.sendall(FRAME)
-                    sent += len(CHUNK)
-                if not declared and not answered.is_set():
-                    sock.sendall(b"0\r\n\r\n")
+                for chunk in rest:
+                    if answered.is_set():
+                        return
+                    sock.sendall(chunk)
             except OSError:
                 pass  # the server answered early and closed
 
-        writer = threading.Thread(target=write_body)
+        writer = threading.Thread(target=write_rest)
         writer.start()
         received = b""
         try:
@@ -184,3 +192,54 @@ async def test_memory_stays_flat_under_oversized_requests(served: Served) -> Non
     with sqlite3.connect(served.database) as db:
         assert db.execute("SELECT count(*) FROM integrations").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM inbound_events").fetchone() == (0,)
+
+
+async def test_an_endless_header_block_is_cut_at_the_limit(served: Served) -> None:
+    """uvicorn's httptools parser keeps header bytes without a bound of its own: `serve`
+    answers 431 once the block passes MAX_HEADER_BYTES and closes, having kept no more."""
+    line = b"X-Padding: " + b"a" * 8000 + b"\r\n"
+    webhook = b"POST /api/v1/messaging/webhook/telegram HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+    def endless(megabytes: int) -> int:
+        return _exchange(served.port, webhook, itertools.repeat(line, megabytes * MB // len(line)))
+
+    assert await asyncio.to_thread(endless, 1) == 431  # warms up the path
+    baseline = served.peak_rss()
+    for _ in range(4):
+        assert await asyncio.to_thread(endless, 64) == 431
+    growth = served.peak_rss() - baseline
+    assert growth < ALLOWED_GROWTH, f"peak RSS grew by {growth / MB:.1f} MB"
+
+    # A large header block under the limit is served as usual, on a kept-alive connection.
+    padding = {f"X-Padding-{i}": "a" * 4000 for i in range(6)}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{served.port}") as client:
+        for _ in range(3):
+            assert (await client.get("/health", headers=padding)).status_code == 200
+
+
+async def test_a_request_after_a_large_body_on_the_same_connection_is_served(
+    served: Served,
+) -> None:
+    """Only header bytes count against the limit: a 60 KB body and the start of the next
+    request's headers, read by the server together, are not a 431 for that request."""
+    body = b'{"platform": "telegram", "name": "' + b"a" * 60_000 + b'"}'
+    first = (
+        b"POST /api/v1/integrations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer " + served.api_key.encode() + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+    second = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+    def pipelined() -> bytes:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
+            sock.sendall(first + second[:20])  # read together: the body, a header begun
+            time.sleep(0.5)
+            sock.sendall(second[20:])
+            received = b""
+            while data := sock.recv(65536):
+                received += data
+            return received
+
+    answers = await asyncio.to_thread(pipelined)
+    statuses = [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", answers)]
+    assert statuses == [422, 200], answers[:300]

@@ -16,6 +16,12 @@ from the settings: platform webhooks 1 MiB (`max_webhook_body_bytes`; an update 
 KiB), the rest of `/api/` 2 MiB (`max_api_body_bytes`; the largest valid admin body, an AI
 profile at its schema maxima, is 1.8 MiB in ASCII), anything else 64 KiB (no other route
 takes a body). Admin requests are authenticated before their body is read (api/auth.py).
+
+Headers come before any of this, parsed by the server. uvicorn's `httptools` parser (the
+fast one) keeps every header byte a client sends until the header block ends, with no limit
+of its own (its `h11` parser stopped at 16 KiB), so `easyflow serve` runs it as
+`HeaderLimitedHttp`: a request whose header block passes `MAX_HEADER_BYTES` is answered 431
+and its connection closed, having cost at most that plus two socket reads.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DEFAULT_BODY_BYTES = 64 * 1024  # health, docs, metrics, unknown paths: they take no body
 DEFAULT_READ_TIMEOUT = 30.0
@@ -168,3 +175,50 @@ def _content_length(scope: Scope) -> int | None:
 async def _answer(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
     response = JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close"})
     await response(scope, receive, send)
+
+
+# Request line and headers together; nginx's default allows 32 KiB, h11 16 KiB. A
+# platform's webhook sends well under 2 KiB.
+MAX_HEADER_BYTES = 32 * 1024
+_HEADERS_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 31\r\n"
+    b"connection: close\r\n\r\n"
+    b"Request header fields too large"
+)
+
+
+class HeaderLimitedHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing a header block over `MAX_HEADER_BYTES`.
+
+    Counted per socket read, after the parser has seen it: a read that began and ended
+    inside one request's header block was all header bytes. The read in which a request
+    begins is not counted (part of it may be the request before, on a kept-alive
+    connection), so a block is cut after at most the limit plus two reads, and a byte of
+    anything else is never counted. Pass it as uvicorn's `http`.
+    """
+
+    _messages = 0  # requests begun on this connection
+    _in_head = False
+    _head_bytes = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._messages += 1
+        self._in_head, self._head_bytes = True, 0
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        begun = self._messages
+        super().data_received(data)
+        if not self._in_head or self._messages != begun:
+            return
+        self._head_bytes += len(data)
+        if self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+            self._in_head = False
+            self.transport.write(_HEADERS_TOO_LARGE)
+            self.transport.close()
