@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -124,8 +125,9 @@ async def _raw(c: Container, platform: str, integration: int) -> tuple[float, fl
     started = time.perf_counter()
     while True:
         page = await market.read_page("orders", window, cursor)
-        if page.parts is not None:  # a page parsed as a stream: read all of it here
-            parts = list(page.parts)
+        if page.parts is not None:  # a page parsed as it arrives: read all of it here
+            async with contextlib.aclosing(page.parts) as reading:
+                parts = [part async for part in reading]
             records = [r for part in parts for r in part.records]
             page = dataclasses.replace(parts[-1], records=tuple(records))
         pages.append([r for r in page.records if isinstance(r, Order)])

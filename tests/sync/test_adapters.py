@@ -4,6 +4,7 @@ stock errors, the platforms' error shapes)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
@@ -60,11 +61,12 @@ def oz(sandbox: Sandbox, key: str = DEMO_API_KEY) -> Any:
     return adapter(sandbox, "ozon", {"client_id": DEMO_CLIENT_ID, "api_key": key})
 
 
-def whole(page: Page) -> Page:
+async def whole(page: Page) -> Page:
     """A page that comes in parts as one page (what the engine writes part by part)."""
     if page.parts is None:
         return page
-    parts = list(page.parts)
+    async with contextlib.aclosing(page.parts) as reading:
+        parts = [part async for part in reading]
     records = tuple(r for part in parts for r in part.records)
     failures = tuple(f for part in parts for f in part.failures)
     return Page(records, parts[-1].next, failures, parts[-1].high_water)
@@ -99,7 +101,7 @@ async def test_boundary_rows_repeat_on_the_wire_and_not_in_the_pages(sandbox: Sa
     market = wb(sandbox)
     window, cursor, seen, pages = SyncWindow(None, datetime.now(UTC)), None, [], 0
     while True:
-        page = whole(await market.read_page("orders", window, cursor))
+        page = await whole(await market.read_page("orders", window, cursor))
         seen += [o.external_id for o in page.records]
         pages += 1
         if page.next is None:
@@ -207,12 +209,24 @@ def test_pages_written_as_text_are_the_bytes_encoding_the_records_gives() -> Non
     assert rendered == [dumps(oz_emu.posting(i)).decode() for i in range(oz_emu.orders.n)]
 
 
-def test_statistics_rows_read_in_slices_are_the_rows_of_the_page(
+async def _rows_of(body: bytes, chunk: int) -> list[Any]:
+    """`statistics_rows` over `body` arriving in pieces of `chunk` bytes."""
+    from easyflow.platforms.wildberries import adapter as wb_adapter
+
+    async def arriving() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), chunk):
+            yield body[start : start + chunk]
+
+    return [row async for rows in wb_adapter.statistics_rows(arriving()) for row in rows]
+
+
+async def test_statistics_rows_read_in_slices_are_the_rows_of_the_page(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A statistics page is parsed in slices cut at `},{`; a cut inside a string value (or a
-    page that is not compact) hands the rest to the streaming parser, so every page reads as
-    the whole JSON array would, and a page cut short still fails."""
+    """A statistics page is parsed as it arrives, in slices cut at `},{`; a cut inside a
+    string value (or a page that is not compact) hands the rest to the streaming parser, so
+    every page reads as the whole JSON array would, however the network cuts it, and a page
+    cut short still fails."""
     import json
 
     import ijson
@@ -220,17 +234,21 @@ def test_statistics_rows_read_in_slices_are_the_rows_of_the_page(
     from easyflow.platforms.wildberries import adapter as wb_adapter
 
     monkeypatch.setattr(wb_adapter, "SLICE_BYTES", 40)
+    monkeypatch.setattr(wb_adapter, "FALLBACK_ROWS", 3)
     rows = [{"srid": f"r{i}", "subject": "a},{b" if i % 7 == 3 else "Футболки"} for i in range(50)]
     compact = json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
     spaced = json.dumps(rows, ensure_ascii=False, indent=1).encode()
-    for body in (compact, spaced, b" " + compact + b"\n"):
-        assert list(wb_adapter.statistics_rows(body)) == rows
-    plain = json.dumps(rows[:3], separators=(",", ":")).encode()  # no cut inside a string
-    assert list(wb_adapter.statistics_rows(plain)) == rows[:3]
-    assert list(wb_adapter.statistics_rows(b"[]")) == []
-    assert list(wb_adapter.statistics_rows(b"")) == []
-    with pytest.raises(ijson.IncompleteJSONError):
-        list(wb_adapter.statistics_rows(compact[: len(compact) // 2]))
+    plain = json.dumps(rows[:30], separators=(",", ":")).encode()  # no cut inside a string
+    for chunk in (1, 2, 7, 64, 1 << 20):
+        for body in (compact, spaced, b" " + compact + b"\n", b"\n" + spaced + b" "):
+            assert await _rows_of(body, chunk) == rows
+        assert await _rows_of(plain, chunk) == rows[:30]
+        assert await _rows_of(b"[]", chunk) == []
+        assert await _rows_of(b" [ ] ", chunk) == []
+        assert await _rows_of(b"", chunk) == []
+        for cut in (compact[: len(compact) // 2], plain[:-1], plain[:-2], b"[{"):
+            with pytest.raises(ijson.IncompleteJSONError):
+                await _rows_of(cut, chunk)
 
 
 def test_ozon_bodies_the_fast_parser_refuses_are_read_by_the_standard_one() -> None:

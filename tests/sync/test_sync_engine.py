@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from easyflow.domain.sync import RunStatus, SyncType
+from easyflow.platforms.wildberries import adapter as wb_adapter
 from easyflow.platforms.wildberries import facts as wb_facts
 from easyflow.services.sync import BOTH_ENDS_GROUP_RECORDS
 from easyflow.services.sync_schedule import SyncScheduler
@@ -385,3 +386,35 @@ async def test_a_worker_losing_the_run_while_a_group_is_written_commits_nothing_
     assert done is not None and done.status is RunStatus.SUCCEEDED
     ids = await market.order_ids("ozon")
     assert len(ids) == len(set(ids)) == 3456 == done.records
+
+
+async def test_a_statistics_page_cut_mid_body_is_read_again_and_ends_with_the_exact_set(
+    live_market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statistics page is written part by part as it arrives. When its connection is lost
+    mid-body every time, the run fails at the checkpoint before that page (the parts that
+    came before the cut are written, not counted); when it is lost now and then, the page is
+    read again from its start: the run succeeds with every order once, counted once."""
+    market = live_market
+    monkeypatch.setattr(wb_facts, "STATS_PART_ROWS", 5)
+    monkeypatch.setattr(wb_adapter, "SLICE_BYTES", 1_000)  # a slice of about two rows
+    small_pages(market, pages_per_step=2)
+    emulator = market.emulator("wildberries")
+    emulator.config.statistics_chunk_rows = 20
+    await market.seed("wildberries", 230)
+    path = ORDERS_PATH["wildberries"]
+    cut = {"platform": "wildberries", "kind": "http_error", "code": "mid_stream", "path": path}
+    await market.fault(**cut)  # every page breaks off after its first 20 rows
+    failed = await market.sync("wildberries", sync_type=SyncType.FULL)
+    assert failed.status is RunStatus.FAILED and "body cut short" in (failed.error or "")
+    assert failed.records == failed.pages == 0 and failed.page_cursor is None
+    assert emulator.stats["fault_mid_stream"] == 3  # read three times (the retry policy)
+    assert 0 < len(await market.order_ids("wildberries")) < 20
+
+    await market.control.delete("/_sandbox/faults")
+    await market.fault(**cut, count=2)
+    run = await market.sync("wildberries", sync_type=SyncType.FULL)
+    assert run.status is RunStatus.SUCCEEDED and run.records == 230
+    ids = await market.order_ids("wildberries")
+    assert len(ids) == len(set(ids)) == 230
+    assert emulator.stats["fault_mid_stream"] == 3 + 2

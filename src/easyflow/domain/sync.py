@@ -8,7 +8,7 @@ resumed after a crash asks for exactly the page after the last one committed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,6 +68,30 @@ class RecordFailure:
     reason: str
 
 
+class Parts:
+    """The parts of a page read as it arrives (`Page.parts`): an async iterator of Pages that
+    its reader closes (`contextlib.aclosing`). Closing it closes what it reads from (the
+    page's connection) even when not one part was read."""
+
+    def __init__(
+        self, parts: AsyncGenerator[Page, None], close: Callable[[], Awaitable[None]]
+    ) -> None:
+        self._parts = parts
+        self._close = close
+
+    def __aiter__(self) -> Parts:
+        return self
+
+    async def __anext__(self) -> Page:
+        return await anext(self._parts)
+
+    async def aclose(self) -> None:
+        try:
+            await self._parts.aclose()
+        finally:
+            await self._close()
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     records: tuple[Any, ...]
@@ -76,10 +100,10 @@ class Page:
     high_water: datetime | None = None  # newest change seen in this page
     # A page too large to hold mapped at once (a Wildberries statistics page: up to 80 000
     # rows) comes in parts instead: `records` is empty and `parts` yields Pages of a few
-    # thousand records each, parsed as the engine consumes them. Only the last part's `next`
-    # and `high_water` count (the page's cursor is known once all of it is read); the engine
-    # commits the earlier parts without moving the checkpoint.
-    parts: Iterator[Page] | None = None
+    # thousand records each, read and parsed as the engine consumes them (the engine closes
+    # it). Only the last part's `next` and `high_water` count (the page's cursor is known once
+    # all of it is read); the engine commits the earlier parts without moving the checkpoint.
+    parts: Parts | None = None
 
 
 @dataclass(frozen=True, slots=True)

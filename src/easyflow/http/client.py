@@ -26,7 +26,7 @@ import copy
 import hashlib
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,40 @@ class RawResponse:
 Classifier = Callable[[RawResponse], Any]
 
 
+class BodyStream:
+    """A successful answer whose body is read as it arrives (`PlatformClient.open_stream`):
+    `async for chunk in body` yields it in network-sized pieces, so a body of tens of MB is
+    never in memory whole, and its reader works on the first rows while the rest is still on
+    the wire. The caller closes it (`async with body:`), which frees the connection.
+
+    A connection lost or a read timed out mid-body raises `RetryableError` for a read (GET):
+    reading it again is safe; for any other method `OutcomeUnknownError` (the platform
+    answered, the hub does not know what it said)."""
+
+    def __init__(self, response: httpx.Response, platform: str) -> None:
+        self._response = response
+        self._platform = platform
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_bytes():
+                yield chunk
+        except httpx.TransportError as exc:
+            safe = self._response.request.method in ("GET", "HEAD")
+            error = RetryableError if safe else OutcomeUnknownError
+            detail = redact_text(str(exc)) or type(exc).__name__
+            raise error(f"body cut short: {detail}", platform=self._platform) from None
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+    async def __aenter__(self) -> BodyStream:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     attempts: int = 4
@@ -141,16 +175,34 @@ class PlatformClient:
         headers: Mapping[str, str] | None = None,
         scopes: Mapping[str, str] | None = None,
         form: Mapping[str, str] | None = None,
-        classify: Classifier | None = None,
     ) -> Any:
         """Call `method` (a metrics label; also the path when `path` is not given).
 
         `form` sends an application/x-www-form-urlencoded body (VK methods) instead of JSON.
-        `classify` replaces the platform's classifier for this call (e.g. one that hands a
-        huge body back unparsed, for the adapter to parse as a stream).
         """
         ctx = CallContext(method=method, buckets=self._buckets(scopes or {}))
         request = self._build(http_method, path or method, json, params, headers, form)
+        return await self._send(ctx, request, stream=False)
+
+    async def open_stream(
+        self,
+        method: str,
+        *,
+        path: str | None = None,
+        http_method: str = "GET",
+        params: Mapping[str, Any] | None = None,
+        scopes: Mapping[str, str] | None = None,
+    ) -> BodyStream:
+        """`call`, but a successful answer's body is not read here: it comes back as a
+        `BodyStream` for the caller to read as it arrives and close. Waiting for a rate-limit
+        slot, retries and the classification of an error answer (read whole: error bodies are
+        small) are `call`'s."""
+        ctx = CallContext(method=method, buckets=self._buckets(scopes or {}))
+        request = self._build(http_method, path or method, None, params, None)
+        body: BodyStream = await self._send(ctx, request, stream=True)
+        return body
+
+    async def _send(self, ctx: CallContext, request: httpx.Request, *, stream: bool) -> Any:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
             wait=self._wait,
@@ -160,18 +212,23 @@ class PlatformClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._attempt(ctx, request, classify or self._classify)
+                return await self._attempt(ctx, request, stream=stream)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     # -- one attempt
 
-    async def _attempt(self, ctx: CallContext, request: httpx.Request, classify: Classifier) -> Any:
+    async def _attempt(self, ctx: CallContext, request: httpx.Request, *, stream: bool) -> Any:
         waited = await wait_for_slot(self._limiter, ctx.buckets)
         if waited:
             self._metrics.rate_limit_wait_seconds.labels(self.spec.name).inc(waited)
         started = time.perf_counter()
         try:
-            response = await self._http.send(request)
+            response = await self._http.send(request, stream=stream)
+            if stream and response.status_code >= 300:
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
         except httpx.TimeoutException as exc:
             self._observe(ctx, "timeout", started)
             # Connecting or waiting for a pooled connection: nothing was sent. Otherwise the
@@ -184,9 +241,12 @@ class PlatformClient:
             detail = redact_text(str(exc)) or type(exc).__name__
             error = RetryableError if isinstance(exc, httpx.ConnectError) else OutcomeUnknownError
             raise error(f"connection error: {detail}", platform=self.spec.name) from None
+        if stream and response.status_code < 300:
+            self._observe(ctx, "ok", started)  # the time to the answer's head
+            return BodyStream(response, self.spec.name)
         raw = RawResponse(response.status_code, dict(response.headers), response.content)
         try:
-            payload = classify(raw)
+            payload = self._classify(raw)
         except RateLimitedError as exc:
             self._observe(ctx, "rate_limited", started)
             await self._pause(ctx, exc.retry_after)

@@ -6,12 +6,14 @@ pushed (stocks), set the rate limits, and read the request counters.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
+from starlette.responses import StreamingResponse
 
 from easyflow.sandbox.base import ControlError, SandboxContext, UnknownObject
 from easyflow.sandbox.buckets import Buckets, Limit
@@ -24,6 +26,27 @@ class EncodedJson:
     from dicts): the emulator sends these bytes as they are."""
 
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedJsonChunks:
+    """A big answer's JSON body rendered piece by piece as it is sent (a Wildberries
+    statistics page: tens of MB), so the client reads the first rows while the rest are
+    built and neither side holds the whole body."""
+
+    chunks: Iterator[bytes]
+
+    def response(self, cut_after: int | None = None) -> StreamingResponse:
+        """The answer; `cut_after` chunks (an injected fault) and the connection is lost:
+        the body ends without its last chunk, as when a network drops mid-answer."""
+
+        async def body() -> AsyncIterator[bytes]:
+            for sent, chunk in enumerate(self.chunks):
+                if sent == cut_after:
+                    raise ConnectionAbortedError("injected fault: connection lost mid-body")
+                yield chunk
+
+        return StreamingResponse(body(), media_type="application/json")
 
 
 class CommerceEmulator(Protocol):

@@ -24,7 +24,7 @@ import dataclasses
 import gc
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -48,6 +48,7 @@ from easyflow.domain.errors import (
 from easyflow.domain.sync import (
     CursorKind,
     Page,
+    Parts,
     RecordFailure,
     RunStatus,
     SyncRun,
@@ -151,18 +152,29 @@ _collector_pace = CollectorPace(STEP_YOUNG_COLLECTION_THRESHOLD)
 
 
 class PageUnreadable(Exception):
-    """A page in parts failed while parsed (its body is not the JSON it should be): the run
-    fails with the cause, keeping its checkpoint before that page."""
+    """A page in parts could not be read to its end (its body is not the JSON it should be,
+    or its connection kept being lost): the run fails with the cause, keeping its checkpoint
+    before that page."""
 
     def __init__(self, cause: Exception) -> None:
         super().__init__(str(cause))
         self.cause = cause
 
 
-def _next_part(parts: Iterator[Page]) -> Page | None:
+class _CutShort(Exception):
+    """A page in parts lost its connection (or timed out) mid-body: read it again."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+async def _next_part(parts: Parts) -> Page | None:
     try:
-        return next(parts, None)
+        return await anext(parts, None)
     except Exception as exc:
+        if is_transient(exc):
+            raise _CutShort(exc) from exc
         raise PageUnreadable(exc) from exc
 
 
@@ -292,9 +304,15 @@ class SyncEngine:
         if declared.from_newest is not None and _Ends.owns(run.page_cursor):
             return await self._step_both_ends(run, integration, marketplace, declared, window)
         started, pages = time.monotonic(), 0
+        reading: dict[str, Any] | None = None  # the cursor of the page last asked for
 
         def fetch(cursor: dict[str, Any] | None) -> asyncio.Task[Page]:
+            nonlocal reading
+            reading = cursor
             return asyncio.ensure_future(self._read(marketplace, declared, window, cursor))
+
+        def read_again(cursor: dict[str, Any] | None) -> Callable[[], Awaitable[Page]]:
+            return lambda: self._read(marketplace, declared, window, cursor)
 
         # The next page is read while this one commits (its cursor is known once it arrives):
         # a page's time is the slower of the two, not their sum. Small pages are written in
@@ -319,7 +337,9 @@ class SyncEngine:
                     await self._commit_group(run, integration, declared, group)
                     group = []
                     try:
-                        page = await self._commit_parts(run, integration, declared, page.parts)
+                        page = await self._commit_parts(
+                            run, integration, declared, page.parts, read_again(reading)
+                        )
                     except PageUnreadable as exc:
                         return await self._fail(run, integration, exc.cause)
                 last = (
@@ -351,8 +371,10 @@ class SyncEngine:
         finally:
             if not pending.done():
                 pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
+            with contextlib.suppress(BaseException):
+                unread = await pending
+                if unread.parts is not None:  # closed twice if written: frees its connection
+                    await unread.parts.aclose()
         return await self._step_ended(run)
 
     async def _step_ended(self, run: SyncRun) -> StepResult:
@@ -413,6 +435,7 @@ class SyncEngine:
                 try:
                     page = task.result()
                     if page.parts is not None:
+                        await page.parts.aclose()
                         raise ValueError("a stream read from both ends cannot come in parts")
                 except Exception as exc:
                     await written()
@@ -499,22 +522,63 @@ class SyncEngine:
         await self._commit_page(run, integration, stream, merged, pages=len(group))
 
     async def _commit_parts(
-        self, run: SyncRun, integration: Integration, stream: SyncStream, parts: Iterator[Page]
+        self,
+        run: SyncRun,
+        integration: Integration,
+        stream: SyncStream,
+        parts: Parts,
+        read_again: Callable[[], Awaitable[Page]],
     ) -> Page:
         """Write a page that comes in parts: each part in its own transaction, the last one
         with the page's checkpoint, counts and record failures. A crash between parts leaves
         the checkpoint before the page, which is then read again: its rows are upserted by
         key, so the parts already written are written again, not doubled, and a status they
-        already changed is not a change the second time (no second notification)."""
+        already changed is not a change the second time (no second notification). A page
+        whose connection is lost mid-body is read again the same way, here, with the
+        engine's retry policy."""
+        retry = self.settings.retry
+        attempt = 0
+        while True:
+            try:
+                async with contextlib.aclosing(parts):
+                    return await self._write_parts(run, integration, stream, parts)
+            except _CutShort as exc:
+                attempt += 1
+                if retry.exhausted(attempt):
+                    raise PageUnreadable(exc.cause) from exc
+                wait = retry.delay(attempt, None)
+                log.info(
+                    "sync page cut short: reading it again",
+                    stream=stream.name,
+                    attempt=attempt,
+                    wait=round(wait, 2),
+                    error=describe(exc.cause),
+                )
+                await asyncio.sleep(wait)
+                try:
+                    again = await read_again()
+                except Exception as error:
+                    raise PageUnreadable(error) from error
+                if again.parts is None:
+                    raise PageUnreadable(ValueError("a page read again came whole")) from exc
+                parts = again.parts
+
+    async def _write_parts(
+        self,
+        run: SyncRun,
+        integration: Integration,
+        stream: SyncStream,
+        parts: Parts,
+    ) -> Page:
         records, failures = 0, list[RecordFailure]()
-        current = _next_part(parts)
+        current = await _next_part(parts)
         if current is None:
             raise PageUnreadable(ValueError("a page in parts yielded no part"))
         while current is not None:
-            # Parsed now: a part is known as the last once the next is not. (Parsing the next
+            # Read now: a part is known as the last once the next is not. (Parsing the next
             # part in a thread while this one is written was measured: no gain beyond the
             # noise, the mapping being Python under the GIL.)
-            following = _next_part(parts)
+            following = await _next_part(parts)
             records += len(current.records)
             failures += current.failures
             if following is None:

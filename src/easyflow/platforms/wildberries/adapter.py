@@ -4,8 +4,8 @@ Streams the sync reads:
 - `orders`: statistics orders by `lastChangeDate` (every sales channel, cancellations
   included); the next page starts at the last row's `lastChangeDate`, so the boundary rows
   repeat and are dropped by `srid`; an answer with nothing newer than its `dateFrom` ends it.
-  A page (up to 80 000 rows, tens of MB of JSON) is parsed as a stream and handed to the
-  engine in parts, so its rows are never all in memory as Python objects at once;
+  A page (up to 80 000 rows, tens of MB of JSON) is parsed as it arrives and handed to the
+  engine in parts, so it is never all in memory, as bytes or as Python objects;
 - `products`: content cards, keyset cursor (`updatedAt` + `nmID`), done when `total < limit`;
 - `stocks`: the stock of every card's sizes (`chrtID`) at every seller warehouse: a page is one
   page of cards, then one `POST /api/v3/stocks/{warehouse}` per warehouse for its sizes (the
@@ -15,7 +15,7 @@ Streams the sync reads:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,9 +36,16 @@ from easyflow.domain.commerce import (
     StockReport,
 )
 from easyflow.domain.errors import ConfigurationError, NotFoundError, RejectedError
-from easyflow.domain.sync import CursorKind, Page, RecordFailure, SyncStream, SyncWindow
-from easyflow.http import PlatformClient
-from easyflow.platforms.wildberries import errors, facts, token, wire
+from easyflow.domain.sync import (
+    CursorKind,
+    Page,
+    Parts,
+    RecordFailure,
+    SyncStream,
+    SyncWindow,
+)
+from easyflow.http import BodyStream, PlatformClient
+from easyflow.platforms.wildberries import facts, token, wire
 from easyflow.platforms.wildberries.errors import ConflictItems
 
 STREAMS = (
@@ -56,44 +63,91 @@ STREAMS = (
 
 
 SLICE_BYTES = 512 * 1024  # about 700 statistics rows parsed at a time
+FALLBACK_ROWS = 1_000  # rows handed on at a time by the streaming parser
 _BLANK = b" \t\r\n"
 
 
-def statistics_rows(body: bytes) -> Iterator[Any]:
-    """The rows of a statistics page (a JSON array of flat objects), one at a time, never the
-    whole page as Python objects at once.
+async def statistics_rows(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[Any]]:
+    """The rows of a statistics page (a JSON array of flat objects) as its body arrives, a
+    slice of rows at a time: never the whole page, as bytes or as Python objects.
 
     The array is cut after about SLICE_BYTES at the next `},{` and each slice parsed whole
     with orjson, three times faster than a streaming parser on the sync's busiest thread. A
     cut that falls inside a string value leaves that slice's string unclosed, so orjson
     refuses it: from the first slice it refuses on (and for a body that is not a compact
     array at all), the rest is read by the streaming parser (ijson), which also fails a page
-    cut short as it did before. The body (tens of MB) is never copied whole, blank ends
-    included, except by that fallback."""
-    first, last = 0, len(body)
-    while first < last and body[first] in _BLANK:
-        first += 1
-    while last > first and body[last - 1] in _BLANK:
-        last -= 1
-    if first == last:
+    cut short. An empty body is a page with no rows."""
+    source = aiter(chunks)
+    buffer = bytearray()
+    async for chunk in source:
+        buffer += chunk
+        if len(buffer.lstrip(_BLANK)) >= 2:
+            break
+    head = bytes(buffer.lstrip(_BLANK))
+    if not head:
         return
-    if body[first : first + 2] != b"[{" or body[last - 2 : last] != b"}]":
-        yield from ijson.items(body, "item")
+    if not head.startswith(b"[{"):
+        async for rows in _streamed(head, source):
+            yield rows
         return
-    start, end = first + 1, last - 1
-    while start < end:
-        cut = body.find(b"},{", start + SLICE_BYTES, end)
-        stop = end if cut < 0 else cut + 1
-        if stop - start > 2 * SLICE_BYTES:  # no compact separator: never the rest at once
-            yield from ijson.items(b"[" + body[start:last], "item")
+    buffer = bytearray(head[1:])  # from the first row's "{"
+    while True:
+        taken = 0
+        while (cut := buffer.find(b"},{", taken + SLICE_BYTES)) >= 0:
+            try:
+                rows = orjson.loads(b"[" + buffer[taken : cut + 1] + b"]")
+            except orjson.JSONDecodeError:
+                async for rows in _streamed(b"[" + buffer[taken:], source):
+                    yield rows
+                return
+            yield rows
+            taken = cut + 2
+        del buffer[:taken]
+        if len(buffer) > 2 * SLICE_BYTES:  # no compact separator: never the rest at once
+            async for rows in _streamed(b"[" + buffer, source):
+                yield rows
             return
-        try:
-            rows = orjson.loads(b"[" + body[start:stop] + b"]")
-        except orjson.JSONDecodeError:
-            yield from ijson.items(b"[" + body[start:last], "item")
-            return
-        yield from rows
-        start = stop + 1
+        chunk = await anext(source, b"")
+        if not chunk:  # the end (an empty chunk before it would only send the rest to ijson)
+            break
+        buffer += chunk
+    last = bytes(buffer.rstrip(_BLANK))
+    try:
+        if not last.endswith(b"}]"):
+            raise ValueError("not the end of a compact array")
+        rows = orjson.loads(b"[" + last)
+    except ValueError:  # orjson.JSONDecodeError is one
+        async for rows in _streamed(b"[" + last, source):
+            yield rows
+        return
+    yield rows
+
+
+class _Rest:
+    """What ijson reads from: the bytes already received, then the rest of the body."""
+
+    def __init__(self, head: bytes, source: AsyncIterator[bytes]) -> None:
+        self._head = head
+        self._source = source
+
+    async def read(self, size: int) -> bytes:
+        if size == 0:  # ijson asks for nothing first, to learn whether it reads bytes
+            return b""
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return await anext(self._source, b"")
+
+
+async def _streamed(head: bytes, source: AsyncIterator[bytes]) -> AsyncIterator[list[Any]]:
+    rows: list[Any] = []
+    async for row in ijson.items(_Rest(head, source), "item"):
+        rows.append(row)
+        if len(rows) >= FALLBACK_ROWS:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
 
 
 class WildberriesMarketplace:
@@ -129,6 +183,12 @@ class WildberriesMarketplace:
         scope = {family: method}
         return await self._clients[family].call(method, scopes=scope, **kw)
 
+    async def _open(self, family: str, method: str, **kw: Any) -> BodyStream:
+        """A read whose answer is read as it arrives (a statistics page: tens of MB)."""
+        token.require(self._token, family, write=False)
+        scope = {family: method}
+        return await self._clients[family].open_stream(method, scopes=scope, **kw)
+
     # -- sync streams
 
     async def read_page(
@@ -146,38 +206,41 @@ class WildberriesMarketplace:
         since = window.since or window.until - STREAMS[0].max_window
         date_from = (cursor or {}).get("dateFrom") or wire.to_moscow(since)
         boundary = set((cursor or {}).get("seen") or ())
-        body = await self._call(
+        body = await self._open(
             "statistics",
             "supplier/orders",
             path="/api/v1/supplier/orders",
-            http_method="GET",
             params={"dateFrom": date_from, "flag": 0},
-            classify=errors.classify_unparsed,
         )
-        return Page((), None, parts=self._order_parts(body or b"", date_from, boundary))
+        parts = self._order_parts(body, date_from, boundary)
+        return Page((), None, parts=Parts(parts, body.aclose))
 
-    def _order_parts(self, body: bytes, date_from: str, boundary: set[str]) -> Iterator[Page]:
-        """The page's rows parsed one at a time (never the whole page as Python objects) and
-        mapped in parts of `STATS_PART_ROWS`; the last part carries the next cursor: the
-        newest `lastChangeDate` seen and the rows at it, which the next page repeats."""
+    async def _order_parts(
+        self, body: BodyStream, date_from: str, boundary: set[str]
+    ) -> AsyncGenerator[Page, None]:
+        """The page's rows parsed as its body arrives (never the whole page, as bytes or as
+        Python objects) and mapped in parts of `STATS_PART_ROWS`, so the first part is
+        written while the rest is still on the wire; the last part carries the next cursor:
+        the newest `lastChangeDate` seen and the rows at it, which the next page repeats."""
         start = wire.parse_moscow(date_from)
         newest, last_seen = start, []
         records: list[Order] = []
         failures: list[RecordFailure] = []
-        for row in statistics_rows(body):
-            srid = str(row.get("srid", "")) if isinstance(row, dict) else ""
-            try:
-                changed = wire.parse_moscow(str(row["lastChangeDate"]))
-                if srid in boundary and changed <= start:
-                    continue  # the boundary row of the previous page, again
-                records.append(wire.statistics_order(row, changed))
-            except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
-                failures.append(RecordFailure(srid or "?", f"unmappable row: {exc!r}"))
-                continue
-            if changed > newest:
-                newest, last_seen = changed, [srid]
-            elif changed == newest:
-                last_seen.append(srid)
+        async for rows in statistics_rows(body):
+            for row in rows:
+                srid = str(row.get("srid", "")) if isinstance(row, dict) else ""
+                try:
+                    changed = wire.parse_moscow(str(row["lastChangeDate"]))
+                    if srid in boundary and changed <= start:
+                        continue  # the boundary row of the previous page, again
+                    records.append(wire.statistics_order(row, changed))
+                except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+                    failures.append(RecordFailure(srid or "?", f"unmappable row: {exc!r}"))
+                    continue
+                if changed > newest:
+                    newest, last_seen = changed, [srid]
+                elif changed == newest:
+                    last_seen.append(srid)
             if len(records) >= facts.STATS_PART_ROWS:
                 yield Page(tuple(records), None, tuple(failures))
                 records, failures = [], []

@@ -71,11 +71,3 @@ def classify(response: RawResponse) -> Any:
     if status == 409 and isinstance(body, list):
         raise ConflictItems(f"{code}: {text}", [i for i in body if isinstance(i, dict)], status)
     raise RejectedError(f"{code}: {text}" if code else text, platform=_NAME, status=status)
-
-
-def classify_unparsed(response: RawResponse) -> Any:
-    """`classify`, but a successful body comes back as bytes, unparsed: a statistics page
-    can be 80 000 rows (tens of MB of JSON) that the adapter parses as a stream."""
-    if response.status < 300:
-        return response.body
-    return classify(response)

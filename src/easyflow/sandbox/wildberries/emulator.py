@@ -16,7 +16,7 @@ from starlette.routing import Route
 from easyflow.platforms.wildberries import token as wbtoken
 from easyflow.sandbox.base import SandboxContext, dumps, whole_seconds
 from easyflow.sandbox.buckets import Buckets, Limit
-from easyflow.sandbox.commerce_control import EncodedJson, MarketplaceSandbox
+from easyflow.sandbox.commerce_control import EncodedJson, EncodedJsonChunks, MarketplaceSandbox
 from easyflow.sandbox.commerce_store import OrderBook, ProductBook
 from easyflow.sandbox.faults import stall
 from easyflow.sandbox.wildberries import handlers
@@ -52,6 +52,7 @@ class WildberriesConfig:
     tokens: list[str] = field(default_factory=lambda: [DEMO_TOKEN])
     limits: dict[str, Limit] | None = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     statistics_page_cap: int = 80_000
+    statistics_chunk_rows: int = 2_000  # rows built and sent at a time in a statistics page
     legacy_sku: bool = False  # accept the deprecated `sku` key in stock updates
     products: int = 100
 
@@ -132,7 +133,15 @@ class WildberriesSandbox(MarketplaceSandbox):
         if limited is not None:
             return limited
         fault = await stall(self._ctx.faults.pick(self.slug, group, "/" + path))
-        if fault is not None:
+        # `http_error` with code "mid_stream" on a read answered in chunks (statistics): the
+        # 200 and the first chunk are sent, then the connection is lost.
+        mid_stream = (
+            fault is not None
+            and fault.kind == "http_error"
+            and fault.spec.code == "mid_stream"
+            and request.method == "GET"
+        )
+        if fault is not None and not mid_stream:
             return self._fault(fault.kind, fault.spec.status, fault.spec.retry_after, family)
         try:
             body = await _body(request)
@@ -143,6 +152,12 @@ class WildberriesSandbox(MarketplaceSandbox):
             return result
         if isinstance(result, EncodedJson):
             response = Response(result.body, status_code=200, media_type="application/json")
+        elif isinstance(result, EncodedJsonChunks):
+            if mid_stream:
+                self.stats["fault_mid_stream"] += 1
+            response = result.response(cut_after=1 if mid_stream else None)
+        elif mid_stream and fault is not None:  # an answer sent whole cannot break off
+            return self._fault(fault.kind, fault.spec.status, fault.spec.retry_after, family)
         else:
             response = _json(200, result)
         bucket = self.buckets.get(key, group)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from easyflow.sandbox.base import dumps
-from easyflow.sandbox.commerce_control import EncodedJson
+from easyflow.sandbox.commerce_control import EncodedJsonChunks
 from easyflow.sandbox.commerce_store import NEW
 from easyflow.sandbox.wildberries.wire import (
     CHRT_BASE,
@@ -25,7 +25,7 @@ from easyflow.sandbox.wildberries.wire import (
     family_error,
     parse_moscow,
     statistics_row,
-    statistics_rows_json,
+    statistics_rows_chunks,
     task,
 )
 
@@ -69,7 +69,7 @@ async def statistics_orders(
         itertools.islice(book.scan(float(int(since)), None), emu.config.statistics_page_cap)
     )
     emu.stats["statistics_rows"] += len(rows)
-    return EncodedJson(statistics_rows_json(book, rows))
+    return EncodedJsonChunks(statistics_rows_chunks(book, rows, emu.config.statistics_chunk_rows))
 
 
 async def new_tasks(emu: WildberriesSandbox, _r: Request, _b: Any, _p: dict[str, str]) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -118,12 +118,21 @@ def _moscow_fast(t: float) -> str:
 
 
 def statistics_rows_json(book: OrderBook, indices: Iterable[int]) -> bytes:
-    """`dumps([statistics_row(book, i) for i in indices])`, byte for byte, written as text
-    directly: a page holds up to 80 000 rows, and building and encoding a dict per row was
-    most of the emulator's time (it shares the CPUs with the hub it serves in benchmarks).
-    tests/sync/test_adapters.py holds the two renderings equal."""
-    parts = []
+    """`dumps([statistics_row(book, i) for i in indices])`, byte for byte."""
+    return b"".join(statistics_rows_chunks(book, indices))
+
+
+def statistics_rows_chunks(
+    book: OrderBook, indices: Iterable[int], rows_per_chunk: int = 2_000
+) -> Iterator[bytes]:
+    """`statistics_rows_json` in pieces of `rows_per_chunk` rows, built as they are sent (a
+    page of 80 000 rows is tens of MB: the client reads the first rows while the rest are
+    built), written as text directly: building and encoding a dict per row was most of the
+    emulator's time (it shares the CPUs with the hub it serves in benchmarks).
+    tests/sync/test_adapters.py holds the renderings equal."""
+    parts: list[str] = []
     goods: dict[int, str] = {}
+    opening = "["
     for i in indices:
         p = book.product(i)
         product = goods.get(p)
@@ -143,7 +152,13 @@ def statistics_rows_json(book: OrderBook, indices: Iterable[int]) -> bytes:
             f'"sticker":"{900_000_000 + i}","gNumber":"{34343462218572569531 + i}",'
             f'"srid":"{srid(book, i)}"}}'
         )
-    return ("[" + ",".join(parts) + "]").encode()
+        if len(parts) >= rows_per_chunk:
+            yield (opening + ",".join(parts)).encode()
+            parts, opening = [], ","
+    if parts or opening == "[":
+        yield (opening + ",".join(parts) + "]").encode()
+    else:
+        yield b"]"  # the rows ended with a full chunk
 
 
 def task(book: OrderBook, i: int) -> dict[str, Any]:
