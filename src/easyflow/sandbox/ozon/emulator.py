@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import math
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,6 +75,24 @@ _FLAGS = (
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_day(day: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
+
+
+def _iso_fast(t: float) -> str:
+    """`_iso(t)` without building a datetime (half of a page's time went there): the same
+    rounding to microseconds (half to even), then the milliseconds; the date from a cache."""
+    whole = math.floor(t)
+    micro = round((t - whole) * 1e6)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    day, second = divmod(whole, 86_400)
+    hours, second = divmod(second, 3600)
+    minutes, second = divmod(second, 60)
+    return f"{_utc_day(day)}T{hours:02d}:{minutes:02d}:{second:02d}.{micro // 1000:03d}Z"
 
 
 def _time(text: Any) -> float:
@@ -182,8 +203,8 @@ class OzonSandbox(MarketplaceSandbox):
             f'{{"posting_number":"{number}","order_id":{33_301_885_134 + i},'
             f'"order_number":"{number[:-2]}",'
             f'"status":"{STATUS.get(book.stage(i), "awaiting_verification")}",'
-            f'"substatus":"posting_created","in_process_at":"{_iso(created)}",'
-            f'"shipment_date":"{_iso(created + 86_400)}",{_DELIVERY}'
+            f'"substatus":"posting_created","in_process_at":"{_iso_fast(created)}",'
+            f'"shipment_date":"{_iso_fast(created + 86_400)}",{_DELIVERY}'
             f'"products":[{{"sku":{SKU_BASE + p},"offer_id":"art-{p}","name":"Футболка {p}",'
             f'"quantity":{book.quantity(i)},'
             f'"price":{{"amount":"{book.price_kopecks(i) / 100:.2f}","currency":"RUB"}},'
