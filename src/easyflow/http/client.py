@@ -92,7 +92,7 @@ class BodyStream:
     """A successful answer whose body is read as it arrives (`PlatformClient.open_stream`):
     `async for chunk in body` yields it in network-sized pieces, so a body of tens of MB is
     never in memory whole, and its reader works on the first rows while the rest is still on
-    the wire. The caller closes it (`async with body:`), which frees the connection.
+    the wire. The caller closes it (`aclose`), which frees the connection.
 
     A connection lost or a read timed out mid-body raises `RetryableError` for a read (GET):
     reading it again is safe; for any other method `OutcomeUnknownError` (the platform
@@ -114,12 +114,6 @@ class BodyStream:
 
     async def aclose(self) -> None:
         await self._response.aclose()
-
-    async def __aenter__(self) -> BodyStream:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
 
 
 @dataclass(frozen=True, slots=True)
