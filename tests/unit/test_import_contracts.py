@@ -24,7 +24,10 @@ PLANTS = {
         "platforms/grounding.py",
         "import easyflow.config",
     ),
-    "httpx only in http, the sandboxes and the composition root": ("api/errors.py", "import httpx"),
+    "HTTP clients only in http, the sandboxes and the composition root": (
+        "api/errors.py",
+        "import aiohttp",
+    ),
     "Services know the domain and the ports, not what implements them": (
         "services/retries.py",
         "import sqlalchemy",
