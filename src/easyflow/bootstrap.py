@@ -21,6 +21,7 @@ from easyflow.domain.errors import ConfigurationError, InvalidRequestError, NotF
 from easyflow.domain.tenancy import Capability, Integration
 from easyflow.http import InMemoryRateLimiter, PlatformClient, RateLimiter, RetryPolicy
 from easyflow.http.pooled import CookielessClient
+from easyflow.http.transport import AiohttpTransport
 from easyflow.http.webhook_poster import HttpWebhookPoster
 from easyflow.jobs.queue import TaskiqQueue, build_broker
 from easyflow.jobs.sync import SyncTasks
@@ -65,7 +66,8 @@ AI_RETRY = RetryPolicy(attempts=1)
 
 class HttpClients:
     """One pooled httpx client per platform, shared by every tenant and so without cookies
-    (`http.pooled`); a test or the demo may swap its transport."""
+    (`http.pooled`), over aiohttp (`http.transport`); a test or the demo may swap its
+    transport."""
 
     def __init__(self, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None) -> None:
         self._transports = dict(transports or {})
@@ -73,10 +75,9 @@ class HttpClients:
 
     def get(self, platform: str) -> httpx.AsyncClient:
         if platform not in self._clients:
-            self._clients[platform] = CookielessClient(
-                transport=self._transports.get(platform),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            )
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+            transport = self._transports.get(platform) or AiohttpTransport(limits)
+            self._clients[platform] = CookielessClient(transport=transport)
         return self._clients[platform]
 
     async def aclose(self) -> None:
