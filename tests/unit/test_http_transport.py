@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import pathlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -180,3 +181,41 @@ async def test_a_streamed_read_cut_mid_body_may_be_read_again() -> None:
             await body.aclose()
     assert not isinstance(caught.value, OutcomeUnknownError)
     assert "body cut short" in str(caught.value)
+
+
+async def _ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(_answer(b'{"result": {"ok": 1}}'))
+    await writer.drain()
+
+
+def _request_line(request: bytes) -> bytes:
+    return request.split(b"\r\n", 1)[0]
+
+
+async def test_a_proxy_in_the_environment_carries_the_calls_except_to_no_proxy_hosts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with serving(_ok) as proxy, serving(_ok) as platform:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with platform_client("http://seller-api.example") as client:
+            assert await client.call("/v1/a", json={}) == {"result": {"ok": 1}}
+        async with platform_client(platform.url) as client:
+            assert await client.call("/v1/b", json={}) == {"result": {"ok": 1}}
+    # A forward proxy gets the whole address in the request line; a platform, the path.
+    assert [_request_line(r) for r in proxy.requests] == [
+        b"POST http://seller-api.example/v1/a HTTP/1.1"
+    ]
+    assert [_request_line(r) for r in platform.requests] == [b"POST /v1/b HTTP/1.1"]
+
+
+async def test_a_netrc_in_the_environment_sends_no_credentials_to_a_platform(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login operator password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    async with serving(_ok) as server, platform_client(server.url) as client:
+        await client.call("/v1/a", json={})
+    assert b"authorization" not in server.requests[0].lower()
