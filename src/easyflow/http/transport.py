@@ -4,8 +4,8 @@ httpx stays the API every outbound call is written against (`PlatformClient`, te
 a sandbox under it with `httpx.ASGITransport`); only the bytes on the wire go through aiohttp,
 whose C-accelerated HTTP/1.1 parser and leaner connection pool cost a half to two thirds of
 httpcore's CPU per call (an Ozon page of 80 kB, on two machines: 0.35–0.42 ms against
-0.68–0.74 ms; 1.4–2.2 ms against 2.2–3.3 ms). A sync reads a thousand such pages per 100 000
-orders, and every reply the hub sends is a call.
+0.68–0.74 ms; 1.4–2.1 ms against 2.2–3.0 ms: `bench/http_calls.py`). A sync reads a
+thousand such pages per 100 000 orders, and every reply the hub sends is a call.
 
 `httpx-aiohttp` turns aiohttp's errors into httpx's, but too coarsely for the hub: a server
 that hangs up after the request was sent, or a read that timed out, comes out as
