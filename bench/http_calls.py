@@ -83,11 +83,9 @@ async def _measure(call: Call, calls: int, sandbox: Proc) -> dict[str, float]:
 
 
 async def _through_httpx(
-    url: str, body: dict[str, Any], calls: int, sandbox: Proc, hub: bool
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], calls: int, sandbox: Proc
 ) -> dict[str, float]:
-    # The hub's clients keep no cookies (`http.pooled`); before the transport, httpcore's pool.
-    pooled = CookielessClient(transport=AiohttpTransport(LIMITS)) if hub else None
-    async with pooled or CookielessClient(limits=LIMITS) as client:
+    async with client:
 
         async def call() -> bytes:
             answer = await client.post(url, json=body, headers=HEADERS)
@@ -128,8 +126,11 @@ async def main(args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
         url, body = f"{base}/ozon/v4/posting/fbs/list", _page_request()  # Ozon under /ozon
         report: dict[str, list[dict[str, float]]] = {"httpx": [], "hub": [], "aiohttp": []}
         for _ in range(args.rounds):
-            report["httpx"].append(await _through_httpx(url, body, args.calls, sandbox, False))
-            report["hub"].append(await _through_httpx(url, body, args.calls, sandbox, True))
+            # The hub's clients keep no cookies (`http.pooled`); before, httpcore's pool.
+            before = CookielessClient(limits=LIMITS)
+            report["httpx"].append(await _through_httpx(before, url, body, args.calls, sandbox))
+            hub = CookielessClient(transport=AiohttpTransport(LIMITS))
+            report["hub"].append(await _through_httpx(hub, url, body, args.calls, sandbox))
             report["aiohttp"].append(await _through_aiohttp(url, body, args.calls, sandbox))
         return report
     finally:
