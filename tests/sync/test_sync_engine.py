@@ -12,7 +12,7 @@ import pytest
 from easyflow.domain.sync import RunStatus, SyncType
 from easyflow.platforms.wildberries import adapter as wb_adapter
 from easyflow.platforms.wildberries import facts as wb_facts
-from easyflow.services.sync import BOTH_ENDS_GROUP_RECORDS
+from easyflow.services.sync import GROUP_RECORDS
 from easyflow.services.sync_schedule import SyncScheduler
 from easyflow.state.locks import InMemoryLocks
 
@@ -376,7 +376,7 @@ async def test_a_worker_losing_the_run_while_a_group_is_written_commits_nothing_
     assert not (await engine.step(run.id)).ran
     async with c.uow() as uow:
         stopped = await uow.sync.get_run(run.id)
-    group = -(-BOTH_ENDS_GROUP_RECORDS // 100) * 100  # whole pages of 100
+    group = -(-GROUP_RECORDS // 100) * 100  # whole pages of 100
     assert stopped is not None and stopped.records == group == stopped.pages * 100
     assert len(await market.order_ids("ozon")) == group
 

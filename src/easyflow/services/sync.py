@@ -105,12 +105,13 @@ class StepResult:
 
 
 READ_AHEAD_MAX_RECORDS = 5_000
-GROUP_RECORDS = 1_000  # small pages are written this many records to a transaction
-# Read from both ends, groups are smaller: a group's write holds the event loop for a while
-# (rows built, statements compiled), and under a rate limit a request whose slot passes
-# meanwhile leaves a slot later (bench/sync throttled, side by side: 1.09-1.20x the minimum
-# at 300 against 1.16-1.61x at 1 000); unthrottled, the two ends keep the platform busy.
-BOTH_ENDS_GROUP_RECORDS = 300
+# Small pages are written this many records to a transaction, read from one end or both.
+# A transaction has a fixed cost (BEGIN, the checkpoint update, COMMIT, the hops to the
+# driver's thread): at 300 records a group, Ozon's sync into SQLite spent 0.4 s more of its
+# event loop per 100 000 orders (bench/sync, 2026-12-02). A group's rows are built on the
+# event loop, but that no longer delays a rate-limited run's requests: throttled, 300 and
+# 1 000 both gave 1.031-1.035x the minimum, side by side.
+GROUP_RECORDS = 1_000
 
 
 # While a step runs, the collector sweeps young objects after this many net allocations
@@ -456,7 +457,7 @@ class SyncEngine:
                     await written()
                     await self._commit_group(run, integration, stream, group)
                     group = []
-                elif sum(len(p.records) for p in group) >= BOTH_ENDS_GROUP_RECORDS:
+                elif sum(len(p.records) for p in group) >= GROUP_RECORDS:
                     await written()
                     commit = self._commit_group(run, integration, stream, group)
                     writing = asyncio.ensure_future(commit)
