@@ -419,7 +419,15 @@ class SyncEngine:
                 task, writing = writing, None
                 await task
 
+        # A group's pages keep their own end's cursor; the checkpoint of both ends (it sorts
+        # their last pages' ids) is put on the last page only when the group is written.
         group: list[Page] = []
+
+        def sealed() -> list[Page]:
+            if group:
+                group[-1] = dataclasses.replace(group[-1], next=ends.checkpoint())
+            return group
+
         taken = ""
         for end in _Ends.NAMES:
             fetch(end)
@@ -440,12 +448,12 @@ class SyncEngine:
                         raise ValueError("a stream read from both ends cannot come in parts")
                 except Exception as exc:
                     await written()
-                    await self._commit_group(run, integration, stream, group)
+                    await self._commit_group(run, integration, stream, sealed())
                     return await self._fail(run, integration, exc)
                 pages += 1
                 kept, met = ends.take(end, page)
                 complete = met or page.next is None
-                group.append(dataclasses.replace(kept, next=ends.checkpoint()))
+                group.append(kept)
                 last = (
                     complete
                     or pages >= self.settings.pages_per_step
@@ -455,11 +463,11 @@ class SyncEngine:
                     fetch(end)
                 if last:
                     await written()
-                    await self._commit_group(run, integration, stream, group)
+                    await self._commit_group(run, integration, stream, sealed())
                     group = []
                 elif sum(len(p.records) for p in group) >= GROUP_RECORDS:
                     await written()
-                    commit = self._commit_group(run, integration, stream, group)
+                    commit = self._commit_group(run, integration, stream, sealed())
                     writing = asyncio.ensure_future(commit)
                     group = []
                 if complete:
