@@ -23,6 +23,7 @@ the platform's format when they are added; this holds for rows stored before tha
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import re
 import time
@@ -59,6 +60,14 @@ log = structlog.get_logger("easyflow.http")
 # dots only would be a dot segment.
 _PATH_SAFE = re.compile(r"[A-Za-z0-9._~:-]{1,1024}")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,4096}")  # visible ASCII: nothing splits a header
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_url(url: str) -> httpx.URL:
+    """`url` parsed once. httpx parses a URL given as text on every request, in Python (about
+    20 µs of the 46 µs `build_request` takes for an Ozon list call), while an account calls
+    the same few URLs over and over. Bounded: paths that carry ids are many."""
+    return httpx.URL(url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +356,7 @@ class PlatformClient:
         url += "/" + path.lstrip("/")
         return self._http.build_request(
             http_method,
-            url,
+            _parsed_url(url),
             json=json,
             data=form,
             params=params,
