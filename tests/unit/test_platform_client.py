@@ -20,6 +20,7 @@ from easyflow.http import (
     RateLimit,
     RetryPolicy,
 )
+from easyflow.http.client import _parsed_url
 from easyflow.observability.metrics import Metrics
 from easyflow.platforms import openai, telegram
 
@@ -54,6 +55,25 @@ async def test_token_goes_in_the_path_and_result_is_unwrapped() -> None:
     client = _client(telegram.SPEC, telegram.classify, handler, {"token": TOKEN})
     assert await client.call("getMe") == {"id": 1, "username": "b"}
     assert seen[0].url.path == f"/bot{TOKEN}/getMe"
+
+
+async def test_a_url_carrying_the_token_is_not_kept_in_the_parse_cache() -> None:
+    """Parsed URLs are cached per process; one with the credential in its path would outlive
+    a rotated token, so it is parsed anew each time (header-auth URLs are cached)."""
+    _parsed_url.cache_clear()
+    reply = {"ok": True, "result": True}
+    telegram_client = _client(
+        telegram.SPEC, telegram.classify, lambda r: _tg(200, reply), {"token": TOKEN}
+    )
+    await telegram_client.call("sendMessage", json={"chat_id": 1, "text": "hi"})
+    assert _parsed_url.cache_info().currsize == 0
+
+    openai_client = _client(
+        openai.SPEC, openai.classify, lambda r: httpx.Response(200, json={}), {"api_key": "sk"}
+    )
+    await openai_client.call("chat/completions", json={"model": "m"})
+    await openai_client.call("chat/completions", json={"model": "m"})
+    assert _parsed_url.cache_info().currsize == 1 and _parsed_url.cache_info().hits == 1
 
 
 async def test_bearer_header_auth() -> None:

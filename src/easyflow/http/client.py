@@ -66,7 +66,8 @@ _HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,4096}")  # visible ASCII: nothing spli
 def _parsed_url(url: str) -> httpx.URL:
     """`url` parsed once. httpx parses a URL given as text on every request, in Python (about
     20 µs of the 46 µs `build_request` takes for an Ozon list call), while an account calls
-    the same few URLs over and over. Bounded: paths that carry ids are many."""
+    the same few URLs over and over. Bounded: paths that carry ids are many. Never a URL
+    with a credential in its path (`_build`)."""
     return httpx.URL(url)
 
 
@@ -356,7 +357,8 @@ class PlatformClient:
         url += "/" + path.lstrip("/")
         return self._http.build_request(
             http_method,
-            _parsed_url(url),
+            # A URL carrying the secret is not kept: it would outlive a rotated credential.
+            url if auth.style is AuthStyle.PATH_TOKEN else _parsed_url(url),
             json=json,
             data=form,
             params=params,
