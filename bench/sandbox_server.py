@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from easyflow.http.transport import AiohttpTransport
 from easyflow.sandbox.flood import FloodLimits
 from easyflow.sandbox.server import Sandbox, SandboxConfig, create_sandbox_app
 from easyflow.sandbox.telegram import TelegramConfig, TelegramSandbox
@@ -60,9 +61,11 @@ class RecordingTransport(httpx.AsyncBaseTransport):
     def __init__(self, timeline: Timeline) -> None:
         # Every connection kept alive, as Telegram keeps its (up to the webhook's
         # max_connections per bot): httpx keeps 20 by default, so a burst over more chats
-        # opened and closed a TCP connection per webhook, at both ends.
+        # opened and closed a TCP connection per webhook, at both ends. Over aiohttp, as the
+        # hub's own calls go: this process shares the CPUs with the hub, and httpx's own
+        # transport spends more of them per request (bench/http_calls.py).
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-        self._inner = httpx.AsyncHTTPTransport(limits=limits)
+        self._inner = AiohttpTransport(limits)
         self._timeline = timeline
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
