@@ -1,4 +1,5 @@
-"""The Redis Streams broker keeps taking tasks after Redis restarts with its consumer group gone.
+"""The Redis Streams broker keeps taking tasks after Redis restarts with its consumer group
+gone, and hands a dead worker's unacknowledged tasks to a live one.
 
 A private redis-server is killed and started again under a listening broker (Redis here keeps
 nothing on disk, so the stream and its group are gone); tasks kicked afterwards must arrive.
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from taskiq import BrokerMessage
 
 from chaos.processes import ManagedProcess, free_port, wait_tcp
@@ -40,8 +42,10 @@ async def redis_server(tmp_path: Path) -> AsyncIterator[tuple[ManagedProcess, in
 
 
 @contextlib.asynccontextmanager
-async def _listening(url: str) -> AsyncIterator[asyncio.Queue[bytes]]:
-    broker = build_broker(url)
+async def _listening(
+    url: str, *, ack: bool = True, idle_timeout: float = 60.0
+) -> AsyncIterator[asyncio.Queue[bytes]]:
+    broker = build_broker(url, idle_timeout_seconds=idle_timeout)
     await broker.startup()
     received: asyncio.Queue[bytes] = asyncio.Queue()
 
@@ -51,8 +55,9 @@ async def _listening(url: str) -> AsyncIterator[asyncio.Queue[bytes]]:
             # As in taskiq's receiver, a failed ack ends only that message's handling, never
             # the listener: Redis killed between a delivery and its ack (the test does just
             # that) leaves the entry unacknowledged, and it is the broker that must go on.
-            with contextlib.suppress(*REDIS_UNAVAILABLE):
-                await message.ack()
+            if ack:
+                with contextlib.suppress(*REDIS_UNAVAILABLE):
+                    await message.ack()
 
     task = asyncio.create_task(listen())
     try:
@@ -97,3 +102,29 @@ async def test_tasks_arrive_after_redis_restarts(
                 assert await asyncio.wait_for(received.get(), 2) == b"after"
                 return
         raise AssertionError("no task arrived in 30 s after Redis restarted")
+
+
+async def test_a_dead_workers_task_goes_to_a_live_worker_without_a_new_task(
+    redis_server: tuple[ManagedProcess, int],
+) -> None:
+    """A worker that took a task and died without acknowledging it: another worker gets the
+    task once it has been idle for the broker's idle timeout, though nothing new is kicked
+    (the stock taskiq-redis listener claimed only after a read that brought new tasks), and
+    once acknowledged there it is nobody's."""
+    _, port = redis_server
+    url = f"redis://127.0.0.1:{port}/0"
+    async with _listening(url, ack=False, idle_timeout=0.5) as dead:
+        await _kick(url, b"taken, never acknowledged")
+        assert await asyncio.wait_for(dead.get(), 10) == b"taken, never acknowledged"
+    async with _listening(url, idle_timeout=0.5) as alive:
+        # Read blocks for 2 s when the stream is quiet, then the claim is due.
+        assert await asyncio.wait_for(alive.get(), 10) == b"taken, never acknowledged"
+        await asyncio.sleep(0.2)  # its ack
+        redis = Redis(port=port)
+        try:
+            pending = await redis.xpending("easyflow", "taskiq")
+        finally:
+            await redis.aclose()
+        assert pending["pending"] == 0
+        with pytest.raises(TimeoutError):  # acknowledged: not handed out again
+            await asyncio.wait_for(alive.get(), 3)

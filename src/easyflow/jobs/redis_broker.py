@@ -13,12 +13,21 @@ writes for its response callbacks) and sends one XADD per round trip. Here every
 while a batch is on the wire joins the next one, and each batch is one pipelined write of
 XADDs on one long-lived client: at most one round trip per kick, far fewer under load. A
 kick still returns only once Redis has its entry (or raises what Redis answered).
+
+Reading, the tasks a dead consumer took and never acknowledged are claimed (XAUTOCLAIM, those
+idle for `idle_timeout`) once every `CLAIM_EVERY_SECONDS`. The stock listener claims after
+every read that brought tasks, in a MULTI with a lock whose release is a script (so a SCRIPT
+EXISTS first): two more round trips per read under load, and none while the stream is quiet,
+where a dead worker's tasks waited for the next new task. XAUTOCLAIM is atomic: two consumers
+claiming at once get different tasks, so no lock is taken. Acks go through one long-lived
+client, not a client built per ack.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+import math
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -33,6 +42,7 @@ from easyflow.state.tasks import cancelling
 log = structlog.get_logger("easyflow.jobs")
 
 FIRST_BACKOFF, MAX_BACKOFF = 0.1, 5.0
+CLAIM_EVERY_SECONDS = 1.0  # how often a consumer claims a dead one's tasks (see above)
 
 
 class ResilientRedisStreamBroker(RedisStreamBroker):
@@ -40,7 +50,13 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
         super().__init__(*args, **kwargs)
         self._kicks: list[tuple[str, bytes, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        self._kick_client: Redis | None = None
+        self._shared_client: Redis | None = None
+
+    def _client(self) -> Redis:
+        """One client for kicks and acks (a client costs hundreds of dict writes to build)."""
+        if self._shared_client is None:
+            self._shared_client = Redis(connection_pool=self.connection_pool)
+        return self._shared_client
 
     async def kick(self, message: BrokerMessage) -> None:
         queue_name = message.labels.get("queue_name") or self.queue_name
@@ -54,12 +70,10 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
         """Send the waiting kicks, batch after batch, until none is left."""
         batch: list[tuple[str, bytes, asyncio.Future[None]]] = []
         try:
-            if self._kick_client is None:
-                self._kick_client = Redis(connection_pool=self.connection_pool)
             while self._kicks:
                 batch, self._kicks = self._kicks, []
                 try:
-                    async with self._kick_client.pipeline(transaction=False) as pipe:
+                    async with self._client().pipeline(transaction=False) as pipe:
                         for queue_name, data, _ in batch:
                             pipe.xadd(
                                 queue_name,
@@ -81,11 +95,55 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
         finally:
             self._flusher = None
 
+    def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
+        async def ack() -> None:
+            await self._client().xack(queue_name, self.consumer_group_name, id)
+
+        return ack
+
+    async def _read(self) -> AsyncGenerator[AckableMessage, None]:
+        """taskiq-redis's read loop, claiming a dead consumer's tasks on a clock (above)."""
+        loop = asyncio.get_running_loop()
+        claimed_at = -math.inf
+        # redis-py types replies loosely: here, [(stream, [(entry id, {field: value})])].
+        streams: dict[Any, Any] = {self.queue_name: ">", **self.additional_streams}
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            while True:
+                fetched: Any = await redis.xreadgroup(
+                    self.consumer_group_name,
+                    self.consumer_name,
+                    streams,
+                    block=self.block,
+                    noack=False,
+                    count=self.count,
+                )
+                for stream, entries in fetched or ():
+                    for entry_id, fields in entries:
+                        yield AckableMessage(
+                            data=fields[b"data"], ack=self._ack_generator(entry_id, stream)
+                        )
+                if loop.time() - claimed_at < CLAIM_EVERY_SECONDS:
+                    continue
+                claimed_at = loop.time()
+                for stream in streams:
+                    _, entries, *_ = await redis.xautoclaim(
+                        stream,
+                        self.consumer_group_name,
+                        self.consumer_name,
+                        min_idle_time=self.idle_timeout,
+                        count=self.unacknowledged_batch_size,
+                    )
+                    for entry_id, fields in entries:
+                        if fields:  # an entry trimmed from the stream meanwhile has none
+                            yield AckableMessage(
+                                data=fields[b"data"], ack=self._ack_generator(entry_id, stream)
+                            )
+
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         backoff = FIRST_BACKOFF
         while True:
             try:
-                async for message in super().listen():
+                async for message in self._read():
                     backoff = FIRST_BACKOFF
                     yield message
             except ResponseError as exc:
