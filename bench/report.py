@@ -312,7 +312,10 @@ Everything runs as separate processes and is measured from outside:
   the hub's pragmas). Nothing else.
 * **sandbox**: `bench/sandbox_server.py`, the same `create_sandbox_app` as `easyflow sandbox`,
   with Telegram's flood limits on, plus a clock at both ends of the pipeline and a crowd of
-  customers that writes from inside the sandbox at a fixed rate (open loop).
+  customers that writes from inside the sandbox at a fixed rate (open loop). It sends its
+  webhooks over the hub's own aiohttp transport: it shares the two CPUs with the hub, and
+  httpx's transport cost it up to 14 ms of CPU per message in a burst over new connections
+  (figures generated before 2026-12-02 15:00 UTC include that cost).
 
 Every measurement gets a fresh copy of one migrated, seeded database (a tenant and enough
 Telegram bots that none exceeds 20 messages/s, under Telegram's 30/s, so the hub's rate
