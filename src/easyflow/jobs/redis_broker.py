@@ -107,6 +107,10 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
         claimed_at = -math.inf
         # redis-py types replies loosely: here, [(stream, [(entry id, {field: value})])].
         streams: dict[Any, Any] = {self.queue_name: ">", **self.additional_streams}
+
+        def message(stream: Any, entry_id: Any, fields: Any) -> AckableMessage:
+            return AckableMessage(data=fields[b"data"], ack=self._ack_generator(entry_id, stream))
+
         async with Redis(connection_pool=self.connection_pool) as redis:
             while True:
                 fetched: Any = await redis.xreadgroup(
@@ -119,9 +123,7 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
                 )
                 for stream, entries in fetched or ():
                     for entry_id, fields in entries:
-                        yield AckableMessage(
-                            data=fields[b"data"], ack=self._ack_generator(entry_id, stream)
-                        )
+                        yield message(stream, entry_id, fields)
                 if loop.time() - claimed_at < CLAIM_EVERY_SECONDS:
                     continue
                 claimed_at = loop.time()
@@ -135,9 +137,7 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
                     )
                     for entry_id, fields in entries:
                         if fields:  # an entry trimmed from the stream meanwhile has none
-                            yield AckableMessage(
-                                data=fields[b"data"], ack=self._ack_generator(entry_id, stream)
-                            )
+                            yield message(stream, entry_id, fields)
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         backoff = FIRST_BACKOFF
