@@ -163,10 +163,28 @@ class Lab:
         worker = Proc("worker", self._command(["worker"], counted, "worker"),
                       self._hub_env(db, db_url), self.logs)  # fmt: skip
         await worker.start()
-        await asyncio.sleep(1.5)  # it has no port: give it time to join the stream
-        if not worker.alive():
-            raise RuntimeError(f"worker exited:\n{worker.tail()}")
+        await self._joined_stream(worker)
         return worker
+
+    async def _joined_stream(self, worker: Proc, timeout: float = 60.0) -> None:
+        """Wait until `worker` reads the task stream: it has no port to poll, and a fixed
+        sleep let a pass begin while a slow machine was still importing the worker (its
+        first second's messages then waited in Redis, and were charged to the pipeline)."""
+        client = aioredis.from_url(f"redis://127.0.0.1:{self.redis_port}/0")
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if not worker.alive():
+                    raise RuntimeError(f"worker exited:\n{worker.tail()}")
+                # Its read waits blocked in XREADGROUP (the group's consumer list would not
+                # show it: Redis adds a consumer only once a read returns something).
+                if any(c.get("cmd") == "xreadgroup" for c in await client.client_list()):
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"worker did not read the stream in {timeout:g} s")
+                await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
 
     async def _start_reference(self, db: Database, raw_url: str | None = None) -> Proc:
         assert self.seeded is not None
@@ -305,10 +323,21 @@ class Lab:
     # ------------------------------------------------------------------ processing
 
     async def processing(
-        self, rate: float, count: int, drain: float, *, counted: bool = False, per_chat: int = 1
+        self,
+        rate: float,
+        count: int,
+        drain: float,
+        *,
+        counted: bool = False,
+        per_chat: int = 1,
+        cold: bool = False,
     ) -> Figures:
         """Customers write at `rate`/s (0: all at once), `per_chat` messages in a row each;
-        replies and latency at the sandbox."""
+        replies and latency at the sandbox.
+
+        The processes first answer `WARM_UP_MESSAGES` of their own (pool connections opened,
+        statements compiled, clients built: once per process), so the figures are the
+        pipeline's sustained ones; `cold`: the load meets the processes as they start."""
         assert self.seeded is not None
         db = await self.dbs.copy()
         await self._flush_redis()
@@ -331,11 +360,10 @@ class Lab:
             try:
                 await client.post("/_bench/clear")
                 assert self.sandbox is not None
-                if counted:
-                    # Start-up costs out of the count (pool connections opened, caches filled:
-                    # once per process, not per message), then what the processes do on their
-                    # own (sweeps), per second.
+                if not cold:
                     await self._warm_up(client, WARM_UP_MESSAGES, drain)
+                if counted:
+                    # What the processes do on their own (sweeps), per second, to take off.
                     idle_seconds = count / rate if rate else 5.0
                     background = await self._idle_counts(procs, proxies, idle_seconds)
                 cpu0 = [p.cpu() for p in procs] + [self.sandbox.cpu()]
@@ -362,7 +390,7 @@ class Lab:
         names = [p.name for p in procs] + ["sandbox"]
         cpu = {name: b - a for name, a, b in zip(names, cpu0, cpu1, strict=True)}
         figures.update({
-            "rate": rate, "sent": count, "written": status["written"],
+            "rate": rate, "sent": count, "written": status["written"], "cold": cold,
             "drive_lag_ms": status["max_lag"] * 1000,
             "cpu_ms_per_msg": {k: v * 1000 / replies if replies else None for k, v in cpu.items()},
             "rss_mb": rss,

@@ -95,6 +95,7 @@ def processing_table(kind: str, data: dict[str, Any]) -> list[str]:
         load = {
             "burst": f"burst of {p.get('sent')}",
             "pairs": f"{_f(p.get('rate'), 0)} msg/s for {p.get('sent')}, two in a row per chat",
+            "cold": f"{_f(p.get('rate'), 0)} msg/s for {p.get('sent')}, from a cold start",
         }.get(key, f"{key} msg/s for {p.get('sent')}")
         cpu = p.get("cpu_ms_per_msg") or {}
         hub_cpu = sum(v for k, v in cpu.items() if k != "sandbox" and v is not None) or None
@@ -173,6 +174,10 @@ def memory_lines(mem: dict[str, Any]) -> list[str]:
     return lines
 
 
+# Processing passes keyed by what they are, not by a rate.
+NOT_A_RATE = ("burst", "pairs", "cold")
+
+
 def goals(results: dict[str, Any]) -> list[str]:
     """Issue 6's goals against this run's figures."""
     lines = ["| goal (issue 6) | this run | met |", "|---|---|---|"]
@@ -206,7 +211,7 @@ def goals(results: dict[str, Any]) -> list[str]:
                 "the background not)", f"{xacts:.1f}", round(xacts, 1) <= 3)  # fmt: skip
         processing = data.get("processing", {})
         target, limit = (200.0, 100.0) if kind == "postgresql" else (150.0, None)
-        best = [(float(k), p) for k, p in processing.items() if k not in ("burst", "pairs")]
+        best = [(float(k), p) for k, p in processing.items() if k not in NOT_A_RATE]
         at = [p for r, p in best if r >= target]
         if at:
             p = at[0]
@@ -217,6 +222,11 @@ def goals(results: dict[str, Any]) -> list[str]:
             goal = (f"{name}: {target:g} msg/s sustained" +
                     (f", p99 ≤ {limit:g} ms webhook → reply" if limit else ""))  # fmt: skip
             row(goal, text, ok)
+        cold = processing.get("cold")
+        if cold:
+            row(f"{name}: the same from a cold start (the load meets the processes as they "
+                "start)", f"{_f(cold.get('replies_per_s'))} replies/s, p99 "
+                f"{_f(cold.get('p99_ms'))} ms", None)  # fmt: skip
         burst = processing.get("burst")
         if burst:
             row(f"{name}: processing capacity (burst)", f"{_f(burst.get('replies_per_s'))} "
@@ -360,7 +370,14 @@ who goes first; each figure is the median of the runs.
   chat ↔ k-th reply). Messages still unanswered when the run ends (rate × seconds, then at
   most `--drain` seconds) join the percentiles with their wait so far, a lower bound, so a
   backlog cannot flatter p99. replies/s = replies / (last reply − first webhook). CPU per
-  message over serve (+ worker) and, separately, the sandbox.
+  message over serve (+ worker) and, separately, the sandbox. Each pass starts fresh
+  processes (a worker counts as started once it waits on the task stream, seen in Redis's
+  client list) and first has them answer 20 messages of their own at 10/s (pool
+  connections opened, statements compiled, platform clients built: once per process), so
+  the rows are the sustained pipeline; the goal rows use them. The row "from a cold start"
+  drives the goal rate into processes that have answered nothing yet: with the load taking
+  nearly all of the two CPUs, what the first second costs once leaves a backlog that drains
+  slowly, and that row shows what a restart under full load costs.
 * **Memory**: `bench/memory.py` (its docstring says how).
 
 # Figures
