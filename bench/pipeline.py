@@ -12,10 +12,12 @@ Per database (a fresh copy of one migrated, seeded template for every measuremen
   and the open-loop client at fixed rates; requests/s, p50/p99 acknowledgement, CPU per
   request from /proc, then a paced counting pass for round trips, statements, transactions;
 * **processing**: customers write to the bots through the sandbox at fixed rates, in one
-  burst, and at one rate with every chat writing twice in a row; `serve` (embedded default
-  on SQLite; on PostgreSQL `serve` + one `worker` over Redis) answers with the local
-  responder; replies/s and p50/p99 from the webhook leaving the sandbox to the reply
-  arriving there, CPU per message, round trips per processed message;
+  burst, and at one rate with every chat writing twice in a row, each into processes warmed
+  by 20 messages of their own; then once at the goal rate into processes that answered
+  nothing yet (a cold start); `serve` (embedded default on SQLite; on PostgreSQL `serve` +
+  one `worker` over Redis) answers with the local responder; replies/s and p50/p99 from the
+  webhook leaving the sandbox to the reply arriving there, CPU per message, round trips per
+  processed message;
 * **memory**: `bench/memory.py` in a fresh process.
 
 Runs alternate the order of hub and reference; each figure is the median of `--repeats`.
