@@ -45,6 +45,7 @@ from bench.stack import (
     wait_http,
     wait_tcp,
 )
+from easyflow.jobs.redis_broker import idle_readers
 
 HUB_PATH = "/api/v1/messaging/webhook/telegram/{id}"
 REF_PATH = "/webhook/telegram/{id}"
@@ -167,7 +168,7 @@ class Lab:
         return worker
 
     async def _joined_stream(self, worker: Proc, timeout: float = 60.0) -> None:
-        """Wait until `worker` reads the task stream: it has no port to poll, and a fixed
+        """Wait until `worker` waits on the task stream: it has no port to poll, and a fixed
         sleep let a pass begin while a slow machine was still importing the worker (its
         first second's messages then waited in Redis, and were charged to the pipeline)."""
         client = aioredis.from_url(f"redis://127.0.0.1:{self.redis_port}/0")
@@ -176,9 +177,7 @@ class Lab:
             while True:
                 if not worker.alive():
                     raise RuntimeError(f"worker exited:\n{worker.tail()}")
-                # Its read waits blocked in XREADGROUP (the group's consumer list would not
-                # show it: Redis adds a consumer only once a read returns something).
-                if any(c.get("cmd") == "xreadgroup" for c in await client.client_list()):
+                if await idle_readers(client):
                     return
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"worker did not read the stream in {timeout:g} s")

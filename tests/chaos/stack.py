@@ -33,6 +33,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from chaos.processes import ManagedProcess, free_port, run_command, wait_http, wait_tcp
+from easyflow.jobs.redis_broker import idle_readers
 
 HARNESS_APP = "easyflow-chaos-harness"  # our own connections are spared by the terminator
 
@@ -237,10 +238,7 @@ class ChaosStack:
                 for worker in self.workers:
                     if worker.exited_unexpectedly():
                         raise RuntimeError(f"{worker.name} exited while starting\n{worker.tail()}")
-                # A consumer joins the group only once it reads a task; a blocked XREADGROUP
-                # on its connection is what says a worker is waiting for one.
-                clients = await redis.client_list()
-                if sum(c.get("cmd") == "xreadgroup" for c in clients) >= count:
+                if await idle_readers(redis) >= count:
                     return
                 if time.monotonic() > deadline:
                     logs = "\n".join(w.tail() for w in self.workers)

@@ -174,6 +174,13 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
                 pass  # still down: the next read fails again and we come back here
 
 
+async def idle_readers(redis: Redis) -> int:
+    """Clients blocked reading the task stream (XREADGROUP): started workers waiting for a
+    task. How a harness or a check knows a worker is ready: the consumer group cannot say,
+    since Redis adds a consumer to it only once a read has returned something."""
+    return sum(client.get("cmd") == "xreadgroup" for client in await redis.client_list())
+
+
 def _settle(batch: list[tuple[str, bytes, asyncio.Future[None]]], error: Exception | None) -> None:
     for _, _, done in batch:
         if done.done():  # its kicker was cancelled meanwhile
