@@ -1,6 +1,6 @@
 """The message pipeline measured from outside: `easyflow serve` against a reference handler.
 
-    bench/run                      # both databases, ~10 min; prints the tables
+    bench/run                      # both databases, ~20 min; prints the tables
     bench/run --quick              # one short pass of everything: a smoke test
     bench/run --write-docs         # ... and regenerate docs/benchmarks.md from the figures
     bench/run --db sqlite --json results.json
@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -131,28 +132,31 @@ async def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> 
             out["counts"][app] = (await lab.intake_counts(app, args.count_requests, 50.0)).values
         if "processing" not in args.only:
             return out
-        for rate in process_rates:
-            _say(f"{kind} processing {rate:g} msg/s")
-            count = int(rate * args.process_seconds)
-            out["processing"][f"{rate:g}"] = (await lab.processing(rate, count, args.drain)).values
+        seconds, drain = args.process_seconds, args.drain
+        passes = [Pass(f"{rate:g}", f"{rate:g} msg/s", rate, int(rate * seconds), drain)
+                  for rate in process_rates]  # fmt: skip
         if args.burst:
-            _say(f"{kind} processing burst of {args.burst}")
-            out["processing"]["burst"] = (
-                await lab.processing(0.0, args.burst, args.drain + args.burst / 20)
-            ).values
+            passes.append(Pass("burst", f"burst of {args.burst}", 0.0, args.burst,
+                               drain + args.burst / 20))  # fmt: skip
         if args.pairs_rate:
-            _say(f"{kind} processing {args.pairs_rate:g} msg/s, two in a row per chat")
-            count = int(args.pairs_rate * args.process_seconds)
-            out["processing"]["pairs"] = (
-                await lab.processing(args.pairs_rate, count, args.drain, per_chat=2)
-            ).values
+            passes.append(Pass("pairs", f"{args.pairs_rate:g} msg/s, two in a row per chat",
+                               args.pairs_rate, int(args.pairs_rate * seconds), drain,
+                               per_chat=2))  # fmt: skip
         if not args.no_cold:
             rate = COLD_RATE[kind]
-            _say(f"{kind} processing {rate:g} msg/s from a cold start")
-            count = int(rate * args.process_seconds)
-            out["processing"]["cold"] = (
-                await lab.processing(rate, count, args.drain, cold=True)
-            ).values
+            passes.append(Pass("cold", f"{rate:g} msg/s from a cold start", rate,
+                               int(rate * seconds), drain, cold=True))  # fmt: skip
+        out["processing_runs"] = {}
+        for each in passes:
+            figures = []
+            for repeat in range(args.repeats):
+                _say(f"{kind} processing {each.label} run {repeat + 1}/{args.repeats}")
+                run = lab.processing(
+                    each.rate, each.count, each.drain, per_chat=each.per_chat, cold=each.cold
+                )
+                figures.append(await run)
+            out["processing"][each.key] = _median(figures)
+            out["processing_runs"][each.key] = [f.values for f in figures]
         _say(f"{kind} processing, counted")
         count = max(10, args.count_requests // 3)
         out["processing_counts"] = (
@@ -163,14 +167,37 @@ async def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> 
     return out
 
 
+@dataclass(frozen=True)
+class Pass:
+    """One processing load: `key` names it in the results (a rate, "burst", "pairs", "cold")."""
+
+    key: str
+    label: str
+    rate: float
+    count: int
+    drain: float
+    per_chat: int = 1
+    cold: bool = False
+
+
 def _median(runs: list[Figures]) -> dict[str, Any]:
-    """The median of every numeric figure over runs; the rest from the first run."""
-    merged = dict(runs[0].values)
+    """The median of every numeric figure over runs (in nested dicts too, as CPU per message
+    by process); the rest from the first run."""
+    merged = _median_of([r.values for r in runs])
+    merged["runs"] = len(runs)
+    return merged
+
+
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    merged = dict(runs[0])
     for key, value in merged.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
-            numbers = [r[key] for r in runs if isinstance(r[key], int | float)]
-            merged[key] = statistics.median(numbers) if numbers else None
-    merged["runs"] = len(runs)
+            numbers = [r[key] for r in runs if isinstance(r.get(key), int | float)]
+            median = statistics.median(numbers) if numbers else None
+            counts = all(isinstance(n, int) for n in numbers)  # stay counts: 40, not 40.0
+            merged[key] = int(median) if counts and median == int(median or 0) else median
+        elif isinstance(value, dict):
+            merged[key] = _median_of([r[key] for r in runs if isinstance(r.get(key), dict)])
     return merged
 
 
