@@ -94,6 +94,11 @@ class Lab:
         self._ids = 10_000_000  # update_id space, never reused within a lab
         self._chats = 1_000_000_000
 
+    @property
+    def redis_url(self) -> str:
+        """The private Redis (PostgreSQL runs): the hub's broker and the bench's view of it."""
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EASYFLOW_")}
         env.update(
@@ -105,7 +110,7 @@ class Lab:
             PYTHONPATH=child_pythonpath(),
         )
         if self.cfg.kind == "postgresql":
-            env["EASYFLOW_BROKER_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"
+            env["EASYFLOW_BROKER_URL"] = self.redis_url
         return env
 
     # ------------------------------------------------------------------ lifecycle
@@ -171,7 +176,7 @@ class Lab:
         """Wait until `worker` waits on the task stream: it has no port to poll, and a fixed
         sleep let a pass begin while a slow machine was still importing the worker (its
         first second's messages then waited in Redis, and were charged to the pipeline)."""
-        client = aioredis.from_url(f"redis://127.0.0.1:{self.redis_port}/0")
+        client = aioredis.from_url(self.redis_url)
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -199,7 +204,7 @@ class Lab:
     async def _flush_redis(self) -> None:
         if self.redis is None:
             return
-        client = aioredis.from_url(f"redis://127.0.0.1:{self.redis_port}/0")
+        client = aioredis.from_url(self.redis_url)
         try:
             await client.flushdb()
         finally:
@@ -389,7 +394,7 @@ class Lab:
         names = [p.name for p in procs] + ["sandbox"]
         cpu = {name: b - a for name, a, b in zip(names, cpu0, cpu1, strict=True)}
         figures.update({
-            "rate": rate, "sent": count, "written": status["written"], "cold": cold,
+            "rate": rate, "sent": count, "written": status["written"],
             "drive_lag_ms": status["max_lag"] * 1000,
             "cpu_ms_per_msg": {k: v * 1000 / replies if replies else None for k, v in cpu.items()},
             "rss_mb": rss,
